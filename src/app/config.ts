@@ -1,0 +1,155 @@
+// The configuration file: one YAML document, validated strictly (unknown keys are errors, so a
+// typo never silently falls back to a default). Secrets never live here: they come from the
+// environment or from files, and a key that looks like an inline secret is refused.
+
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { parse as parseYaml, YAMLParseError } from 'yaml';
+import { z } from 'zod';
+
+export const DEFAULT_CONFIG_PATH = '/etc/drbd-chatops/config.yaml';
+
+const backoffSchema = z
+  .strictObject({
+    initialMs: z.int().min(10).max(600_000).default(1_000),
+    maxMs: z.int().min(10).max(3_600_000).default(30_000),
+  })
+  .refine((b) => b.maxMs >= b.initialMs, { message: 'maxMs must be at least initialMs', path: ['maxMs'] });
+
+const drbdSchema = z.strictObject({
+  /** The drbdsetup binary (or the simulator, for the demo and tests). */
+  drbdsetup: z.string().min(1).default('/usr/sbin/drbdsetup'),
+  drbdadm: z.string().min(1).default('/usr/sbin/drbdadm'),
+  /** Arguments of the event stream; `--full` is added when `full` allows it. */
+  events2Args: z.array(z.string()).default(['events2', '--timestamps', '--statistics']),
+  /**
+   * `--full` gives every field on every line (DRBD 9 only). `auto` tries it and drops it when
+   * drbdsetup refuses the option (8.4 kernels).
+   */
+  full: z.enum(['auto', 'always', 'never']).default('auto'),
+  /** Extra environment for drbdsetup/drbdadm, e.g. the simulator's DRBD_SIM_DIR. */
+  env: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string())
+    .default({}),
+  restartBackoff: backoffSchema.default({ initialMs: 1_000, maxMs: 30_000 }),
+  /** Time limit of one drbdadm/drbdsetup command (not the event stream, which runs forever). */
+  commandTimeoutMs: z.int().min(100).max(600_000).default(30_000),
+});
+
+const logSchema = z.strictObject({
+  level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** `auto`: pretty on a terminal, JSON otherwise (journald, files). */
+  format: z.enum(['auto', 'json', 'pretty']).default('auto'),
+});
+
+export const configSchema = z.strictObject({
+  /** This host's name as DRBD knows it (the `on NAME` of the resource files). */
+  host: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a host name')
+    .default(() => hostname()),
+  drbd: drbdSchema.default(() => drbdSchema.parse({})),
+  log: logSchema.default(() => logSchema.parse({})),
+});
+
+export type Config = z.infer<typeof configSchema>;
+
+export class ConfigError extends Error {
+  readonly code = 'CONFIG_INVALID';
+  constructor(
+    readonly source: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${source}: invalid configuration\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+// Names that, holding a literal value, can only be a secret pasted into the file.
+const SECRET_KEY = /(token|secret|password|passwd|apikey|api_key|privatekey|private_key)$/i;
+// …while these say where the secret is, which is what we want.
+const SECRET_REFERENCE = /(file|env|path)$/i;
+
+function findInlineSecrets(value: unknown, path: string[] = []): string[] {
+  if (Array.isArray(value)) return value.flatMap((v, i) => findInlineSecrets(v, [...path, String(i)]));
+  if (value === null || typeof value !== 'object') return [];
+  const found: string[] = [];
+  for (const [key, child] of Object.entries(value)) {
+    const here = [...path, key];
+    if (SECRET_KEY.test(key) && !SECRET_REFERENCE.test(key) && typeof child !== 'object') {
+      found.push(
+        `${here.join('.')}: secrets must not be written in the configuration file; ` +
+          `put it in the environment or a file readable only by root and name that instead`,
+      );
+    } else {
+      found.push(...findInlineSecrets(child, here));
+    }
+  }
+  return found;
+}
+
+function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
+  let value = root;
+  for (const key of path) {
+    if (value === null || typeof value !== 'object') return undefined;
+    value = (value as Record<PropertyKey, unknown>)[key];
+  }
+  return value;
+}
+
+function describeValue(value: unknown): string {
+  if (value === undefined) return 'nothing';
+  const json = JSON.stringify(value);
+  return json === undefined ? String(value) : json.length > 60 ? `${json.slice(0, 57)}...` : json;
+}
+
+/** Validate an already parsed document; the error names each key, its value and what was expected. */
+export function parseConfig(raw: unknown, source = 'configuration'): Config {
+  const document = raw ?? {};
+  const secrets = findInlineSecrets(document);
+  if (secrets.length > 0) throw new ConfigError(source, secrets);
+  const result = configSchema.safeParse(document);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const key = issue.path.length === 0 ? '(top level)' : issue.path.map(String).join('.');
+    if (issue.code === 'unrecognized_keys') {
+      return `${key === '(top level)' ? '' : `${key}: `}unknown key${issue.keys.length > 1 ? 's' : ''} ${issue.keys.map((k) => JSON.stringify(k)).join(', ')}`;
+    }
+    return `${key}: ${issue.message}, got ${describeValue(valueAt(document, issue.path))}`;
+  });
+  throw new ConfigError(source, problems);
+}
+
+/** Read and validate a YAML configuration file. A missing default file means "all defaults". */
+export async function loadConfig(path: string | undefined): Promise<{ config: Config; path: string | null }> {
+  const file = path ?? DEFAULT_CONFIG_PATH;
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    if (path === undefined && (err as NodeJS.ErrnoException).code === 'ENOENT') {
+      return { config: parseConfig({}, 'defaults'), path: null };
+    }
+    throw new ConfigError(file, [`cannot read: ${(err as Error).message}`]);
+  }
+  let raw: unknown;
+  try {
+    raw = parseYaml(text);
+  } catch (err) {
+    const detail = err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err);
+    throw new ConfigError(file, [`not valid YAML: ${detail}`]);
+  }
+  return { config: parseConfig(raw, file), path: file };
+}
+
+const MASK = '********';
+
+/** The effective configuration for display: anything secret-looking is masked. */
+export function maskSecrets(value: unknown, key = ''): unknown {
+  if (Array.isArray(value)) return value.map((v) => maskSecrets(v));
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, maskSecrets(v, k)]));
+  }
+  if (typeof value === 'string' && SECRET_KEY.test(key) && !SECRET_REFERENCE.test(key)) return MASK;
+  return value;
+}

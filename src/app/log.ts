@@ -1,0 +1,36 @@
+// Logging with pino: JSON lines in production (journald keeps them), readable on a terminal.
+// Secrets never reach a log line: known secret-bearing keys are redacted wherever they appear.
+
+import { type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
+
+export type { Logger };
+
+export interface LogOptions {
+  readonly level: string;
+  readonly format: 'auto' | 'json' | 'pretty';
+  /** Where to write; stderr by default so stdout stays free for command output. */
+  readonly destination?: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+export const REDACTED_KEYS = [
+  'token',
+  'botToken',
+  'appToken',
+  'signingSecret',
+  'secret',
+  'password',
+  'authorization',
+  'headers.authorization',
+];
+
+export function createLogger(options: LogOptions): Logger {
+  const destination = options.destination ?? process.stderr;
+  const usePretty = options.format === 'pretty' || (options.format === 'auto' && destination.isTTY === true);
+  const redact = { paths: [...REDACTED_KEYS, ...REDACTED_KEYS.map((k) => `*.${k}`)], censor: '[redacted]' };
+  const base = { level: options.level, redact, base: { pid: process.pid } };
+  if (usePretty) {
+    return pino(base, pretty({ destination, colorize: destination.isTTY === true, sync: true }));
+  }
+  return pino(base, destination);
+}

@@ -1,0 +1,235 @@
+// `drbd-chatops` command line. Each subcommand declares its options once; --help text and argument
+// checking come from that declaration. Bad arguments exit 2 with a message naming the problem.
+
+import { createReadStream } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { createInterface } from 'node:readline';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
+import { stringify as stringifyYaml } from 'yaml';
+import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../app/config.js';
+import { createLogger } from '../app/log.js';
+import { startWatch } from '../app/watch.js';
+import { formatNotificationLine } from '../core/text.js';
+import { HostWatcher } from '../core/watcher.js';
+
+export interface Io {
+  readonly stdin: NodeJS.ReadableStream;
+  readonly stdout: NodeJS.WritableStream & { isTTY?: boolean };
+  readonly stderr: NodeJS.WritableStream & { isTTY?: boolean };
+}
+
+class UsageError extends Error {}
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+
+interface Command {
+  readonly summary: string;
+  readonly usage: string;
+  readonly details: string;
+  readonly options: Options;
+  readonly optionHelp: readonly [string, string][];
+  readonly positionals: { min: number; max: number };
+  run(values: Record<string, string | boolean | undefined>, positionals: string[], io: Io): Promise<number>;
+}
+
+const CONFIG_OPTION: Options = { config: { type: 'string', short: 'c' } };
+const CONFIG_HELP: [string, string] = [
+  '-c, --config FILE',
+  `configuration file (default ${DEFAULT_CONFIG_PATH})`,
+];
+
+const COMMANDS: Record<string, Command> = {
+  replay: {
+    summary: 'feed a recorded events2 stream through the rules and print notifications as JSON lines',
+    usage: 'drbd-chatops replay --host NAME FILE|-',
+    details:
+      'Reads `drbdsetup events2` output (any of --timestamps --statistics --full --color) from FILE or\n' +
+      'standard input and runs it through exactly the parser, state engine and rules of the daemon.\n' +
+      'Prints one JSON notification per line. Lines that cannot be parsed are reported on standard\n' +
+      'error and skipped; the exit status is 0 as long as the input could be read.',
+    options: { host: { type: 'string' } },
+    optionHelp: [['--host NAME', 'the host the stream was recorded on (required)']],
+    positionals: { min: 1, max: 1 },
+    run: replay,
+  },
+  watch: {
+    summary: 'run the live DRBD event stream and print notifications as text',
+    usage: 'drbd-chatops watch [--config FILE] [--host NAME]',
+    details:
+      'Starts `drbdsetup events2` as configured (drbd.drbdsetup, drbd.events2Args), restarts it with\n' +
+      'backoff when it ends, and prints every notification as a line of text (coloured on a terminal).\n' +
+      'Stops on SIGINT or SIGTERM.',
+    options: { ...CONFIG_OPTION, host: { type: 'string' } },
+    optionHelp: [CONFIG_HELP, ['--host NAME', 'override the configured host name']],
+    positionals: { min: 0, max: 0 },
+    run: watch,
+  },
+  'check-config': {
+    summary: 'validate a configuration file and print the effective configuration',
+    usage: 'drbd-chatops check-config [--config FILE]',
+    details:
+      'Exits 0 and prints the configuration with every default filled in (secrets masked) when the\n' +
+      'file is valid; exits 1 and names each bad key, its value and what was expected otherwise.',
+    options: CONFIG_OPTION,
+    optionHelp: [CONFIG_HELP],
+    positionals: { min: 0, max: 0 },
+    run: checkConfig,
+  },
+};
+
+function commandHelp(command: Command): string {
+  const width = Math.max(...command.optionHelp.map(([flag]) => flag.length), '-h, --help'.length);
+  const lines = [...command.optionHelp, ['-h, --help', 'show this help'] as const].map(
+    ([flag, text]) => `  ${flag.padEnd(width)}  ${text}`,
+  );
+  return `Usage: ${command.usage}\n\n${command.summary}.\n\n${command.details}\n\nOptions:\n${lines.join('\n')}\n`;
+}
+
+function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((n) => n.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return (
+    'Usage: drbd-chatops COMMAND [OPTIONS]\n\n' +
+    'Chat-ops for two-node DRBD + LXD pairs.\n\n' +
+    `Commands:\n${lines.join('\n')}\n\n` +
+    'Run `drbd-chatops COMMAND --help` for the options of a command.\n'
+  );
+}
+
+async function version(): Promise<string> {
+  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+export async function main(argv: readonly string[], io: Io = process): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    const topic = name === 'help' ? rest[0] : undefined;
+    const command = topic === undefined ? undefined : COMMANDS[topic];
+    if (topic !== undefined && command === undefined) {
+      io.stderr.write(`drbd-chatops: unknown command ${JSON.stringify(topic)}\n\n${mainHelp()}`);
+      return 2;
+    }
+    io.stdout.write(command === undefined || topic === undefined ? mainHelp() : commandHelp(command));
+    return name === undefined ? 2 : 0;
+  }
+  if (name === '--version' || name === '-V') {
+    io.stdout.write(`${await version()}\n`);
+    return 0;
+  }
+  const command = COMMANDS[name];
+  if (command === undefined) {
+    io.stderr.write(`drbd-chatops: unknown command ${JSON.stringify(name)}\n\n${mainHelp()}`);
+    return 2;
+  }
+  try {
+    const parsed = parseArgs({
+      args: [...rest],
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    if (parsed.values.help === true) {
+      io.stdout.write(commandHelp(command));
+      return 0;
+    }
+    const { min, max } = command.positionals;
+    if (parsed.positionals.length < min || parsed.positionals.length > max) {
+      throw new UsageError(
+        max === 0
+          ? `${name} takes no arguments, got ${JSON.stringify(parsed.positionals.join(' '))}`
+          : `${name} needs ${min === max ? min : `${min} to ${max}`} argument${max === 1 ? '' : 's'}`,
+      );
+    }
+    return await command.run(
+      parsed.values as Record<string, string | boolean | undefined>,
+      parsed.positionals,
+      io,
+    );
+  } catch (err) {
+    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+      io.stderr.write(`drbd-chatops ${name}: ${(err as Error).message}\nUsage: ${command.usage}\n`);
+      return 2;
+    }
+    if (err instanceof ConfigError) {
+      io.stderr.write(`drbd-chatops ${name}: ${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+function requireString(values: Record<string, string | boolean | undefined>, key: string): string {
+  const value = values[key];
+  if (typeof value !== 'string' || value === '') throw new UsageError(`--${key} is required`);
+  return value;
+}
+
+async function replay(
+  values: Record<string, string | boolean | undefined>,
+  positionals: string[],
+  io: Io,
+): Promise<number> {
+  const host = requireString(values, 'host');
+  const file = positionals[0] ?? '-';
+  let input: NodeJS.ReadableStream;
+  if (file === '-') {
+    input = io.stdin;
+  } else {
+    input = createReadStream(file);
+    // Surface "no such file" as a clean error before reading.
+    await new Promise<void>((resolve, reject) => {
+      (input as ReturnType<typeof createReadStream>).once('open', () => resolve()).once('error', reject);
+    }).catch((err: Error) => {
+      throw new UsageError(`cannot read ${file}: ${err.message}`);
+    });
+  }
+  const watcher = new HostWatcher(host);
+  let lineNumber = 0;
+  let skipped = 0;
+  for await (const line of createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY })) {
+    lineNumber += 1;
+    const result = watcher.feed(line, Date.now());
+    if (result.error !== undefined) {
+      skipped += 1;
+      io.stderr.write(`${file}:${lineNumber}: skipped: ${result.error.reason}\n`);
+    }
+    for (const notification of result.notifications) io.stdout.write(`${JSON.stringify(notification)}\n`);
+  }
+  if (skipped > 0) io.stderr.write(`${file}: ${skipped} of ${lineNumber} lines skipped\n`);
+  return 0;
+}
+
+async function watch(
+  values: Record<string, string | boolean | undefined>,
+  _p: string[],
+  io: Io,
+): Promise<number> {
+  const { config: loaded } = await loadConfig(values.config as string | undefined);
+  const host = values.host;
+  const config = typeof host === 'string' ? { ...loaded, host } : loaded;
+  const logger = createLogger({ level: config.log.level, format: config.log.format, destination: io.stderr });
+  const color = io.stdout.isTTY === true;
+  const running = startWatch(config, logger, (n) =>
+    io.stdout.write(`${formatNotificationLine(n, { color })}\n`),
+  );
+  await new Promise<void>((resolve) => {
+    process.once('SIGINT', resolve);
+    process.once('SIGTERM', resolve);
+  });
+  await running.stop();
+  return 0;
+}
+
+async function checkConfig(
+  values: Record<string, string | boolean | undefined>,
+  _p: string[],
+  io: Io,
+): Promise<number> {
+  const { config, path } = await loadConfig(values.config as string | undefined);
+  io.stdout.write(`# ${path === null ? `no ${DEFAULT_CONFIG_PATH}: defaults` : `${path}: valid`}\n`);
+  io.stdout.write(stringifyYaml(maskSecrets(config)));
+  return 0;
+}
