@@ -76,7 +76,11 @@ class Outcome {
   readonly notifications: Notification[] = [];
   problems: Record<string, Problem>;
 
-  constructor(problems: Problems) {
+  /** `startup`: describing what the first dump shows, not a change that was seen happening. */
+  constructor(
+    problems: Problems,
+    readonly startup = false,
+  ) {
     this.problems = { ...problems };
   }
 
@@ -386,9 +390,10 @@ function evaluateConnection(
       'connection-lost',
       primary ? 'critical' : 'warning',
       change,
-      primary
-        ? `${where}: ${change.host} lost its connection to ${peer} while Primary: writes are no longer replicated (${now}).`
-        : `${where}: ${change.host} lost its connection to ${peer} (${now}).`,
+      (out.startup
+        ? `${where}: ${change.host} is not connected to ${peer} (${now})`
+        : `${where}: ${change.host} lost its connection to ${peer} (${now})`) +
+        (primary ? ' while Primary: writes are not replicated.' : '.'),
       change.at,
       { ...details, localRole: resource?.fields.role ?? null },
     );
@@ -427,7 +432,8 @@ function evaluateReplication(
   const key = problemKey('resync', change);
   const volume = change.volume ?? 0;
   if (isResyncing(now)) {
-    if (out.problems[key] !== undefined || change.old === undefined || isResyncing(change.old)) return;
+    // A peer device created in a resync state (8.4 after connect) starts one too.
+    if (out.problems[key] !== undefined || isResyncing(change.old)) return;
     const progress = after.resources[change.resource]?.connections[peer]?.peerDevices[volume]?.resync;
     out.open(key, { kind: 'resync-started', since: change.at, value: now });
     const source = isResyncSource(now);
@@ -436,7 +442,7 @@ function evaluateReplication(
       'resync-started',
       'info',
       change,
-      `${where}: resync started, ${source ? `${change.host} → ${peer}` : `${peer} → ${change.host}`}` +
+      `${where}: resync ${out.startup ? 'running' : 'started'}, ${source ? `${change.host} → ${peer}` : `${peer} → ${change.host}`}` +
         (size === undefined ? '' : `, ${formatKiB(size)} out of sync`) +
         `. The ${source ? 'peer' : 'local'} disk is not usable until it finishes.`,
       change.at,
@@ -507,7 +513,11 @@ function evaluateDisk(
   // A new object's first state (drbdadm up creates devices Diskless) is not a degradation.
   if (change.old === undefined && health !== 'lost') return;
   if (change.old === undefined && now === 'Diskless') return;
-  if (out.problems[key]?.value === now) return;
+  const announced = out.problems[key];
+  // Failed → Diskless is the detach that follows a failure: one loss, announced once.
+  if (announced !== undefined && (announced.value === now || (diskHealth(announced.value) === 'lost' && health === 'lost'))) {
+    return;
+  }
   // Inconsistent while a resync runs towards this disk is announced as resync-started already.
   if (now === 'Inconsistent' && resyncTowards(resource, change, family)) return;
   out.open(key, { kind: kinds.degraded, since: out.problems[key]?.since ?? change.at, value: now });
@@ -515,7 +525,7 @@ function evaluateDisk(
     kinds.degraded,
     health === 'lost' ? 'critical' : 'warning',
     change,
-    `${subjectText} is ${now}${change.old === undefined ? '' : ` (was ${change.old})`}: ${diskMeaning(now)}`,
+    `${subjectText} is ${now}${change.old === undefined || out.startup ? '' : ` (was ${change.old})`}: ${diskMeaning(now)}`,
     change.at,
     details,
   );
@@ -557,7 +567,7 @@ function diskMeaning(disk: string): string {
  * announced once, so a bot started during an outage reports it instead of staying silent.
  */
 export function assessHost(state: HostState, problems: Problems, at: number): RulesResult {
-  const out = new Outcome(problems);
+  const out = new Outcome(problems, true);
   const host = state.host;
   for (const resource of Object.values(state.resources)) {
     const base = { host, resource: resource.name };
@@ -600,6 +610,10 @@ export function assessHost(state: HostState, problems: Problems, at: number): Ru
   }
   return {
     problems: out.problems,
-    notifications: out.notifications.map((n) => ({ ...n, details: { ...n.details, atStartup: true } })),
+    // The "old" values above were invented to drive the rules; they were never observed.
+    notifications: out.notifications.map(({ details: { old: _old, ...details }, ...n }) => ({
+      ...n,
+      details: { ...details, atStartup: true },
+    })),
   };
 }
