@@ -515,7 +515,10 @@ function evaluateDisk(
   if (change.old === undefined && now === 'Diskless') return;
   const announced = out.problems[key];
   // Failed → Diskless is the detach that follows a failure: one loss, announced once.
-  if (announced !== undefined && (announced.value === now || (diskHealth(announced.value) === 'lost' && health === 'lost'))) {
+  if (
+    announced !== undefined &&
+    (announced.value === now || (diskHealth(announced.value) === 'lost' && health === 'lost'))
+  ) {
     return;
   }
   // Inconsistent while a resync runs towards this disk is announced as resync-started already.
