@@ -10,6 +10,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/**/*.test.ts'],
           exclude: ['test/system/**'],
+          // Some unit-project tests run the real binaries as child processes.
+          testTimeout: 30_000,
         },
       },
       {

@@ -262,7 +262,7 @@ function evaluateChange(out: Outcome, change: Change, before: HostState, after: 
     return;
   }
   if (object === 'connection' && field === 'connection') {
-    evaluateConnection(out, change, before, resource, where, details);
+    evaluateConnection(out, change, resource, where, details);
     return;
   }
   if (object === 'connection' && field === 'role') {
@@ -351,7 +351,6 @@ function evaluateHelper(out: Outcome, change: Extract<Change, { type: 'helper' }
 function evaluateConnection(
   out: Outcome,
   change: Extract<Change, { type: 'field' }>,
-  before: HostState,
   resource: ResourceState | undefined,
   where: string,
   details: Record<string, DetailValue>,
@@ -363,22 +362,12 @@ function evaluateConnection(
   const splitBrainKey = problemKey('split-brain', change);
 
   if (now === 'Connected') {
-    const lost = out.close(lostKey);
-    const standAlone = out.close(standAloneKey);
-    out.close(splitBrainKey);
-    const oldConnection = before.resources[change.resource]?.connections[peer];
-    const since = oldConnection?.lostAt ?? lost?.since ?? standAlone?.since;
-    if (lost === undefined && standAlone === undefined) return;
-    const downMs = since === undefined ? null : change.at - since;
-    out.say(
-      'connection-restored',
-      'info',
-      change,
-      `${where}: ${change.host} is connected to ${peer} again` +
-        (downMs === null ? '.' : ` after ${formatDuration(downMs)}.`),
-      change.at,
-      { ...details, downMs },
-    );
+    // DRBD 9 shows Connected before the data handshake, which may still end in a split-brain. The
+    // connection counts as restored once a peer device replicates (see evaluateReplication).
+    const connection = resource?.connections[peer];
+    const peerDevices = connection === undefined ? [] : Object.values(connection.peerDevices);
+    if (peerDevices.length > 0 && !peerDevices.some((pd) => replicates(pd.fields.replication))) return;
+    restoreConnection(out, change, where, details);
     return;
   }
   if (change.old === undefined) return;
@@ -419,6 +408,37 @@ function evaluateConnection(
   }
 }
 
+function replicates(replication: string | undefined): boolean {
+  return replication !== undefined && replication !== 'Off';
+}
+
+/** Close the connection's problems and say for how long it was down, if anyone was told it was. */
+function restoreConnection(
+  out: Outcome,
+  loc: Extract<Change, { type: 'field' }>,
+  where: string,
+  details: Record<string, DetailValue>,
+): void {
+  const connLoc = { host: loc.host, resource: loc.resource, ...peerOf(loc) };
+  const lost = out.close(problemKey('connection', connLoc));
+  const standAlone = out.close(problemKey('standalone', connLoc));
+  out.close(problemKey('split-brain', connLoc));
+  if (lost === undefined && standAlone === undefined) return;
+  const since = Math.min(
+    lost?.since ?? Number.POSITIVE_INFINITY,
+    standAlone?.since ?? Number.POSITIVE_INFINITY,
+  );
+  const downMs = loc.at - since;
+  out.say(
+    'connection-restored',
+    'info',
+    loc,
+    `${where}: ${loc.host} is connected to ${loc.peer ?? 'its peer'} again after ${formatDuration(downMs)}.`,
+    loc.at,
+    { ...details, downMs },
+  );
+}
+
 function evaluateReplication(
   out: Outcome,
   change: Extract<Change, { type: 'field' }>,
@@ -431,6 +451,10 @@ function evaluateReplication(
   const peer = change.peer ?? '';
   const key = problemKey('resync', change);
   const volume = change.volume ?? 0;
+  const connection = after.resources[change.resource]?.connections[peer];
+  if (replicates(now) && connection?.fields.connection === 'Connected') {
+    restoreConnection(out, change, where, { peer });
+  }
   if (isResyncing(now)) {
     // A peer device created in a resync state (8.4 after connect) starts one too.
     if (out.problems[key] !== undefined || isResyncing(change.old)) return;
@@ -521,8 +545,15 @@ function evaluateDisk(
   ) {
     return;
   }
-  // Inconsistent while a resync runs towards this disk is announced as resync-started already.
-  if (now === 'Inconsistent' && resyncTowards(resource, change, family)) return;
+  // Inconsistent while a resync runs towards this disk is announced as resync-started already. DRBD
+  // prints the local disk's change before the peer device's, so for the local disk a Connected
+  // peer is enough: the resync it means is about to start and will be announced.
+  if (
+    now === 'Inconsistent' &&
+    (resyncTowards(resource, change, family) || (family === 'disk' && anyConnected(resource)))
+  ) {
+    return;
+  }
   out.open(key, { kind: kinds.degraded, since: out.problems[key]?.since ?? change.at, value: now });
   out.say(
     kinds.degraded,
@@ -531,6 +562,13 @@ function evaluateDisk(
     `${subjectText} is ${now}${change.old === undefined || out.startup ? '' : ` (was ${change.old})`}: ${diskMeaning(now)}`,
     change.at,
     details,
+  );
+}
+
+function anyConnected(resource: ResourceState | undefined): boolean {
+  return (
+    resource !== undefined &&
+    Object.values(resource.connections).some((c) => c.fields.connection === 'Connected')
   );
 }
 

@@ -43,6 +43,10 @@ const HEALTHY = [
   'exists -',
 ];
 
+const DISCONNECTED = HEALTHY.map((l) =>
+  l.replace('connection:Connected role:Secondary', 'connection:Connecting role:Unknown'),
+);
+
 describe('watcher: DRBD 9 streams', () => {
   it('says nothing about a healthy pair at start-up', () => {
     expect(run(HEALTHY).notifications).toEqual([]);
@@ -134,12 +138,55 @@ describe('watcher: DRBD 9 streams', () => {
       ['Inconsistent', 'warning'],
       ['Consistent', 'warning'],
     ] as const) {
-      const { notifications } = run([...HEALTHY, `${d} disk:${disk}`, `${d} disk:UpToDate`]);
-      expect(notifications.map((n) => [n.kind, n.severity])).toEqual([
-        ['disk-degraded', severity],
-        ['disk-restored', 'info'],
-      ]);
+      // Disconnected, so that Inconsistent is not the start of a resync.
+      const { notifications } = run([...DISCONNECTED, `${d} disk:${disk}`, `${d} disk:UpToDate`]);
+      expect(notifications.filter((n) => n.kind.startsWith('disk')).map((n) => [n.kind, n.severity])).toEqual(
+        [
+          ['disk-degraded', severity],
+          ['disk-restored', 'info'],
+        ],
+      );
     }
+  });
+
+  it('leaves an Inconsistent disk with a connected peer to the resync announcement', () => {
+    const { kinds } = run([
+      ...HEALTHY,
+      'change device name:r0 volume:0 minor:0 disk:Inconsistent',
+      'change peer-device name:r0 peer-node-id:1 conn-name:beta volume:0 replication:SyncTarget',
+      'change peer-device name:r0 peer-node-id:1 conn-name:beta volume:0 replication:Established',
+      'change device name:r0 volume:0 minor:0 disk:UpToDate',
+    ]);
+    expect(kinds).toEqual(['resync-started', 'resync-finished']);
+  });
+
+  it('counts a connection as restored only once data flows, not on a Connected that ends in split-brain', () => {
+    const c = 'change connection name:r0 peer-node-id:1 conn-name:beta';
+    const pd = 'change peer-device name:r0 peer-node-id:1 conn-name:beta volume:0';
+    const h = 'name:r0 peer-node-id:1 conn-name:beta volume:0 minor:0';
+    const { kinds, notifications } = run([
+      ...HEALTHY,
+      `${c} connection:NetworkFailure role:Unknown`,
+      `${pd} replication:Off peer-disk:DUnknown`,
+      `${c} connection:Connecting`,
+      `${c} connection:Connected role:Primary`,
+      `call helper ${h} helper:split-brain`,
+      `${c} connection:Disconnecting`,
+      `${c} connection:StandAlone`,
+      `${c} connection:Connecting`,
+      `${c} connection:Connected role:Secondary`,
+      `${pd} replication:SyncSource peer-disk:Inconsistent`,
+    ]);
+    // The peer was Primary during the split (the flash shows it) and comes back as the demoted victim.
+    expect(kinds).toEqual([
+      'connection-lost',
+      'split-brain',
+      'standalone',
+      'role-changed',
+      'connection-restored',
+      'resync-started',
+    ]);
+    expect(notifications[4]?.details.downMs).toBe(9_000);
   });
 
   it('ignores transient disk states and a device created Diskless by drbdadm up', () => {
