@@ -64,12 +64,18 @@ export class Events2Source {
   #timer: NodeJS.Timeout | undefined;
   #started = false;
   #pendingReason: string | undefined;
+  #streaming = false;
 
   constructor(options: Events2SourceOptions) {
     this.#options = options;
     this.#now = options.now ?? Date.now;
     this.#random = options.random ?? Math.random;
     this.#useFull = options.full !== 'never';
+  }
+
+  /** True while a stream runs and has printed at least one line (its dump has begun). */
+  get streaming(): boolean {
+    return this.#streaming;
   }
 
   /** The arguments the next stream is started with. */
@@ -121,6 +127,7 @@ export class Events2Source {
       lines.on('line', (line) => {
         if (!sawLine) {
           sawLine = true;
+          this.#streaming = true;
           // A stream that prints is healthy: the next failure starts the backoff from the beginning.
           this.#attempt = 0;
         }
@@ -129,6 +136,7 @@ export class Events2Source {
     }
     void child.then((result) => {
       this.#child = undefined;
+      this.#streaming = false;
       if (this.#stopping) return;
       const ranMs = this.#now() - startedAt;
       const requested = this.#pendingReason;

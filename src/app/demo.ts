@@ -5,16 +5,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Notification } from '../core/notification.js';
 import { SimulatedPair } from '../sim/pair.js';
 import type { Dialect } from '../sim/types.js';
 import { parseConfig } from './config.js';
 import type { Logger } from './log.js';
+import { SIMULATOR_BIN } from './paths.js';
 import { type RunningWatch, startWatch } from './watch.js';
-
-/** The simulator's executable, found relative to this compiled file (dist/src/app/). */
-export const SIMULATOR_BIN = fileURLToPath(new URL('../../../bin/drbdsetup-sim', import.meta.url));
 
 export const DEMO_HOSTS = ['alpha', 'beta'] as const;
 
@@ -99,6 +96,11 @@ const TOUR: readonly Step[] = [
   },
 ];
 
+async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+}
+
 export interface DemoOptions {
   readonly dialect: Dialect;
   /** Multiplies every pause; 1 is reading speed, tests use less. */
@@ -134,7 +136,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
           drbdsetup: SIMULATOR_BIN,
           env: { DRBD_SIM_DIR: stateDir, DRBD_SIM_HOST: host },
           // A crashed host's stream comes back quickly once it boots.
-          restartBackoff: { initialMs: 500, maxMs: 2_000 },
+          restartBackoff: { initialMs: scaled(500), maxMs: scaled(2_000) },
         },
       });
       watches.push(
@@ -144,6 +146,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     options.print(`Simulated DRBD ${options.dialect} pair in ${stateDir}`);
     for (const [index, step] of TOUR.entries()) {
       await sleep(index === 0 ? 800 : 300);
+      // Each step is meant to be seen by both hosts: wait until both streams are live again.
+      await waitUntil(() => watches.every((w) => w.isLive()), 15_000);
       options.print(`\n▶ ${step.say}`);
       step.act(pair, options.print, later);
       await sleep(step.settleMs);

@@ -9,6 +9,8 @@ import type { Logger } from './log.js';
 
 export interface RunningWatch {
   readonly watcher: HostWatcher;
+  /** The event stream runs and its dump has been read: changes from now on are seen live. */
+  isLive(): boolean;
   stop(): Promise<void>;
 }
 
@@ -40,5 +42,9 @@ export function startWatch(
     },
   });
   source.start();
-  return { watcher, stop: () => source.stop() };
+  return {
+    watcher,
+    isLive: () => source.streaming && watcher.watch.phase === 'live',
+    stop: () => source.stop(),
+  };
 }

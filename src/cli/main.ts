@@ -3,12 +3,14 @@
 
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { stringify as stringifyYaml } from 'yaml';
 import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../app/config.js';
 import { runDemo } from '../app/demo.js';
 import { createLogger } from '../app/log.js';
+import { PACKAGE_ROOT } from '../app/paths.js';
 import { startWatch } from '../app/watch.js';
 import { formatNotificationLine } from '../core/text.js';
 import { HostWatcher } from '../core/watcher.js';
@@ -114,7 +116,7 @@ function mainHelp(): string {
 }
 
 async function version(): Promise<string> {
-  const pkg = JSON.parse(await readFile(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  const pkg = JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
     version: string;
   };
   return pkg.version;
