@@ -108,6 +108,8 @@ export interface DemoOptions {
   readonly logger: Logger;
   readonly print: (line: string) => void;
   readonly onNotification: (host: string, notification: Notification) => void;
+  /** Ends the tour early (Ctrl-C); the simulator and watchers are still cleaned up. */
+  readonly signal?: AbortSignal;
 }
 
 export async function runDemo(options: DemoOptions): Promise<void> {
@@ -115,8 +117,23 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const stateDir = join(dir, 'pair');
   const watches: RunningWatch[] = [];
   const scaled = (ms: number) => Math.max(10, ms * options.speed);
-  const sleep = (ms: number) => new Promise((r) => setTimeout(r, scaled(ms)));
-  const later: Later = (ms, fn) => setTimeout(fn, scaled(ms));
+  const aborted = () => options.signal?.aborted === true;
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, scaled(ms));
+      options.signal?.addEventListener('abort', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  const pending = new Set<NodeJS.Timeout>();
+  const later: Later = (ms, fn) => {
+    const timer = setTimeout(() => {
+      pending.delete(timer);
+      fn();
+    }, scaled(ms));
+    pending.add(timer);
+  };
   try {
     const pair = SimulatedPair.init(stateDir, {
       hosts: [...DEMO_HOSTS],
@@ -147,15 +164,18 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     for (const [index, step] of TOUR.entries()) {
       await sleep(index === 0 ? 800 : 300);
       // Each step is meant to be seen by both hosts: wait until both streams are live again.
-      await waitUntil(() => watches.every((w) => w.isLive()), 15_000);
+      await waitUntil(() => aborted() || watches.every((w) => w.isLive()), 15_000);
+      if (aborted()) break;
       options.print(`\n▶ ${step.say}`);
       step.act(pair, options.print, later);
       await sleep(step.settleMs);
     }
+    if (aborted()) return;
     options.print(
       '\nThat was the tour. Replay any recorded stream with `drbd-chatops replay --host NAME FILE`.',
     );
   } finally {
+    for (const timer of pending) clearTimeout(timer);
     await Promise.all(watches.map((w) => w.stop()));
     rmSync(dir, { recursive: true, force: true });
   }

@@ -11,6 +11,7 @@ import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../ap
 import { runDemo } from '../app/demo.js';
 import { createLogger } from '../app/log.js';
 import { PACKAGE_ROOT } from '../app/paths.js';
+import { waitForStopSignal } from '../app/signals.js';
 import { startWatch } from '../app/watch.js';
 import { formatNotificationLine } from '../core/text.js';
 import { HostWatcher } from '../core/watcher.js';
@@ -234,10 +235,7 @@ async function watch(
   const running = startWatch(config, logger, (n) =>
     io.stdout.write(`${formatNotificationLine(n, { color })}\n`),
   );
-  await new Promise<void>((resolve) => {
-    process.once('SIGINT', resolve);
-    process.once('SIGTERM', resolve);
-  });
+  await waitForStopSignal();
   await running.stop();
   return 0;
 }
@@ -259,10 +257,13 @@ async function demo(
   const color = io.stdout.isTTY === true;
   // Stream restarts show up as watcher-gap notifications; the log would only repeat them.
   const logger = createLogger({ level: 'error', format: 'auto', destination: io.stderr });
+  const stop = new AbortController();
+  void waitForStopSignal().then(() => stop.abort());
   await runDemo({
     dialect,
     speed,
     logger,
+    signal: stop.signal,
     print: (line) => io.stdout.write(`${line}\n`),
     onNotification: (_host, n) => io.stdout.write(`  ${formatNotificationLine(n, { color })}\n`),
   });
