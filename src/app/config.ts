@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { ALERT_KINDS, SEVERITIES } from '../core/notification.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/drbd-chatops/config.yaml';
 
@@ -42,6 +43,66 @@ const logSchema = z.strictObject({
   format: z.enum(['auto', 'json', 'pretty']).default('auto'),
 });
 
+/**
+ * Where a secret comes from: an environment variable (`…Env`, the default) or a file readable only by
+ * root (`…File`). The value itself never appears in the configuration.
+ */
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
+
+const slackSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** socket: no inbound port on the hosts (default). http: Slack calls the Events API URL. */
+    mode: z.enum(['socket', 'http']).default('socket'),
+    /** Web API base URL; tests and corporate proxies point it elsewhere. */
+    apiUrl: z.url().default('https://slack.com/api/'),
+    botTokenEnv: envName.default('SLACK_BOT_TOKEN'),
+    botTokenFile: z.string().min(1).optional(),
+    appTokenEnv: envName.default('SLACK_APP_TOKEN'),
+    appTokenFile: z.string().min(1).optional(),
+    signingSecretEnv: envName.default('SLACK_SIGNING_SECRET'),
+    signingSecretFile: z.string().min(1).optional(),
+    /** HTTP mode only: where the Events API / interactivity requests arrive. */
+    listen: z
+      .strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.int().min(0).max(65_535).default(3000),
+      })
+      .default({ host: '127.0.0.1', port: 3000 }),
+    /** The slash command the app registers. */
+    command: z
+      .string()
+      .regex(/^\/[a-z0-9_-]{1,31}$/, 'a slash command such as /drbd')
+      .default('/drbd'),
+  })
+  .optional();
+
+const discordSchema = z
+  .strictObject({
+    enabled: z.boolean().default(true),
+    /** REST base URL (the gateway URL comes from GET /gateway/bot). */
+    apiUrl: z.url().default('https://discord.com/api'),
+    tokenEnv: envName.default('DISCORD_BOT_TOKEN'),
+    tokenFile: z.string().min(1).optional(),
+    applicationId: z.string().regex(/^\d{5,25}$/, 'a Discord application id (snowflake)'),
+    guildId: z.string().regex(/^\d{5,25}$/, 'a Discord guild id (snowflake)'),
+  })
+  .optional();
+
+const routeSchema = z.strictObject({
+  platform: z.enum(['slack', 'discord', 'console']),
+  /** Slack channel id (C…), Discord channel id, or any name for the console. */
+  channel: z.string().min(1),
+  /** Only these kinds (default: all). */
+  kinds: z.array(z.enum(ALERT_KINDS)).optional(),
+  /** Only notifications at least this severe (default: info, i.e. all). */
+  minSeverity: z.enum(SEVERITIES).default('info'),
+  /** Only these resources (default: all). */
+  resources: z.array(z.string().min(1)).optional(),
+});
+
+export type Route = z.infer<typeof routeSchema>;
+
 export const configSchema = z.strictObject({
   /** This host's name as DRBD knows it (the `on NAME` of the resource files). */
   host: z
@@ -50,6 +111,10 @@ export const configSchema = z.strictObject({
     .default(() => hostname()),
   drbd: drbdSchema.default(() => drbdSchema.parse({})),
   log: logSchema.default(() => logSchema.parse({})),
+  slack: slackSchema,
+  discord: discordSchema,
+  /** Which notifications go where. Without routes nothing is posted (the console shows all). */
+  routes: z.array(routeSchema).default([]),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -44,7 +44,7 @@ describe('parseConfig', () => {
 
   it('rejects unknown keys at every level', () => {
     expect(problems({ drbd: { drbdsetpu: '/x' } })).toEqual(['drbd: unknown key "drbdsetpu"']);
-    expect(problems({ slack: {} })).toEqual(['unknown key "slack"']);
+    expect(problems({ slak: {} })).toEqual(['unknown key "slak"']);
   });
 
   it('refuses secrets written into the file, wherever they are', () => {

@@ -1,0 +1,69 @@
+// One platform-neutral chat message. Everything the bot says is built as a Message and rendered by
+// a pure renderer per platform (src/render/): Slack Block Kit, Discord embeds + components, text.
+
+import type { Severity } from './notification.js';
+
+/** `resolved` is how an incident's parent message looks once the resource is healthy again. */
+export type Tone = Severity | 'resolved';
+
+export interface MessageField {
+  readonly label: string;
+  readonly value: string;
+  /** Short fields may sit side by side. */
+  readonly short?: boolean;
+}
+
+/**
+ * A button. It carries a serialised command (the same text a person would type, e.g.
+ * "failover r0 confirm 7f3a"), so a click goes through exactly the path of a typed command.
+ */
+export interface MessageAction {
+  /** Stable id within the message (Slack action_id, Discord custom_id prefix). */
+  readonly id: string;
+  readonly label: string;
+  readonly command: string;
+  readonly style?: 'primary' | 'danger' | 'default';
+}
+
+export interface Message {
+  readonly title: string;
+  readonly tone: Tone;
+  /** The host that observed it (the pair has two, so this always matters). */
+  readonly host?: string;
+  readonly resource?: string | null;
+  /** Markdown-light body: `code`, *bold* (rendered per platform). */
+  readonly body?: string;
+  readonly fields?: readonly MessageField[];
+  readonly actions?: readonly MessageAction[];
+  /** Messages with the same key belong to one incident (one thread). */
+  readonly incidentKey?: string;
+  /** ISO-8601 time the message is about. */
+  readonly at?: string;
+}
+
+/** Colour per tone, as 0xRRGGBB (Discord embeds) and #rrggbb (Slack attachments). */
+export const TONE_COLOURS = {
+  info: 0x2f81f7,
+  warning: 0xd29922,
+  critical: 0xcf222e,
+  resolved: 0x2da44e,
+} as const satisfies Record<Tone, number>;
+
+/** Emoji per tone so severity is visible at a glance even without colour. */
+export const TONE_EMOJI = {
+  info: 'ℹ️',
+  warning: '⚠️',
+  critical: '🚨',
+  resolved: '✅',
+} as const satisfies Record<Tone, string>;
+
+export const TONE_LABELS = {
+  info: 'INFO',
+  warning: 'WARNING',
+  critical: 'CRITICAL',
+  resolved: 'RESOLVED',
+} as const satisfies Record<Tone, string>;
+
+export function hexColour(tone: Tone): string {
+  return `#${TONE_COLOURS[tone].toString(16).padStart(6, '0')}`;
+}
