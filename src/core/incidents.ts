@@ -1,0 +1,245 @@
+// Incidents: one per resource and problem, so a flapping link is one conversation instead of a
+// channel flood. The first notification of a problem opens the incident (a parent message, posted at
+// once); everything after it is a thread reply, and the parent is edited in place to show the
+// current state; the problem's end resolves it (the parent turns green with the duration). A problem
+// that comes back soon after it ended reopens the same incident. Pure: state in, state and
+// deliveries out.
+
+import { formatDuration } from './rules.js';
+import type { Message, MessageField, Tone } from './message.js';
+import type { AlertKind, Notification, Severity } from './notification.js';
+
+export type IncidentFamily = 'connection' | 'disk' | 'resync' | 'quorum' | 'io';
+
+/** Which kinds open or continue an incident, and which end it. */
+const OPENS: Partial<Record<AlertKind, IncidentFamily>> = {
+  'connection-lost': 'connection',
+  standalone: 'connection',
+  'split-brain': 'connection',
+  'dual-primary': 'connection',
+  'disk-degraded': 'disk',
+  'peer-disk-degraded': 'disk',
+  'resync-started': 'resync',
+  'quorum-lost': 'quorum',
+  suspended: 'io',
+};
+
+const RESOLVES: Partial<Record<AlertKind, IncidentFamily>> = {
+  'connection-restored': 'connection',
+  'disk-restored': 'disk',
+  'peer-disk-restored': 'disk',
+  'resync-finished': 'resync',
+  'quorum-restored': 'quorum',
+  resumed: 'io',
+};
+
+export const INCIDENT_TITLES = {
+  connection: 'Replication link',
+  disk: 'Disk',
+  resync: 'Resync',
+  quorum: 'Quorum',
+  io: 'I/O suspended',
+} as const satisfies Record<IncidentFamily, string>;
+
+/** A problem that returns within this time after it ended reopens the same incident. */
+export const REOPEN_WINDOW_MS = 10 * 60_000;
+
+export interface Incident {
+  readonly key: string;
+  readonly resource: string;
+  readonly family: IncidentFamily;
+  readonly openedAt: number;
+  /** Set while resolved; a reopen clears it. */
+  readonly resolvedAt?: number;
+  /** The worst severity seen while open (a resync is info; a split-brain is critical). */
+  readonly severity: Severity;
+  readonly latest: Notification;
+  /** Notifications that belong to it, the first included. */
+  readonly changes: number;
+  readonly reopened: number;
+  /** Hosts that reported it. */
+  readonly hosts: readonly string[];
+}
+
+export type Incidents = Readonly<Record<string, Incident>>;
+
+/** What to do in chat for one notification. */
+export type Delivery =
+  | { readonly op: 'open'; readonly incidentKey: string; readonly message: Message }
+  | { readonly op: 'reply'; readonly incidentKey: string; readonly message: Message }
+  | { readonly op: 'update-parent'; readonly incidentKey: string; readonly message: Message }
+  | { readonly op: 'post'; readonly message: Message };
+
+const SEVERITY_RANK = { info: 0, warning: 1, critical: 2 } as const satisfies Record<Severity, number>;
+
+function worse(a: Severity, b: Severity): Severity {
+  return SEVERITY_RANK[a] >= SEVERITY_RANK[b] ? a : b;
+}
+
+export const KIND_TITLES = {
+  'split-brain': 'Split-brain',
+  standalone: 'Connection StandAlone',
+  'connection-lost': 'Connection lost',
+  'connection-restored': 'Connection restored',
+  'role-changed': 'Role changed',
+  'dual-primary': 'Primary on both hosts',
+  'disk-degraded': 'Disk degraded',
+  'disk-restored': 'Disk restored',
+  'peer-disk-degraded': "Peer's disk degraded",
+  'peer-disk-restored': "Peer's disk restored",
+  'resync-started': 'Resync started',
+  'resync-finished': 'Resync finished',
+  'quorum-lost': 'Quorum lost',
+  'quorum-restored': 'Quorum restored',
+  suspended: 'I/O suspended',
+  resumed: 'I/O resumed',
+  'helper-failed': 'Handler failed',
+  'resource-added': 'Resource added',
+  'resource-removed': 'Resource removed',
+  'watcher-gap': 'Event stream gap',
+} as const satisfies Record<AlertKind, string>;
+
+/** A single notification as a message (a thread reply, or a message of its own). */
+export function notificationMessage(n: Notification, incidentKey?: string): Message {
+  const resource = n.resource === null ? '' : `${n.resource}: `;
+  return {
+    title: `${resource}${KIND_TITLES[n.kind]}`,
+    tone: n.severity,
+    host: n.host,
+    resource: n.resource,
+    body: n.text,
+    at: n.at,
+    ...(incidentKey === undefined ? {} : { incidentKey }),
+  };
+}
+
+/** The parent message of an incident, showing its current state. */
+export function incidentMessage(incident: Incident, now: number): Message {
+  const resolved = incident.resolvedAt !== undefined;
+  const duration = formatDuration((incident.resolvedAt ?? now) - incident.openedAt);
+  const fields: MessageField[] = [
+    { label: 'Status', value: resolved ? `resolved after ${duration}` : `open for ${duration}`, short: true },
+    { label: 'Changes', value: String(incident.changes), short: true },
+    { label: 'Reported by', value: incident.hosts.join(', '), short: true },
+  ];
+  if (incident.reopened > 0) fields.push({ label: 'Reopened', value: `${incident.reopened}×`, short: true });
+  const tone: Tone = resolved ? 'resolved' : incident.severity;
+  return {
+    title: `${incident.resource}: ${INCIDENT_TITLES[incident.family]} — ${resolved ? 'resolved' : KIND_TITLES[incident.latest.kind]}`,
+    tone,
+    host: incident.latest.host,
+    resource: incident.resource,
+    body: resolved ? `Healthy again: ${incident.latest.text}` : incident.latest.text,
+    fields,
+    incidentKey: incident.key,
+    at: incident.latest.at,
+  };
+}
+
+export interface IncidentStep {
+  readonly incidents: Incidents;
+  readonly deliveries: readonly Delivery[];
+}
+
+/** The incident a notification belongs to, keyed per resource and problem family. */
+export function incidentKeyFor(resource: string, family: IncidentFamily): string {
+  return `${resource}/${family}`;
+}
+
+/**
+ * Route one notification through the incidents. `now` is the notification's time in ms.
+ */
+export function applyNotification(incidents: Incidents, n: Notification): IncidentStep {
+  const now = Date.parse(n.at);
+  const opens = OPENS[n.kind];
+  const resolves = RESOLVES[n.kind];
+  const family = opens ?? resolves;
+  if (n.resource === null || family === undefined) {
+    return followUp(incidents, n);
+  }
+  const key = incidentKeyFor(n.resource, family);
+  const current = incidents[key];
+  const hosts = current === undefined ? [n.host] : [...new Set([...current.hosts, n.host])];
+
+  if (opens !== undefined) {
+    if (current === undefined || (current.resolvedAt !== undefined && now - current.resolvedAt > REOPEN_WINDOW_MS)) {
+      const incident: Incident = {
+        key,
+        resource: n.resource,
+        family,
+        openedAt: now,
+        severity: n.severity,
+        latest: n,
+        changes: 1,
+        reopened: 0,
+        hosts,
+      };
+      return {
+        incidents: { ...incidents, [key]: incident },
+        deliveries: [{ op: 'open', incidentKey: key, message: incidentMessage(incident, now) }],
+      };
+    }
+    const reopening = current.resolvedAt !== undefined;
+    const { resolvedAt: _r, ...rest } = current;
+    const incident: Incident = {
+      ...rest,
+      ...(reopening ? { openedAt: now } : {}),
+      severity: reopening ? n.severity : worse(current.severity, n.severity),
+      latest: n,
+      changes: current.changes + 1,
+      reopened: current.reopened + (reopening ? 1 : 0),
+      hosts,
+    };
+    return {
+      incidents: { ...incidents, [key]: incident },
+      deliveries: [
+        { op: 'reply', incidentKey: key, message: notificationMessage(n, key) },
+        { op: 'update-parent', incidentKey: key, message: incidentMessage(incident, now) },
+      ],
+    };
+  }
+
+  // A notification that ends a problem.
+  if (current === undefined || current.resolvedAt !== undefined) {
+    // Nobody was told about the problem (it started before the bot), so say it on its own.
+    return { incidents, deliveries: [{ op: 'post', message: notificationMessage(n) }] };
+  }
+  const incident: Incident = {
+    ...current,
+    resolvedAt: now,
+    latest: n,
+    changes: current.changes + 1,
+    hosts,
+  };
+  return {
+    incidents: { ...incidents, [key]: incident },
+    deliveries: [
+      { op: 'reply', incidentKey: key, message: notificationMessage(n, key) },
+      { op: 'update-parent', incidentKey: key, message: incidentMessage(incident, now) },
+    ],
+  };
+}
+
+/**
+ * Notifications that neither open nor end a problem (a role change, a failed handler …): a reply in
+ * the resource's open incident when there is one, so the story stays in one thread; otherwise a
+ * message of their own.
+ */
+function followUp(incidents: Incidents, n: Notification): IncidentStep {
+  const open = Object.values(incidents)
+    .filter((i) => i.resource === n.resource && i.resolvedAt === undefined)
+    .sort((a, b) => b.openedAt - a.openedAt)[0];
+  if (open === undefined) return { incidents, deliveries: [{ op: 'post', message: notificationMessage(n) }] };
+  const incident: Incident = { ...open, changes: open.changes + 1 };
+  return {
+    incidents: { ...incidents, [open.key]: incident },
+    deliveries: [{ op: 'reply', incidentKey: open.key, message: notificationMessage(n, open.key) }],
+  };
+}
+
+/** Forget incidents resolved longer ago than the reopen window, so the state stays small. */
+export function pruneIncidents(incidents: Incidents, now: number): Incidents {
+  return Object.fromEntries(
+    Object.entries(incidents).filter(([, i]) => i.resolvedAt === undefined || now - i.resolvedAt <= REOPEN_WINDOW_MS),
+  );
+}
