@@ -9,9 +9,9 @@
 // - when several non-urgent messages for the same thread (or the same resource, outside threads)
 //   are waiting, they are folded into one summary that counts every change.
 
+import type { PlatformName } from '../ports/chat.js';
 import type { Message } from './message.js';
 import type { AlertKind, Severity } from './notification.js';
-import type { PlatformName } from '../ports/chat.js';
 
 export type DeliveryOp = 'open' | 'reply' | 'update-parent' | 'post';
 
@@ -70,7 +70,10 @@ function foldGroup(e: OutboxEntry): string | undefined {
  * Pick the next action for one channel. `entries` are that channel's entries in id order;
  * `hasParent(incidentKey)` tells whether the incident's parent message exists on this channel.
  */
-export function chooseNext(entries: readonly OutboxEntry[], hasParent: (incidentKey: string) => boolean): Choice {
+export function chooseNext(
+  entries: readonly OutboxEntry[],
+  hasParent: (incidentKey: string) => boolean,
+): Choice {
   const ready = entries.filter((e) => {
     if (e.op !== 'reply' && e.op !== 'update-parent') return true;
     const key = e.incidentKey ?? '';
@@ -80,7 +83,10 @@ export function chooseNext(entries: readonly OutboxEntry[], hasParent: (incident
   const candidate = ready.find((e) => e.urgent) ?? ready[0];
   if (candidate === undefined) return { type: 'idle' };
 
-  if ((candidate.op === 'reply' || candidate.op === 'update-parent') && !hasParent(candidate.incidentKey ?? '')) {
+  if (
+    (candidate.op === 'reply' || candidate.op === 'update-parent') &&
+    !hasParent(candidate.incidentKey ?? '')
+  ) {
     return { type: 'orphan', entry: candidate };
   }
 
@@ -112,13 +118,16 @@ export function summarise(entries: readonly OutboxEntry[]): OutboxEntry {
   for (const e of entries) {
     changes += e.changes;
     if (SEVERITY_RANK[e.severity] > SEVERITY_RANK[severity]) severity = e.severity;
-    for (const [kind, n] of Object.entries(e.kinds) as [AlertKind, number][]) kinds[kind] = (kinds[kind] ?? 0) + n;
+    for (const [kind, n] of Object.entries(e.kinds) as [AlertKind, number][])
+      kinds[kind] = (kinds[kind] ?? 0) + n;
   }
   const tally = (Object.entries(kinds) as [AlertKind, number][])
     .sort((a, b) => b[1] - a[1])
     .map(([kind, n]) => `${kind} ×${n}`)
     .join(', ');
-  const quoted = entries.slice(0, QUOTED).map((e) => `• ${e.message.title}${e.message.body === undefined ? '' : `: ${e.message.body}`}`);
+  const quoted = entries
+    .slice(0, QUOTED)
+    .map((e) => `• ${e.message.title}${e.message.body === undefined ? '' : `: ${e.message.body}`}`);
   const rest = entries.length - quoted.length;
   const last = entries.at(-1) ?? first;
   const message: Message = {
@@ -126,9 +135,11 @@ export function summarise(entries: readonly OutboxEntry[]): OutboxEntry {
     tone: severity,
     ...(first.message.host === undefined ? {} : { host: first.message.host }),
     resource: first.resource,
-    body: [...quoted, ...(rest > 0 ? [`… and ${rest} more message${rest === 1 ? '' : 's'}`] : []), `Counted: ${tally}`].join(
-      '\n',
-    ),
+    body: [
+      ...quoted,
+      ...(rest > 0 ? [`… and ${rest} more message${rest === 1 ? '' : 's'}`] : []),
+      `Counted: ${tally}`,
+    ].join('\n'),
     ...(first.incidentKey === undefined ? {} : { incidentKey: first.incidentKey }),
     ...(last.message.at === undefined ? {} : { at: last.message.at }),
   };

@@ -5,9 +5,9 @@
 // that comes back soon after it ended reopens the same incident. Pure: state in, state and
 // deliveries out.
 
-import { formatDuration } from './rules.js';
 import type { Message, MessageField, Tone } from './message.js';
 import type { AlertKind, Notification, Severity } from './notification.js';
+import { formatDuration } from './rules.js';
 
 export type IncidentFamily = 'connection' | 'disk' | 'resync' | 'quorum' | 'io';
 
@@ -162,7 +162,10 @@ export function applyNotification(incidents: Incidents, n: Notification): Incide
   const hosts = current === undefined ? [n.host] : [...new Set([...current.hosts, n.host])];
 
   if (opens !== undefined) {
-    if (current === undefined || (current.resolvedAt !== undefined && now - current.resolvedAt > REOPEN_WINDOW_MS)) {
+    if (
+      current === undefined ||
+      (current.resolvedAt !== undefined && now - current.resolvedAt > REOPEN_WINDOW_MS)
+    ) {
       const incident: Incident = {
         key,
         resource: n.resource,
@@ -240,6 +243,8 @@ function followUp(incidents: Incidents, n: Notification): IncidentStep {
 /** Forget incidents resolved longer ago than the reopen window, so the state stays small. */
 export function pruneIncidents(incidents: Incidents, now: number): Incidents {
   return Object.fromEntries(
-    Object.entries(incidents).filter(([, i]) => i.resolvedAt === undefined || now - i.resolvedAt <= REOPEN_WINDOW_MS),
+    Object.entries(incidents).filter(
+      ([, i]) => i.resolvedAt === undefined || now - i.resolvedAt <= REOPEN_WINDOW_MS,
+    ),
   );
 }

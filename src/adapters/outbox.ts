@@ -1,0 +1,315 @@
+// The outbox: every chat delivery is on disk (fsynced) before any attempt to send it, and leaves
+// only once the platform confirmed it. One sender per channel works through its entries as
+// src/core/delivery.ts decides (urgent first, parent edits coalesced, bursts folded), keeps the
+// channel's rate limit, and retries with exponential backoff and jitter, honouring Retry-After.
+// A restart resumes where it stopped; an entry whose send may have gone through before a crash is
+// checked with the platform (or re-posted idempotently) instead of being posted twice.
+
+import { join } from 'node:path';
+import type { Logger } from '../app/log.js';
+import { type Choice, chooseNext, type OutboxEntry, withoutAbsorbed } from '../core/delivery.js';
+import { type ChatPlatform, DeliveryError, type PlatformName } from '../ports/chat.js';
+import { backoffDelay } from './events2-source.js';
+import { Journal, readJournal, writeFileDurably } from './journal.js';
+
+type Record_ = { readonly put: OutboxEntry } | { readonly del: string };
+
+export interface OutboxOptions {
+  readonly dir: string;
+  readonly platforms: ReadonlyMap<PlatformName, ChatPlatform>;
+  readonly logger: Logger;
+  /** Minimum time between two messages on one channel (Slack allows about one per second). */
+  readonly minIntervalMs: Readonly<Record<PlatformName, number>>;
+  readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
+  readonly random?: () => number;
+  /** Called after each confirmed delivery, for metrics and benchmarks. */
+  readonly onDelivered?: (entry: OutboxEntry, confirmedAt: number) => void;
+}
+
+export type NewEntry = Omit<OutboxEntry, 'id' | 'attempts' | 'createdAt'>;
+
+interface ChannelState {
+  lastSentAt: number;
+  /** Wakes the sender when new entries arrive. */
+  wake: (() => void) | undefined;
+  running: boolean;
+}
+
+const COMPACT_AFTER = 2_000;
+const DEFAULT_BACKOFF = { initialMs: 1_000, maxMs: 60_000 };
+
+function channelKey(platform: PlatformName, channel: string): string {
+  return `${platform}\u0000${channel}`;
+}
+
+function parentKey(platform: PlatformName, channel: string, incidentKey: string): string {
+  return `${platform}:${channel}:${incidentKey}`;
+}
+
+export class Outbox {
+  readonly #options: OutboxOptions;
+  readonly #journal: Journal<Record_>;
+  readonly #statePath: string;
+  readonly #entries = new Map<string, OutboxEntry>();
+  readonly #channels = new Map<string, ChannelState>();
+  readonly #senders = new Set<Promise<void>>();
+  /** Incident parent message ids per platform channel. */
+  #parents: Record<string, string> = {};
+  #seq = 0;
+  #stopping = false;
+  #sleepers = new Set<() => void>();
+
+  constructor(options: OutboxOptions) {
+    this.#options = options;
+    this.#journal = new Journal(join(options.dir, 'outbox.ndjson'));
+    this.#statePath = join(options.dir, 'parents.json');
+  }
+
+  /** Entries waiting to be delivered. */
+  get depth(): number {
+    return this.#entries.size;
+  }
+
+  entries(): OutboxEntry[] {
+    return [...this.#entries.values()].sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  parentOf(platform: PlatformName, channel: string, incidentKey: string): string | undefined {
+    return this.#parents[parentKey(platform, channel, incidentKey)];
+  }
+
+  /** Load what a previous run left and start sending it. */
+  async open(): Promise<void> {
+    const { records, damaged } = readJournal<Record_>(this.#journal.path);
+    if (damaged > 0)
+      this.#options.logger.warn({ damaged }, 'outbox journal had unreadable lines (torn write?)');
+    const live = new Map<string, OutboxEntry>();
+    for (const r of records) {
+      if ('put' in r) live.set(r.put.id, r.put);
+      else live.delete(r.del);
+    }
+    const { keep, stale } = withoutAbsorbed([...live.values()]);
+    for (const e of keep) this.#entries.set(e.id, e);
+    this.#seq = Math.max(0, ...[...live.keys()].map((id) => Number.parseInt(id, 10) || 0));
+    const parents = readJournal<Record<string, string>>(this.#statePath).records[0];
+    this.#parents = parents ?? {};
+    await this.#journal.compact(this.entries().map((put) => ({ put })));
+    if (keep.length > 0 || stale.length > 0) {
+      this.#options.logger.info({ pending: keep.length, dropped: stale.length }, 'outbox resumed');
+    }
+    for (const e of keep) this.#ensureSender(e.platform, e.channel);
+  }
+
+  /** Write new deliveries durably, then hand them to their channels' senders. */
+  async enqueue(entries: readonly NewEntry[]): Promise<void> {
+    if (entries.length === 0) return;
+    const now = Date.now();
+    const written = entries.map((e) => {
+      this.#seq += 1;
+      return { ...e, id: String(this.#seq).padStart(12, '0'), attempts: 0, createdAt: now } as OutboxEntry;
+    });
+    await this.#write(written.map((put) => ({ put })));
+    for (const e of written) {
+      this.#entries.set(e.id, e);
+      this.#ensureSender(e.platform, e.channel);
+    }
+  }
+
+  /** Stop sending. Waits up to `flushMs` for the queues to drain first; what is left stays on disk. */
+  async stop(flushMs = 0): Promise<void> {
+    const deadline = Date.now() + flushMs;
+    while (this.#entries.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    this.#stopping = true;
+    for (const wake of this.#sleepers) wake();
+    for (const state of this.#channels.values()) state.wake?.();
+    await Promise.all(this.#senders);
+    await this.#journal.close();
+  }
+
+  async #write(records: readonly Record_[]): Promise<void> {
+    await this.#journal.append(records);
+    if (this.#journal.appended > COMPACT_AFTER && this.#journal.appended > this.#entries.size * 4) {
+      await this.#journal.compact(this.entries().map((put) => ({ put })));
+    }
+  }
+
+  #ensureSender(platform: PlatformName, channel: string): void {
+    const key = channelKey(platform, channel);
+    let state = this.#channels.get(key);
+    if (state === undefined) {
+      state = { lastSentAt: 0, wake: undefined, running: false };
+      this.#channels.set(key, state);
+    }
+    if (state.running) {
+      state.wake?.();
+      return;
+    }
+    state.running = true;
+    const sender = this.#run(platform, channel, state).finally(() => {
+      state.running = false;
+      this.#senders.delete(sender);
+    });
+    this.#senders.add(sender);
+  }
+
+  #sleep(ms: number): Promise<void> {
+    if (ms <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.#sleepers.add(done);
+    });
+  }
+
+  #channelEntries(platform: PlatformName, channel: string): OutboxEntry[] {
+    return this.entries().filter((e) => e.platform === platform && e.channel === channel);
+  }
+
+  #choose(platform: PlatformName, channel: string): Choice {
+    return chooseNext(
+      this.#channelEntries(platform, channel),
+      (incidentKey) => this.parentOf(platform, channel, incidentKey) !== undefined,
+    );
+  }
+
+  async #run(platform: PlatformName, channel: string, state: ChannelState): Promise<void> {
+    const log = this.#options.logger.child({ platform, channel });
+    const chat = this.#options.platforms.get(platform);
+    const interval = this.#options.minIntervalMs[platform];
+    let failures = 0;
+    while (!this.#stopping) {
+      let choice = this.#choose(platform, channel);
+      if (choice.type === 'idle') {
+        await new Promise<void>((resolve) => {
+          state.wake = resolve;
+        });
+        state.wake = undefined;
+        continue;
+      }
+      // Keep the channel's pace; whatever arrives meanwhile can be folded into one message.
+      await this.#sleep(state.lastSentAt + interval - Date.now());
+      if (this.#stopping) break;
+      choice = this.#choose(platform, channel);
+
+      if (choice.type === 'idle') continue;
+      if (choice.type === 'fold') {
+        const [first, ...rest] = choice.merged;
+        if (first === undefined) continue;
+        const summary = { ...choice.summary, id: first.id };
+        await this.#write([{ put: summary }, ...rest.map((e) => ({ del: e.id }))]);
+        this.#entries.set(summary.id, summary);
+        for (const e of rest) this.#entries.delete(e.id);
+        continue;
+      }
+      if (choice.type === 'orphan') {
+        // Its incident's parent never made it to this channel (filtered by a route, or refused).
+        const entry = choice.entry;
+        if (entry.op === 'reply') {
+          const { incidentKey: _i, ...loose } = entry;
+          const posted: OutboxEntry = { ...loose, op: 'post' };
+          await this.#write([{ put: posted }]);
+          this.#entries.set(posted.id, posted);
+        } else {
+          await this.#write([{ del: entry.id }]);
+          this.#entries.delete(entry.id);
+        }
+        continue;
+      }
+
+      const { entry, drop } = choice;
+      if (drop.length > 0) {
+        await this.#write(drop.map((e) => ({ del: e.id })));
+        for (const e of drop) this.#entries.delete(e.id);
+      }
+      if (chat === undefined) {
+        log.error({ entry: entry.id }, 'no such chat platform configured; dropping the delivery');
+        await this.#finish(entry);
+        continue;
+      }
+      try {
+        const resumed = entry.sending === true;
+        if (!resumed) {
+          const marked = { ...entry, sending: true };
+          await this.#write([{ put: marked }]);
+          this.#entries.set(marked.id, marked);
+        }
+        await this.#deliver(chat, channel, entry, resumed);
+        state.lastSentAt = Date.now();
+        failures = 0;
+        await this.#finish(entry);
+        this.#options.onDelivered?.(entry, Date.now());
+      } catch (err) {
+        const error =
+          err instanceof DeliveryError
+            ? err
+            : new DeliveryError(`unexpected: ${(err as Error).message}`, true);
+        if (!error.retryable) {
+          log.error(
+            { entry: entry.id, op: entry.op, err: error.message, status: error.status },
+            'delivery refused; dropped',
+          );
+          writeFileDurably(
+            join(this.#options.dir, `dead-letter-${entry.id}.json`),
+            JSON.stringify({ entry, error: error.message }),
+          );
+          await this.#finish(entry);
+          continue;
+        }
+        const current = this.#entries.get(entry.id) ?? entry;
+        const retried = { ...current, attempts: current.attempts + 1 };
+        await this.#write([{ put: retried }]);
+        this.#entries.set(retried.id, retried);
+        const delay = Math.max(
+          error.retryAfterMs ?? 0,
+          backoffDelay(
+            failures,
+            this.#options.backoff ?? DEFAULT_BACKOFF,
+            this.#options.random ?? Math.random,
+          ),
+        );
+        failures += 1;
+        log.warn(
+          { entry: entry.id, attempts: retried.attempts, retryInMs: delay, err: error.message },
+          'delivery failed; will retry',
+        );
+        await this.#sleep(delay);
+      }
+    }
+  }
+
+  async #deliver(chat: ChatPlatform, channel: string, entry: OutboxEntry, resumed: boolean): Promise<void> {
+    const platform = entry.platform;
+    if (entry.op === 'update-parent') {
+      const parent = this.parentOf(platform, channel, entry.incidentKey ?? '');
+      if (parent === undefined) return;
+      await chat.update(channel, parent, entry.message);
+      return;
+    }
+    // After a crash mid-send, ask the platform before posting again.
+    const already = resumed ? await chat.findPosted(channel, entry.key) : undefined;
+    const threadOf =
+      entry.op === 'reply' ? this.parentOf(platform, channel, entry.incidentKey ?? '') : undefined;
+    const posted =
+      already ??
+      (await chat.post(channel, entry.message, {
+        idempotencyKey: entry.key,
+        ...(threadOf === undefined ? {} : { threadOf }),
+      }));
+    if (entry.op === 'open' && entry.incidentKey !== undefined) {
+      this.#parents = {
+        ...this.#parents,
+        [parentKey(platform, channel, entry.incidentKey)]: posted.messageId,
+      };
+      writeFileDurably(this.#statePath, `${JSON.stringify(this.#parents)}\n`);
+    }
+  }
+
+  async #finish(entry: OutboxEntry): Promise<void> {
+    await this.#write([{ del: entry.id }]);
+    this.#entries.delete(entry.id);
+  }
+}

@@ -1,0 +1,87 @@
+// From notifications to outbox entries: incidents decide what to say (open, reply, edit the
+// parent, or a message of its own), routes decide where. The incident state is kept on disk so a
+// restart continues the same threads.
+
+import { randomUUID } from 'node:crypto';
+import { join } from 'node:path';
+import { readJournal, writeFileDurably } from '../adapters/journal.js';
+import type { NewEntry, Outbox } from '../adapters/outbox.js';
+import { isUrgent, type OutboxEntry } from '../core/delivery.js';
+import { applyNotification, type Incidents, pruneIncidents } from '../core/incidents.js';
+import type { Notification, Severity } from '../core/notification.js';
+import type { Route } from './config.js';
+
+const SEVERITY_RANK = { info: 0, warning: 1, critical: 2 } as const satisfies Record<Severity, number>;
+
+export function routeMatches(route: Route, n: Notification): boolean {
+  if (SEVERITY_RANK[n.severity] < SEVERITY_RANK[route.minSeverity]) return false;
+  if (route.kinds !== undefined && !route.kinds.includes(n.kind)) return false;
+  if (route.resources !== undefined && (n.resource === null || !route.resources.includes(n.resource)))
+    return false;
+  return true;
+}
+
+export class Notifier {
+  #incidents: Incidents;
+  #routes: readonly Route[];
+  readonly #statePath: string;
+  readonly #outbox: Outbox;
+  #pending: Promise<void> = Promise.resolve();
+
+  constructor(options: { stateDir: string; routes: readonly Route[]; outbox: Outbox }) {
+    this.#statePath = join(options.stateDir, 'incidents.json');
+    this.#routes = options.routes;
+    this.#outbox = options.outbox;
+    this.#incidents = readJournal<Incidents>(this.#statePath).records[0] ?? {};
+  }
+
+  get incidents(): Incidents {
+    return this.#incidents;
+  }
+
+  /** New routes from a reloaded configuration; open incidents carry on. */
+  setRoutes(routes: readonly Route[]): void {
+    this.#routes = routes;
+  }
+
+  /**
+   * Turn notifications into deliveries and write them to the outbox. Batches are written in call
+   * order; the promise resolves once they are on disk.
+   */
+  notify(notifications: readonly Notification[]): Promise<void> {
+    if (notifications.length === 0) return this.#pending;
+    const entries: NewEntry[] = [];
+    for (const n of notifications) {
+      const step = applyNotification(this.#incidents, n);
+      this.#incidents = step.incidents;
+      const routes = this.#routes.filter((r) => routeMatches(r, n));
+      for (const delivery of step.deliveries) {
+        for (const route of routes) {
+          entries.push({
+            key: randomUUID(),
+            platform: route.platform,
+            channel: route.channel,
+            op: delivery.op,
+            ...('incidentKey' in delivery ? { incidentKey: delivery.incidentKey } : {}),
+            message: delivery.message,
+            resource: n.resource,
+            severity: n.severity,
+            urgent: isUrgent(n.severity, delivery.op),
+            // Only the message that reports the notification counts it; a parent edit repeats it.
+            kinds: delivery.op === 'update-parent' ? {} : { [n.kind]: 1 },
+            changes: delivery.op === 'update-parent' ? 0 : 1,
+          } satisfies Omit<OutboxEntry, 'id' | 'attempts' | 'createdAt'>);
+        }
+      }
+    }
+    const last = notifications.at(-1);
+    if (last !== undefined) this.#incidents = pruneIncidents(this.#incidents, Date.parse(last.at));
+    const incidents = this.#incidents;
+    const run = this.#pending.then(async () => {
+      await this.#outbox.enqueue(entries);
+      writeFileDurably(this.#statePath, `${JSON.stringify(incidents)}\n`);
+    });
+    this.#pending = run.catch(() => undefined);
+    return run;
+  }
+}
