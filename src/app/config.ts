@@ -111,6 +111,24 @@ export const configSchema = z.strictObject({
     .default(() => hostname()),
   drbd: drbdSchema.default(() => drbdSchema.parse({})),
   log: logSchema.default(() => logSchema.parse({})),
+  /** Durable state: the outbox, incidents, parent message ids. */
+  stateDir: z.string().min(1).default('/var/lib/drbd-chatops'),
+  delivery: z
+    .strictObject({
+      /** Minimum time between two messages on one channel; Slack allows about one per second. */
+      slackIntervalMs: z.int().min(0).max(60_000).default(1_100),
+      discordIntervalMs: z.int().min(0).max(60_000).default(1_000),
+      /** Retry backoff of failed deliveries. */
+      retry: backoffSchema.default({ initialMs: 1_000, maxMs: 60_000 }),
+      /** On SIGTERM, keep delivering for at most this long before exiting. */
+      flushOnStopMs: z.int().min(0).max(60_000).default(5_000),
+    })
+    .default({
+      slackIntervalMs: 1_100,
+      discordIntervalMs: 1_000,
+      retry: { initialMs: 1_000, maxMs: 60_000 },
+      flushOnStopMs: 5_000,
+    }),
   slack: slackSchema,
   discord: discordSchema,
   /** Which notifications go where. Without routes nothing is posted (the console shows all). */

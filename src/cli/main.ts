@@ -1,16 +1,19 @@
 // `drbd-chatops` command line. Each subcommand declares its options once; --help text and argument
 // checking come from that declaration. Bad arguments exit 2 with a message naming the problem.
 
-import { createReadStream } from 'node:fs';
+import { createReadStream, mkdtempSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { stringify as stringifyYaml } from 'yaml';
-import { ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../app/config.js';
+import { type Config, ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../app/config.js';
+import { Daemon } from '../app/daemon.js';
 import { runDemo } from '../app/demo.js';
-import { createLogger } from '../app/log.js';
+import { createLogger, type Logger } from '../app/log.js';
 import { PACKAGE_ROOT } from '../app/paths.js';
+import { createPlatforms } from '../app/platforms.js';
 import { waitForStopSignal } from '../app/signals.js';
 import { startWatch } from '../app/watch.js';
 import { formatNotificationLine } from '../core/text.js';
@@ -72,15 +75,39 @@ const COMMANDS: Record<string, Command> = {
     positionals: { min: 1, max: 1 },
     run: replay,
   },
+  run: {
+    summary: 'run the daemon: DRBD events to Slack/Discord, chat commands back',
+    usage: 'drbd-chatops run [--config FILE]',
+    details:
+      'Starts the DRBD event stream, the incident tracker, the durable outbox and the chat platforms\n' +
+      'the configuration names (slack, discord), routes notifications as configured, and answers chat\n' +
+      'commands. SIGTERM/SIGINT: stop cleanly, delivering what it can; SIGHUP: reload the configuration.',
+    options: CONFIG_OPTION,
+    optionHelp: [CONFIG_HELP],
+    positionals: { min: 0, max: 0 },
+    run: runCommand,
+  },
   watch: {
     summary: 'run the live DRBD event stream and print notifications as text',
-    usage: 'drbd-chatops watch [--config FILE] [--host NAME]',
+    usage: 'drbd-chatops watch [--config FILE] [--host NAME] [--console [--state-dir DIR]]',
     details:
       'Starts `drbdsetup events2` as configured (drbd.drbdsetup, drbd.events2Args), restarts it with\n' +
       'backoff when it ends, and prints every notification as a line of text (coloured on a terminal).\n' +
-      'Stops on SIGINT or SIGTERM.',
-    options: { ...CONFIG_OPTION, host: { type: 'string' } },
-    optionHelp: [CONFIG_HELP, ['--host NAME', 'override the configured host name']],
+      'With --console it runs the whole daemon with the terminal as its chat platform: the same\n' +
+      'messages the bot would post (incidents, threads, folded bursts) and slash commands typed in\n' +
+      'the terminal (`/drbd status`, `help`). Stops on SIGINT or SIGTERM.',
+    options: {
+      ...CONFIG_OPTION,
+      host: { type: 'string' },
+      console: { type: 'boolean' },
+      'state-dir': { type: 'string' },
+    },
+    optionHelp: [
+      CONFIG_HELP,
+      ['--host NAME', 'override the configured host name'],
+      ['--console', 'the daemon with the terminal as chat platform'],
+      ['--state-dir DIR', 'with --console: where the outbox lives (default: a temporary directory)'],
+    ],
     positionals: { min: 0, max: 0 },
     run: watch,
   },
@@ -227,10 +254,28 @@ async function watch(
   _p: string[],
   io: Io,
 ): Promise<number> {
-  const { config: loaded } = await loadConfig(values.config as string | undefined);
+  const { config: loaded, path } = await loadConfig(values.config as string | undefined);
   const host = values.host;
   const config = typeof host === 'string' ? { ...loaded, host } : loaded;
   const logger = createLogger({ level: config.log.level, format: config.log.format, destination: io.stderr });
+  if (values.console === true) {
+    const stateDir =
+      typeof values['state-dir'] === 'string'
+        ? values['state-dir']
+        : mkdtempSync(join(tmpdir(), 'drbd-chatops-console-'));
+    const consoleConfig: Config = {
+      ...config,
+      stateDir,
+      routes: [{ platform: 'console', channel: 'console', minSeverity: 'info' }],
+    };
+    const platforms = await createPlatforms(consoleConfig, logger, {
+      console: { output: io.stdout, input: io.stdin },
+    });
+    return runUntilSignal(
+      new Daemon({ config: consoleConfig, configPath: path ?? undefined, logger, platforms }),
+      logger,
+    );
+  }
   const color = io.stdout.isTTY === true;
   const running = startWatch(config, logger, (n) =>
     io.stdout.write(`${formatNotificationLine(n, { color })}\n`),
@@ -267,6 +312,31 @@ async function demo(
     print: (line) => io.stdout.write(`${line}\n`),
     onNotification: (_host, n) => io.stdout.write(`  ${formatNotificationLine(n, { color })}\n`),
   });
+  return 0;
+}
+
+async function runCommand(
+  values: Record<string, string | boolean | undefined>,
+  _p: string[],
+  io: Io,
+): Promise<number> {
+  const { config, path } = await loadConfig(values.config as string | undefined);
+  const logger = createLogger({ level: config.log.level, format: config.log.format, destination: io.stderr });
+  const platforms = await createPlatforms(config, logger);
+  if (platforms.size === 0)
+    logger.warn('no chat platform configured (slack, discord): notifications stay in the outbox');
+  return runUntilSignal(new Daemon({ config, configPath: path ?? undefined, logger, platforms }), logger);
+}
+
+/** Run the daemon until SIGTERM/SIGINT; SIGHUP reloads the configuration. */
+async function runUntilSignal(daemon: Daemon, logger: Logger): Promise<number> {
+  await daemon.start();
+  const onHangup = () => void daemon.reload();
+  process.on('SIGHUP', onHangup);
+  const signal = await waitForStopSignal();
+  logger.info({ signal }, 'stopping');
+  process.off('SIGHUP', onHangup);
+  await daemon.stop();
   return 0;
 }
 

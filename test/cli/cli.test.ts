@@ -181,3 +181,62 @@ describe('drbd-chatops watch', () => {
     expect(result.exitCode, `${result.signal ?? ''} ${result.stderr}`).toBe(0);
   });
 });
+
+describe('drbd-chatops watch --console', () => {
+  it('shows incidents as the bot would post them and answers typed commands', async () => {
+    const sim = join(ROOT, 'bin/drbdsetup-sim');
+    const stateDir = join(dir, 'console-pair');
+    const init = await execa(
+      sim,
+      ['sim', 'init', '--hosts', 'alpha,beta', '--resources', 'r0:0', '--primary', 'r0=alpha'],
+      {
+        env: { DRBD_SIM_DIR: stateDir },
+        timeout: 20_000,
+      },
+    );
+    expect(init.exitCode).toBe(0);
+    const file = join(dir, 'console.yaml');
+    writeFileSync(
+      file,
+      [
+        'host: alpha',
+        'log: {level: warn, format: json}',
+        'drbd:',
+        `  drbdsetup: ${JSON.stringify(sim)}`,
+        `  env: {DRBD_SIM_DIR: ${JSON.stringify(stateDir)}, DRBD_SIM_HOST: alpha}`,
+      ].join('\n'),
+    );
+    const child = execa(
+      process.execPath,
+      [BIN, 'watch', '--console', '--config', file, '--state-dir', join(dir, 'console-state')],
+      {
+        reject: false,
+        timeout: 30_000,
+        forceKillAfterDelay: false,
+      },
+    );
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const waitFor = async (pattern: RegExp) => {
+      const deadline = Date.now() + 15_000;
+      while (!pattern.test(out)) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for ${pattern}; got:\n${out}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+    child.stdin?.write('/drbd status\n');
+    await waitFor(/⮑ \[RESOLVED\] DRBD status \(on alpha\)/);
+    await execa(sim, ['sim', 'link-down', 'r0'], { env: { DRBD_SIM_DIR: stateDir }, timeout: 20_000 });
+    await waitFor(/\[#console\] \[CRITICAL\] r0: Replication link — Connection lost/);
+    await execa(sim, ['sim', 'link-up', 'r0'], { env: { DRBD_SIM_DIR: stateDir }, timeout: 20_000 });
+    await waitFor(/\[#console ↳ m\d+\] \[INFO\] r0: Connection restored/);
+    await waitFor(/\[#console ✎ m\d+\] \[RESOLVED\] r0: Replication link — resolved/);
+    child.stdin?.write('status r7\n');
+    await waitFor(/⮑ \[WARNING\] No resource r7 on alpha\./);
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode, result.stderr).toBe(0);
+  });
+});

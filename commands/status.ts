@@ -1,0 +1,87 @@
+// `status [resource]`: every resource as this host sees it (role, disk, connection, replication,
+// resync progress) and the open incidents.
+import { type CommandDefinition, CommandError } from '../src/app/command-registry.js';
+import type { ResourceState } from '../src/core/host-state.js';
+import { INCIDENT_TITLES } from '../src/core/incidents.js';
+import type { MessageField, Tone } from '../src/core/message.js';
+import { formatDuration, formatKiB } from '../src/core/rules.js';
+
+function describe(resource: ResourceState): { text: string; healthy: boolean } {
+  const lines: string[] = [];
+  const role = resource.fields.role ?? '?';
+  const disks = Object.values(resource.devices).map((d) => d.fields.disk ?? '?');
+  lines.push(`${role}, disk ${disks.join('/') || '—'}`);
+  let healthy = disks.every((d) => d === 'UpToDate');
+  for (const conn of Object.values(resource.connections)) {
+    const state = conn.fields.connection ?? '?';
+    const peerDevices = Object.values(conn.peerDevices);
+    const replication = peerDevices.map((pd) => pd.fields.replication ?? '?').join('/');
+    const peerDisks = peerDevices.map((pd) => pd.fields['peer-disk'] ?? '?').join('/');
+    let line = `${conn.peer}: ${state}, ${conn.fields.role ?? '?'}, peer disk ${peerDisks || '—'}, ${replication || 'no replication'}`;
+    for (const pd of peerDevices) {
+      if (pd.resync?.donePercent !== undefined) {
+        line += `, resync ${pd.resync.donePercent.toFixed(1)}%`;
+        if (pd.resync.outOfSyncKiB !== undefined) line += ` (${formatKiB(pd.resync.outOfSyncKiB)} left)`;
+      }
+    }
+    lines.push(line);
+    healthy &&= state === 'Connected' && peerDevices.every((pd) => pd.fields.replication === 'Established');
+  }
+  return { text: lines.join('\n'), healthy };
+}
+
+export const status: CommandDefinition = {
+  name: 'status',
+  description: "Every resource's role, disks, connection and replication, and the open incidents",
+  options: [
+    { name: 'resource', description: 'Only this resource (e.g. r0)', type: 'string', required: false },
+  ],
+  async run(args, _command, context) {
+    const wanted = args.resource;
+    const fields: MessageField[] = [];
+    let allHealthy = true;
+    for (const host of context.hosts()) {
+      for (const resource of Object.values(host.resources).sort((a, b) => a.name.localeCompare(b.name))) {
+        if (wanted !== undefined && resource.name !== wanted) continue;
+        const { text, healthy } = describe(resource);
+        allHealthy &&= healthy;
+        fields.push({ label: `${resource.name} on ${host.host}`, value: text });
+      }
+    }
+    if (wanted !== undefined && fields.length === 0) {
+      throw new CommandError(
+        `No resource ${wanted} on ${context
+          .hosts()
+          .map((h) => h.host)
+          .join(', ')}.`,
+      );
+    }
+    const now = context.now();
+    const open = Object.values(context.incidents()).filter(
+      (i) => i.resolvedAt === undefined && (wanted === undefined || i.resource === wanted),
+    );
+    for (const incident of open) {
+      fields.push({
+        label: `Open incident: ${incident.resource} ${INCIDENT_TITLES[incident.family]}`,
+        value: `${incident.latest.text} (for ${formatDuration(now - incident.openedAt)}, ${incident.changes} changes)`,
+      });
+    }
+    const tone: Tone = open.some((i) => i.severity === 'critical')
+      ? 'critical'
+      : allHealthy && open.length === 0
+        ? 'resolved'
+        : 'warning';
+    return {
+      title: wanted === undefined ? 'DRBD status' : `DRBD status of ${wanted}`,
+      tone,
+      host: context.host,
+      body:
+        fields.length === 0
+          ? 'No DRBD resources seen yet.'
+          : allHealthy && open.length === 0
+            ? 'All resources healthy.'
+            : '',
+      fields,
+    };
+  },
+};
