@@ -35,7 +35,10 @@ function clip(text: string, max: number): string {
 const STYLES = { primary: 1, default: 2, danger: 4 } as const;
 
 export function renderDiscord(message: Message): DiscordRendered {
-  const footer = [message.host === undefined ? undefined : `host ${message.host}`, message.resource ?? undefined]
+  const footer = [
+    message.host === undefined ? undefined : `host ${message.host}`,
+    message.resource ?? undefined,
+  ]
     .filter((p) => p !== undefined)
     .join(' · ');
   const embed: DiscordEmbed = {

@@ -28,8 +28,12 @@ function clip(text: string, max: number): string {
 function context(message: Message): string {
   return [
     message.host === undefined ? undefined : `host *${escapeMrkdwn(message.host)}*`,
-    message.resource === undefined || message.resource === null ? undefined : `resource *${escapeMrkdwn(message.resource)}*`,
-    message.at === undefined ? undefined : `<!date^${Math.floor(Date.parse(message.at) / 1000)}^{date_short_pretty} {time_secs}|${message.at}>`,
+    message.resource === undefined || message.resource === null
+      ? undefined
+      : `resource *${escapeMrkdwn(message.resource)}*`,
+    message.at === undefined
+      ? undefined
+      : `<!date^${Math.floor(Date.parse(message.at) / 1000)}^{date_short_pretty} {time_secs}|${message.at}>`,
   ]
     .filter((part) => part !== undefined)
     .join(' · ');
@@ -42,7 +46,10 @@ export function renderSlack(message: Message): SlackRendered {
   const meta = context(message);
   if (meta !== '') blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: meta }] });
   if (message.body !== undefined && message.body !== '') {
-    blocks.push({ type: 'section', text: { type: 'mrkdwn', text: clip(escapeMrkdwn(message.body), MAX_TEXT) } });
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: clip(escapeMrkdwn(message.body), MAX_TEXT) },
+    });
   }
   const fields = message.fields ?? [];
   for (let i = 0; i < fields.length; i += MAX_FIELDS) {
@@ -69,5 +76,9 @@ export function renderSlack(message: Message): SlackRendered {
   }
   const where = [message.resource, message.host].filter((p) => p !== undefined && p !== null).join(' on ');
   const text = `${emoji} ${TONE_LABELS[message.tone]}: ${message.title}${where === '' ? '' : ` (${where})`}`;
-  return { text: clip(text, MAX_TEXT), blocks: [], attachments: [{ color: hexColour(message.tone), blocks }] };
+  return {
+    text: clip(text, MAX_TEXT),
+    blocks: [],
+    attachments: [{ color: hexColour(message.tone), blocks }],
+  };
 }

@@ -1,0 +1,126 @@
+// Golden files: each sample message rendered for Slack (Block Kit), Discord (embed + components)
+// and as text must match test/fixtures/golden/. After a deliberate change of the rendering, run
+// `UPDATE_GOLDEN=1 npx vitest run test/render` and review the diff.
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { applyNotification, incidentMessage } from '../../src/core/incidents.js';
+import type { Message } from '../../src/core/message.js';
+import type { Notification } from '../../src/core/notification.js';
+import { renderDiscord } from '../../src/render/discord.js';
+import { escapeMrkdwn, renderSlack } from '../../src/render/slack.js';
+import { renderText } from '../../src/render/text.js';
+
+const GOLDEN = join(import.meta.dirname, '../fixtures/golden');
+const AT = '2026-11-29T10:07:00.020Z';
+
+const splitBrain: Notification = {
+  kind: 'split-brain',
+  severity: 'critical',
+  host: 'alpha',
+  resource: 'r0',
+  text: 'Split-brain on r0 on alpha with beta: both sides changed data while disconnected; DRBD dropped the connection and will not resync by itself. Recovery: pick the victim whose changes since the split are thrown away; on it run `drbdadm disconnect r0; drbdadm secondary r0; drbdadm connect --discard-my-data r0`, then on the survivor `drbdadm connect r0`. The victim resyncs from the survivor.',
+  details: { helper: 'split-brain', peer: 'beta' },
+  at: AT,
+};
+
+const opened = applyNotification({}, splitBrain);
+const incident = opened.incidents['r0/connection'];
+if (incident === undefined) throw new Error('expected an incident');
+
+const SAMPLES: Record<string, Message> = {
+  'split-brain-incident': incidentMessage(incident, Date.parse(AT) + 60_000),
+  'resolved-incident': incidentMessage(
+    { ...incident, resolvedAt: Date.parse(AT) + 95_000 },
+    Date.parse(AT) + 95_000,
+  ),
+  'failover-plan': {
+    title: 'Failover r0 from alpha to beta',
+    tone: 'warning',
+    host: 'alpha',
+    resource: 'r0',
+    body: 'Plan: stop 3 containers, stop r0lxd, unmount /r0, demote on alpha; promote, mount, start on beta.',
+    fields: [
+      { label: 'Requested by', value: 'ana', short: true },
+      { label: 'Needs', value: '1 approval by on-call', short: true },
+    ],
+    actions: [
+      { id: 'confirm', label: 'Confirm', command: 'failover r0 confirm 7f3a', style: 'danger' },
+      { id: 'cancel', label: 'Cancel', command: 'failover r0 cancel 7f3a' },
+    ],
+    at: AT,
+  },
+  'info-with-markup': {
+    title: 'r1: Role changed <script> & more',
+    tone: 'info',
+    host: 'beta',
+    resource: 'r1',
+    body: 'r1 on beta is now Primary (was Secondary) <@U123>',
+    at: AT,
+  },
+};
+
+function golden(name: string, actual: unknown): void {
+  const file = join(GOLDEN, name);
+  const text = typeof actual === 'string' ? `${actual}\n` : `${JSON.stringify(actual, null, 2)}\n`;
+  if (process.env.UPDATE_GOLDEN === '1') writeFileSync(file, text);
+  if (!existsSync(file))
+    throw new Error(`missing golden file ${name}: run with UPDATE_GOLDEN=1 and review it`);
+  expect(text).toBe(readFileSync(file, 'utf8'));
+}
+
+describe('renderers match their golden files', () => {
+  for (const [name, message] of Object.entries(SAMPLES)) {
+    it(name, () => {
+      golden(`${name}.slack.json`, renderSlack(message));
+      golden(`${name}.discord.json`, renderDiscord(message));
+      golden(`${name}.txt`, renderText(message));
+    });
+  }
+});
+
+describe('renderer rules', () => {
+  it('shows severity by colour and emoji on both platforms', () => {
+    const message = SAMPLES['split-brain-incident'] as Message;
+    const slack = renderSlack(message);
+    expect(slack.attachments[0]?.color).toBe('#cf222e');
+    expect(slack.text.startsWith('🚨 CRITICAL')).toBe(true);
+    expect(renderDiscord(message).embeds[0]?.color).toBe(0xcf222e);
+    expect(renderDiscord(SAMPLES['resolved-incident'] as Message).embeds[0]?.color).toBe(0x2da44e);
+  });
+
+  it('carries the observing host on every platform', () => {
+    const message = SAMPLES['split-brain-incident'] as Message;
+    expect(JSON.stringify(renderSlack(message))).toContain('host *alpha*');
+    expect(renderDiscord(message).embeds[0]?.footer?.text).toBe('host alpha · r0');
+    expect(renderText(message)).toContain('on alpha');
+  });
+
+  it('turns actions into buttons that carry the serialised command', () => {
+    const plan = SAMPLES['failover-plan'] as Message;
+    const slackButtons = renderSlack(plan).attachments[0]?.blocks.find((b) => b.type === 'actions');
+    expect(slackButtons).toMatchObject({
+      elements: [
+        { action_id: 'drbd:confirm', value: 'failover r0 confirm 7f3a', style: 'danger' },
+        { value: 'failover r0 cancel 7f3a' },
+      ],
+    });
+    expect(renderDiscord(plan).components[0]?.components.map((c) => [c.custom_id, c.style])).toEqual([
+      ['cmd:failover r0 confirm 7f3a', 4],
+      ['cmd:failover r0 cancel 7f3a', 2],
+    ]);
+  });
+
+  it('escapes text so DRBD output cannot inject Slack mentions or links', () => {
+    expect(escapeMrkdwn('<!channel> & <@U1>')).toBe('&lt;!channel&gt; &amp; &lt;@U1&gt;');
+    expect(JSON.stringify(renderSlack(SAMPLES['info-with-markup'] as Message))).not.toContain('<@U123>');
+  });
+
+  it('keeps within platform limits', () => {
+    const long: Message = { title: 'x'.repeat(400), tone: 'info', body: 'y'.repeat(5_000) };
+    expect(renderDiscord(long).embeds[0]?.title.length).toBeLessThanOrEqual(256);
+    expect(renderDiscord(long).embeds[0]?.description?.length).toBeLessThanOrEqual(4_096);
+    const section = renderSlack(long).attachments[0]?.blocks[1] as { text: { text: string } };
+    expect(section.text.text.length).toBeLessThanOrEqual(3_000);
+  });
+});
