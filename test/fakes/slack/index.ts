@@ -1,0 +1,3 @@
+export * from './fake-slack.js';
+export * from './harness.js';
+export * from './signing.js';
