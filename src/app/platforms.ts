@@ -2,6 +2,7 @@
 // environment or files; a missing secret stops the start with a message naming where it should be.
 
 import { ConsolePlatform } from '../adapters/console.js';
+import { SlackPlatform } from '../adapters/slack/slack-platform.js';
 import type { ChatPlatform, PlatformName } from '../ports/chat.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -13,10 +14,16 @@ export interface PlatformIo {
 
 export async function createPlatforms(
   config: Config,
-  _logger: Logger,
+  logger: Logger,
   io: PlatformIo = {},
 ): Promise<Map<PlatformName, ChatPlatform>> {
   const platforms = new Map<PlatformName, ChatPlatform>();
+  if (config.slack?.enabled === true) {
+    platforms.set(
+      'slack',
+      new SlackPlatform({ config: config.slack, logger: logger.child({ platform: 'slack' }) }),
+    );
+  }
   if (io.console !== undefined) {
     platforms.set(
       'console',

@@ -15,6 +15,7 @@ import { createLogger, type Logger } from '../app/log.js';
 import { PACKAGE_ROOT } from '../app/paths.js';
 import { createPlatforms } from '../app/platforms.js';
 import { waitForStopSignal } from '../app/signals.js';
+import { slackManifest } from '../app/slack-manifest.js';
 import { startWatch } from '../app/watch.js';
 import { formatNotificationLine } from '../core/text.js';
 import { HostWatcher } from '../core/watcher.js';
@@ -110,6 +111,22 @@ const COMMANDS: Record<string, Command> = {
     ],
     positionals: { min: 0, max: 0 },
     run: watch,
+  },
+  manifest: {
+    summary: 'print the Slack app manifest to create the app with',
+    usage: 'drbd-chatops manifest slack [--config FILE] [--public-url URL] [--name NAME]',
+    details:
+      'Prints a ready Slack app manifest (JSON): the slash command, interactivity, the bot scopes and\n' +
+      'Socket Mode (or, with slack.mode: http, the request URLs under --public-url). Paste it at\n' +
+      'https://api.slack.com/apps → Create New App → From an app manifest.',
+    options: { ...CONFIG_OPTION, 'public-url': { type: 'string' }, name: { type: 'string' } },
+    optionHelp: [
+      CONFIG_HELP,
+      ['--public-url URL', 'HTTP mode: the https address Slack reaches the bot at'],
+      ['--name NAME', 'the app and bot name (default drbd-chatops)'],
+    ],
+    positionals: { min: 1, max: 1 },
+    run: manifest,
   },
   'check-config': {
     summary: 'validate a configuration file and print the effective configuration',
@@ -337,6 +354,24 @@ async function runUntilSignal(daemon: Daemon, logger: Logger): Promise<number> {
   logger.info({ signal }, 'stopping');
   process.off('SIGHUP', onHangup);
   await daemon.stop();
+  return 0;
+}
+
+async function manifest(
+  values: Record<string, string | boolean | undefined>,
+  positionals: string[],
+  io: Io,
+): Promise<number> {
+  if (positionals[0] !== 'slack')
+    throw new UsageError(`only "slack" has a manifest, got ${JSON.stringify(positionals[0])}`);
+  const { config } = await loadConfig(values.config as string | undefined);
+  const publicUrl = values['public-url'];
+  const name = values.name;
+  const result = slackManifest(config, {
+    ...(typeof publicUrl === 'string' ? { publicUrl } : {}),
+    ...(typeof name === 'string' ? { name } : {}),
+  });
+  io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return 0;
 }
 
