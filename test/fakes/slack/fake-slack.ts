@@ -192,6 +192,8 @@ export class FakeSlack {
     { kind: 'slash_commands' | 'interactive'; channel: string; user: string; original?: StoredMessage }
   >();
   private readonly changes = new EventEmitter();
+  /** Benchmarks: told of every Web API call the moment it arrives (before it is answered). */
+  callListener: ((call: ApiCall) => void) | undefined;
   private readonly botTokens: Set<string>;
   private readonly appTokens: Set<string>;
   private knownChannels: Set<string> | null;
@@ -585,14 +587,16 @@ export class FakeSlack {
         ? auth.slice('Bearer '.length)
         : (params.token as string | undefined);
       const fault = this.takeFault(method);
-      this.calls.push({
+      const call: ApiCall = {
         method,
         params,
         token,
         contentType,
         at: Date.now(),
         ...(fault ? { fault: fault.kind } : {}),
-      });
+      };
+      this.calls.push(call);
+      this.callListener?.(call);
       this.changed();
       if (await this.applyFault(fault, req, res)) return;
       const result = this.api(method, params, token);
