@@ -46,8 +46,9 @@ async function rig(slackIntervalMs: number): Promise<Rig> {
     slack: { apiUrl: fake.apiUrl },
     routes: [{ platform: 'slack', channel: CHANNEL }],
   });
+  if (config.slack === undefined) throw new Error('the bench configuration has a slack section');
   const slack = new SlackPlatform({
-    config: config.slack ?? parseConfig({ slack: {} }).slack!,
+    config: config.slack,
     logger,
     secrets: { botToken: FAKE_BOT_TOKEN, appToken: FAKE_APP_TOKEN },
   });
