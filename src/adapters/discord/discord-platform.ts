@@ -1,0 +1,425 @@
+// The Discord adapter: the real discord.js client for the gateway (intents: Guilds only, enough for
+// interactions and the guild's roles) and its REST client for messages, threads and commands.
+//
+// Delivery does not retry: that is the outbox's job. REST is set up with retries: 0, a short
+// timeout and rejectOnRateLimit for everything but interaction responses, so a 429 surfaces at once
+// with its retry-after instead of being waited out inside discord.js. Posts carry a nonce derived
+// from the idempotency key with enforce_nonce, so Discord itself turns a retried post into the
+// message already created (within its de-duplication window of a few minutes).
+
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import {
+  type APIActionRowComponent,
+  type APIChannel,
+  type APIComponentInActionRow,
+  type APIEmbed,
+  type APIMessage,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  Client,
+  Events,
+  GatewayIntentBits,
+  GuildMember,
+  type Interaction,
+  MessageFlags,
+  type RateLimitData,
+  Routes,
+} from 'discord.js';
+import type { Config } from '../../app/config.js';
+import type { Logger } from '../../app/log.js';
+import { readSecret } from '../../app/secrets.js';
+import type { Message } from '../../core/message.js';
+import {
+  type ChatPlatform,
+  type CommandContext,
+  type CommandHandler,
+  type CommandReply,
+  DeliveryError,
+  type IncomingCommand,
+  type Posted,
+  type PostOptions,
+} from '../../ports/chat.js';
+import { BUTTON_PREFIX, renderDiscord } from '../../render/discord.js';
+import { buildApplicationCommands, type CommandDefinition, commandText } from './commands.js';
+import { DiscordErrorCode, describeError, isDiscordApiError, toDeliveryError } from './errors.js';
+
+/** The `discord` section of the configuration. */
+export type DiscordConfig = NonNullable<Config['discord']>;
+
+export interface DiscordPlatformOptions {
+  /** The `discord` section of the configuration (apiUrl, applicationId, guildId, token source). */
+  readonly config: Pick<DiscordConfig, 'apiUrl' | 'applicationId' | 'guildId' | 'tokenEnv' | 'tokenFile'>;
+  readonly logger: Logger;
+  /** The bot token; read with readSecret from config.tokenEnv / tokenFile when not given. */
+  readonly token?: string;
+  /** The subcommands of the slash command (see registerCommands). */
+  readonly commands?: readonly CommandDefinition[];
+  /** The top-level slash command, `drbd` by default. */
+  readonly commandName?: string;
+  readonly commandDescription?: string;
+  /** Time limit of one REST request (default 10 s); the outbox retries. */
+  readonly requestTimeoutMs?: number;
+  /** How long start() waits for the gateway to be ready (default 30 s). */
+  readonly readyTimeoutMs?: number;
+  /** How long stop() waits for running commands to finish their reply (default 10 s). */
+  readonly stopTimeoutMs?: number;
+  /** Where readSecret looks for tokenEnv (default process.env). */
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+/** Discord nonces are at most 25 characters: a hash of the idempotency key. */
+export function nonceFor(idempotencyKey: string): string {
+  return createHash('sha256').update(idempotencyKey).digest('hex').slice(0, 25);
+}
+
+const INTERNAL_ERROR: Message = {
+  title: 'Internal error',
+  tone: 'critical',
+  body: 'The command failed unexpectedly. The details are in the bot log.',
+};
+
+const UNKNOWN_BUTTON: Message = {
+  title: 'Unknown button',
+  tone: 'warning',
+  body: 'This button does not belong to a drbd-chatops command.',
+};
+
+interface DiscordPayload {
+  embeds: APIEmbed[];
+  components: APIActionRowComponent<APIComponentInActionRow>[];
+}
+
+function payload(message: Message): DiscordPayload {
+  const rendered = renderDiscord(message);
+  return {
+    embeds: rendered.embeds as unknown as APIEmbed[],
+    components: rendered.components as unknown as APIActionRowComponent<APIComponentInActionRow>[],
+  };
+}
+
+/** How many message → channel and parent → thread entries are kept (oldest dropped first). */
+const REMEMBERED = 10_000;
+
+function remember(map: Map<string, string>, key: string, value: string): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > REMEMBERED) {
+    const oldest = map.keys().next().value;
+    if (oldest !== undefined) map.delete(oldest);
+  }
+}
+
+/** Interaction responses are not ours to give up on: they wait out a rate limit instead. */
+function rejectOnRateLimit(data: RateLimitData): boolean {
+  return !data.route.startsWith('/interactions') && !data.route.startsWith('/webhooks');
+}
+
+export class DiscordPlatform implements ChatPlatform {
+  readonly name = 'discord' as const;
+  private readonly client: Client;
+  private readonly token: string;
+  private readonly log: Logger;
+  private readonly config: DiscordPlatformOptions['config'];
+  private readonly commandName: string;
+  private readonly commandDescription: string;
+  private commands: readonly CommandDefinition[];
+  private readonly readyTimeoutMs: number;
+  private readonly stopTimeoutMs: number;
+  /** Parent message id → thread id (on Discord they are equal; the map says the thread exists). */
+  private readonly threads = new Map<string, string>();
+  /** Message id → the channel (or thread) it was posted in, for update(). */
+  private readonly postedIn = new Map<string, string>();
+  private readonly pending = new Set<Promise<void>>();
+  private handler: CommandHandler | undefined;
+  private started = false;
+
+  constructor(options: DiscordPlatformOptions) {
+    this.config = options.config;
+    this.log = options.logger.child({ platform: 'discord' });
+    this.token =
+      options.token ??
+      readSecret(
+        'Discord bot token',
+        { envName: options.config.tokenEnv, file: options.config.tokenFile },
+        options.env ?? process.env,
+      );
+    this.commands = options.commands ?? [];
+    this.commandName = options.commandName ?? 'drbd';
+    this.commandDescription = options.commandDescription ?? 'DRBD pair operations';
+    this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+    this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.client = new Client({
+      intents: [GatewayIntentBits.Guilds],
+      rest: {
+        // @discordjs/rest appends /v10; the gateway URL comes from GET /gateway/bot on this base.
+        api: options.config.apiUrl.replace(/\/+$/, ''),
+        retries: 0,
+        timeout: options.requestTimeoutMs ?? 10_000,
+        rejectOnRateLimit,
+      },
+    });
+    // REST works without a gateway login (posting, registerCommands from the CLI).
+    this.client.rest.setToken(this.token);
+    // The client's `debug` events can carry the token: they are deliberately not forwarded.
+    this.client.on(Events.Error, (err) =>
+      this.log.error({ error: describeError(err) }, 'Discord client error'),
+    );
+    this.client.on(Events.Warn, (text) => this.log.warn({ detail: text }, 'Discord client warning'));
+    this.client.on(Events.ShardError, (err, shard) =>
+      this.log.warn({ shard, error: describeError(err) }, 'Discord gateway error'),
+    );
+    this.client.on(Events.ShardDisconnect, (event, shard) =>
+      this.log.warn({ shard, code: event.code }, 'Discord gateway disconnected'),
+    );
+    this.client.on(Events.ShardReconnecting, (shard) =>
+      this.log.info({ shard }, 'Discord gateway reconnecting'),
+    );
+    this.client.on(Events.ShardResume, (shard, replayed) =>
+      this.log.info({ shard, replayed }, 'Discord gateway resumed'),
+    );
+    this.client.on(Events.InteractionCreate, (interaction) => this.track(this.onInteraction(interaction)));
+  }
+
+  /** Log in to the gateway and take slash commands and button clicks until stop(). */
+  async start(handler: CommandHandler): Promise<void> {
+    if (this.started) throw new Error('the Discord adapter is already started');
+    this.started = true;
+    this.handler = handler;
+    const signal = AbortSignal.timeout(this.readyTimeoutMs);
+    const ready = once(this.client, Events.ClientReady, { signal });
+    ready.catch(() => undefined);
+    try {
+      await this.client.login(this.token);
+      await ready;
+    } catch (err) {
+      this.started = false;
+      await this.client.destroy().catch(() => undefined);
+      this.client.rest.setToken(this.token);
+      const reason = signal.aborted ? `not ready within ${this.readyTimeoutMs} ms` : (err as Error).message;
+      throw new Error(`Discord login failed: ${reason}`);
+    }
+    const inGuild = this.client.guilds.cache.has(this.config.guildId);
+    this.log.info(
+      { user: this.client.user?.tag, guildId: this.config.guildId, inGuild },
+      'connected to the Discord gateway',
+    );
+    if (!inGuild)
+      this.log.warn({ guildId: this.config.guildId }, 'the bot is not a member of the configured guild');
+  }
+
+  /** Finish the replies of running commands (up to stopTimeoutMs), then disconnect. */
+  async stop(): Promise<void> {
+    if (this.pending.size > 0) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, this.stopTimeoutMs);
+      });
+      await Promise.race([Promise.allSettled([...this.pending]), timeout]);
+      clearTimeout(timer);
+    }
+    this.started = false;
+    this.handler = undefined;
+    await this.client.destroy();
+  }
+
+  async post(channel: string, message: Message, options: PostOptions): Promise<Posted> {
+    const body = { ...payload(message), nonce: nonceFor(options.idempotencyKey), enforce_nonce: true };
+    const threadOf = options.threadOf;
+    if (threadOf === undefined) return this.create(channel, body);
+    const known = this.threads.has(threadOf);
+    const thread = await this.threadFor(channel, threadOf, message);
+    try {
+      return await this.create(thread, body);
+    } catch (err) {
+      if (!known || !(err instanceof DeliveryError) || err.status !== 404) throw err;
+      // The thread we knew was deleted: start a new one from the parent message, once.
+      this.threads.delete(threadOf);
+      return this.create(await this.threadFor(channel, threadOf, message), body);
+    }
+  }
+
+  private async create(target: string, body: Record<string, unknown>): Promise<Posted> {
+    let created: APIMessage;
+    try {
+      created = (await this.client.rest.post(Routes.channelMessages(target), { body })) as APIMessage;
+    } catch (err) {
+      throw toDeliveryError(err, `post to Discord channel ${target}`);
+    }
+    remember(this.postedIn, created.id, target);
+    return { messageId: created.id };
+  }
+
+  /**
+   * Edits a message. A reply posted into a thread lives in the thread: the adapter remembers where
+   * it posted each message (in memory), so `channel` may be the parent channel.
+   */
+  async update(channel: string, messageId: string, message: Message): Promise<void> {
+    const target = this.postedIn.get(messageId) ?? channel;
+    try {
+      await this.client.rest.patch(Routes.channelMessage(target, messageId), { body: payload(message) });
+    } catch (err) {
+      throw toDeliveryError(err, `edit Discord message ${messageId} in ${target}`);
+    }
+  }
+
+  /**
+   * Discord cannot look a message up by nonce (nonces are not returned when reading history), so
+   * this finds nothing. It does not need to: a re-post after a crash carries the same nonce with
+   * enforce_nonce, and Discord answers with the message already created instead of a new one.
+   */
+  async findPosted(_channel: string, _idempotencyKey: string): Promise<Posted | undefined> {
+    return undefined;
+  }
+
+  /**
+   * Bulk-overwrite the guild's application commands with `/drbd <subcommand> …` built from
+   * `commands` (default: the constructor's). Needs no gateway login; backs
+   * `drbd-chatops register-commands discord`. Returns the commands as Discord stored them.
+   */
+  async registerCommands(
+    commands: readonly CommandDefinition[] = this.commands,
+  ): Promise<Record<string, unknown>[]> {
+    const body = buildApplicationCommands(this.commandName, this.commandDescription, commands);
+    let result: unknown;
+    try {
+      result = await this.client.rest.put(
+        Routes.applicationGuildCommands(this.config.applicationId, this.config.guildId),
+        { body },
+      );
+    } catch (err) {
+      throw toDeliveryError(err, `register Discord commands in guild ${this.config.guildId}`);
+    }
+    this.commands = commands;
+    this.log.info(
+      { guildId: this.config.guildId, commands: commands.map((c) => c.name) },
+      'registered Discord commands',
+    );
+    return result as Record<string, unknown>[];
+  }
+
+  /** The thread started from `parentId` (same id, as Discord gives a message's thread its id). */
+  private async threadFor(channel: string, parentId: string, message: Message): Promise<string> {
+    const known = this.threads.get(parentId);
+    if (known !== undefined) return known;
+    const name = (message.title.trim() === '' ? 'drbd-chatops' : message.title.trim()).slice(0, 100);
+    try {
+      const thread = (await this.client.rest.post(Routes.threads(channel, parentId), {
+        body: { name, auto_archive_duration: 10_080 },
+      })) as APIChannel;
+      remember(this.threads, parentId, thread.id);
+      return thread.id;
+    } catch (err) {
+      if (isDiscordApiError(err, DiscordErrorCode.ThreadAlreadyCreated)) {
+        remember(this.threads, parentId, parentId);
+        return parentId;
+      }
+      throw toDeliveryError(err, `start a Discord thread on message ${parentId} in ${channel}`);
+    }
+  }
+
+  // ---- commands --------------------------------------------------------------------------------
+
+  private track(work: Promise<void>): void {
+    const tracked = work.catch((err: unknown) =>
+      this.log.error({ error: describeError(err) }, 'Discord interaction handling failed'),
+    );
+    this.pending.add(tracked);
+    void tracked.finally(() => this.pending.delete(tracked));
+  }
+
+  private async onInteraction(interaction: Interaction): Promise<void> {
+    const handler = this.handler;
+    if (handler === undefined) return;
+    if (interaction.isChatInputCommand()) {
+      if (interaction.commandName !== this.commandName) {
+        this.log.warn({ command: interaction.commandName }, 'ignoring an unknown Discord command');
+        return;
+      }
+      const subcommand = interaction.options.getSubcommand(false) ?? '';
+      const definition = this.commands.find((c) => c.name === subcommand);
+      const given = interaction.options.data[0]?.options ?? [];
+      const text = subcommand === '' ? '' : commandText(subcommand, definition, given);
+      await this.run(interaction, handler, text, 'slash-command', definition?.private === true);
+    } else if (interaction.isButton()) {
+      if (!interaction.customId.startsWith(BUTTON_PREFIX)) {
+        this.log.warn({ customId: interaction.customId }, 'ignoring a button without a command');
+        await interaction.reply({ ...payload(UNKNOWN_BUTTON), flags: MessageFlags.Ephemeral });
+        return;
+      }
+      await this.run(interaction, handler, interaction.customId.slice(BUTTON_PREFIX.length), 'button', false);
+    }
+  }
+
+  private async run(
+    interaction: ChatInputCommandInteraction | ButtonInteraction,
+    handler: CommandHandler,
+    text: string,
+    source: IncomingCommand['source'],
+    ephemeral: boolean,
+  ): Promise<void> {
+    // Acknowledge first: Discord drops an interaction not answered within 3 s.
+    try {
+      await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
+    } catch (err) {
+      this.log.error(
+        { error: describeError(err), text, source },
+        'could not acknowledge a Discord interaction',
+      );
+      return;
+    }
+    const member = interaction.member;
+    const command: IncomingCommand = {
+      platform: 'discord',
+      text,
+      userId: interaction.user.id,
+      userName: member instanceof GuildMember ? member.displayName : interaction.user.displayName,
+      roles:
+        member === null
+          ? []
+          : member instanceof GuildMember
+            ? member.roles.cache.filter((r) => r.id !== member.guild.id).map((r) => r.id)
+            : [...member.roles],
+      channelId: interaction.channelId ?? '',
+      source,
+    };
+    // Edits go out one after the other; once the final reply is given, late updates are dropped.
+    let finished = false;
+    let edits: Promise<unknown> = Promise.resolve();
+    const context: CommandContext = {
+      update: async (message) => {
+        if (finished) return;
+        const edit = edits.then(() => interaction.editReply(payload(message)));
+        edits = edit.catch(() => undefined);
+        try {
+          await edit;
+        } catch (err) {
+          throw toDeliveryError(err, 'update the Discord command reply');
+        }
+      },
+    };
+    let reply: CommandReply;
+    try {
+      reply = await handler(command, context);
+    } catch (err) {
+      this.log.error({ err, command: text, source, userId: command.userId }, 'command handler failed');
+      reply = { message: INTERNAL_ERROR };
+    }
+    finished = true;
+    await edits;
+    try {
+      if (reply.private === true && !ephemeral) {
+        // Deferred in public: replace the placeholder by a message only the requester sees.
+        await interaction.deleteReply();
+        await interaction.followUp({ ...payload(reply.message), flags: MessageFlags.Ephemeral });
+      } else {
+        await interaction.editReply(payload(reply.message));
+      }
+    } catch (err) {
+      this.log.error(
+        { error: describeError(err), command: text, source },
+        'could not deliver a Discord command reply',
+      );
+    }
+  }
+}
