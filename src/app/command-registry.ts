@@ -41,38 +41,82 @@ export interface CommandDefinition {
 /** A mistake the user can fix; shown as it is. Anything else is an internal error. */
 export class CommandError extends Error {}
 
+/** Split a command line into words; "double quoted" words are JSON strings (spaces, quotes). */
+export function tokenize(text: string): string[] {
+  const words: string[] = [];
+  for (const match of text.matchAll(/"(?:[^"\\]|\\.)*"|\S+/g)) {
+    const word = match[0];
+    if (word.startsWith('"')) {
+      try {
+        words.push(JSON.parse(word) as string);
+      } catch {
+        throw new CommandError(`Badly quoted argument ${word.slice(0, 40)}`);
+      }
+    } else {
+      words.push(word);
+    }
+  }
+  return words;
+}
+
+/**
+ * Parse "status r0" style text against a command's options: positional words in declared order,
+ * `--name=value` for an option out of order, `--name` for a boolean that is true. Platforms build
+ * the same text (Discord from its typed options), so one parser serves all of them.
+ */
 export function parseCommandText(
   text: string,
   commands: readonly CommandDefinition[],
 ): { definition: CommandDefinition; args: Record<string, string> } {
-  const [name = '', ...words] = text.trim().split(/\s+/).filter(Boolean);
+  const [name = '', ...words] = tokenize(text.trim());
   const definition = commands.find((c) => c.name === name.toLowerCase());
   if (definition === undefined) {
     throw new CommandError(
       name === ''
         ? `Which command? Try: ${commands.map((c) => c.name).join(', ')}.`
-        : `Unknown command "${name}". Try: ${commands.map((c) => c.name).join(', ')}.`,
-    );
-  }
-  if (words.length > definition.options.length) {
-    throw new CommandError(
-      `${definition.name} takes at most ${definition.options.length} argument(s): ${usage(definition)}`,
+        : `Unknown command "${name.slice(0, 40)}". Try: ${commands.map((c) => c.name).join(', ')}.`,
     );
   }
   const args: Record<string, string> = {};
-  for (const [i, option] of definition.options.entries()) {
-    const value = words[i];
+  const positional = definition.options.filter((o) => o.type !== 'boolean');
+  let next = 0;
+  for (const word of words) {
+    const named = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(word);
+    if (named !== null) {
+      const option = definition.options.find((o) => o.name === named[1]);
+      if (option === undefined)
+        throw new CommandError(`${definition.name} has no option --${named[1]}: ${usage(definition)}`);
+      args[option.name] = named[2] ?? (option.type === 'boolean' ? 'true' : '');
+      continue;
+    }
+    while (next < positional.length && args[positional[next]?.name ?? ''] !== undefined) next++;
+    const option = positional[next];
+    if (option === undefined) {
+      throw new CommandError(
+        `${definition.name} takes at most ${positional.length} argument(s): ${usage(definition)}`,
+      );
+    }
+    args[option.name] = word;
+    next++;
+  }
+  for (const option of definition.options) {
+    const value = args[option.name];
     if (value === undefined) {
       if (option.required)
         throw new CommandError(`${definition.name} needs <${option.name}>: ${usage(definition)}`);
       continue;
     }
+    // Arguments name resources, hosts, containers and addresses: nothing else needs other characters.
     if (!/^[A-Za-z0-9._:/,@-]{1,200}$/.test(value)) {
       throw new CommandError(
         `${option.name}: unexpected characters in ${JSON.stringify(value.slice(0, 40))}`,
       );
     }
-    args[option.name] = value;
+    if (option.type === 'integer' && !/^-?\d+$/.test(value)) {
+      throw new CommandError(
+        `${option.name} must be a whole number, got ${JSON.stringify(value.slice(0, 40))}`,
+      );
+    }
   }
   return { definition, args };
 }

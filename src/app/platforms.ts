@@ -1,7 +1,9 @@
 // Builds the chat platforms the configuration asks for. Secrets are read here, once, from the
 // environment or files; a missing secret stops the start with a message naming where it should be.
 
+import { COMMANDS } from '../../commands/index.js';
 import { ConsolePlatform } from '../adapters/console.js';
+import { DiscordPlatform } from '../adapters/discord/discord-platform.js';
 import { SlackPlatform } from '../adapters/slack/slack-platform.js';
 import type { ChatPlatform, PlatformName } from '../ports/chat.js';
 import type { Config } from './config.js';
@@ -22,6 +24,16 @@ export async function createPlatforms(
     platforms.set(
       'slack',
       new SlackPlatform({ config: config.slack, logger: logger.child({ platform: 'slack' }) }),
+    );
+  }
+  if (config.discord?.enabled === true) {
+    platforms.set(
+      'discord',
+      new DiscordPlatform({
+        config: config.discord,
+        logger: logger.child({ platform: 'discord' }),
+        commands: COMMANDS,
+      }),
     );
   }
   if (io.console !== undefined) {

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { stringify as stringifyYaml } from 'yaml';
+import { COMMANDS as CHAT_COMMANDS } from '../../commands/index.js';
+import { DiscordPlatform } from '../adapters/discord/discord-platform.js';
 import { type Config, ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../app/config.js';
 import { Daemon } from '../app/daemon.js';
 import { runDemo } from '../app/demo.js';
@@ -127,6 +129,18 @@ const COMMANDS: Record<string, Command> = {
     ],
     positionals: { min: 1, max: 1 },
     run: manifest,
+  },
+  'register-commands': {
+    summary: 'register the slash commands with Discord for the configured guild',
+    usage: 'drbd-chatops register-commands discord [--config FILE]',
+    details:
+      'Replaces the guild commands of the configured application (discord.applicationId, guildId)\n' +
+      'with /drbd and its subcommands. A separate step because Discord rate-limits command creation;\n' +
+      'run it once after installing and after an upgrade that adds commands. Token: discord.tokenEnv.',
+    options: CONFIG_OPTION,
+    optionHelp: [CONFIG_HELP],
+    positionals: { min: 1, max: 1 },
+    run: registerCommands,
   },
   'check-config': {
     summary: 'validate a configuration file and print the effective configuration',
@@ -373,6 +387,34 @@ async function manifest(
   });
   io.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return 0;
+}
+
+async function registerCommands(
+  values: Record<string, string | boolean | undefined>,
+  positionals: string[],
+  io: Io,
+): Promise<number> {
+  if (positionals[0] !== 'discord') {
+    throw new UsageError(
+      `commands are registered with "discord" (Slack takes them from the manifest), got ${JSON.stringify(positionals[0])}`,
+    );
+  }
+  const { config } = await loadConfig(values.config as string | undefined);
+  if (config.discord === undefined) throw new UsageError('the configuration has no discord section');
+  const logger = createLogger({ level: config.log.level, format: config.log.format, destination: io.stderr });
+  const discord = new DiscordPlatform({ config: config.discord, logger, commands: CHAT_COMMANDS });
+  try {
+    const stored = await discord.registerCommands();
+    io.stdout.write(
+      `registered ${stored.length} command(s) for guild ${config.discord.guildId}: ${CHAT_COMMANDS.map((c) => `/drbd ${c.name}`).join(', ')}\n`,
+    );
+    return 0;
+  } catch (err) {
+    io.stderr.write(`drbd-chatops register-commands: ${(err as Error).message}\n`);
+    return 1;
+  } finally {
+    await discord.stop();
+  }
 }
 
 async function checkConfig(

@@ -1,0 +1,67 @@
+import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/index.js';
+import { commandText } from '../../src/adapters/discord/commands.js';
+import {
+  type CommandDefinition,
+  CommandError,
+  parseCommandText,
+  tokenize,
+} from '../../src/app/command-registry.js';
+
+const demo: CommandDefinition = {
+  name: 'demo',
+  description: 'test command',
+  options: [
+    { name: 'resource', description: 'r', type: 'string', required: true },
+    { name: 'host', description: 'h', type: 'string', required: false },
+    { name: 'count', description: 'c', type: 'integer', required: false },
+    { name: 'force', description: 'f', type: 'boolean', required: false },
+  ],
+  run: async () => ({ title: 'ok', tone: 'info' }),
+};
+
+function parse(text: string) {
+  return parseCommandText(text, [demo, ...COMMANDS]);
+}
+
+describe('parseCommandText', () => {
+  it('maps positional words onto the options in order', () => {
+    expect(parse('demo r0 beta 3').args).toEqual({ resource: 'r0', host: 'beta', count: '3' });
+    expect(parse('STATUS').definition.name).toBe('status');
+  });
+
+  it('reads --name=value and boolean --flags', () => {
+    expect(parse('demo r0 --count=2 --force').args).toEqual({ resource: 'r0', count: '2', force: 'true' });
+    expect(parse('demo --host=beta r0').args).toEqual({ resource: 'r0', host: 'beta' });
+  });
+
+  it('understands the text the Discord adapter builds from typed options', () => {
+    const text = commandText('demo', demo, [
+      { name: 'resource', value: 'r1' },
+      { name: 'count', value: 4 },
+      { name: 'force', value: true },
+    ]);
+    expect(parse(text).args).toEqual({ resource: 'r1', count: '4', force: 'true' });
+  });
+
+  it('rejects what it cannot use with a message the user can act on', () => {
+    const cases: [string, RegExp][] = [
+      ['', /Which command\? Try: demo, status, help/],
+      ['reboot now', /Unknown command "reboot"/],
+      ['demo', /demo needs <resource>: demo <resource> \[host\] \[count\] \[force\]/],
+      ['demo r0 beta 3 extra', /takes at most 3 argument/],
+      ['demo r0 --bogus=1', /has no option --bogus/],
+      ['demo r0 --count=many', /count must be a whole number/],
+      ['demo "r0; rm -rf /"', /unexpected characters/],
+      ['demo "unterminated', /unexpected characters|Badly quoted/],
+    ];
+    for (const [text, message] of cases) {
+      expect(() => parse(text), text).toThrow(CommandError);
+      expect(() => parse(text), text).toThrow(message);
+    }
+  });
+
+  it('tokenizes JSON-quoted words', () => {
+    expect(tokenize('a "b c" "d\\"e"')).toEqual(['a', 'b c', 'd"e']);
+  });
+});

@@ -1,0 +1,142 @@
+// The real binary with both platforms at once, each against its fake on loopback with the real
+// client library: `register-commands discord`, then `run`; a DRBD change in the simulator becomes
+// one Slack and one Discord message; /drbd status round-trips on both.
+
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { afterEach, describe, expect, it } from 'vitest';
+import { SimulatedPair } from '../../src/sim/pair.js';
+import { FakeDiscord } from '../fakes/discord/index.js';
+import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack } from '../fakes/slack/index.js';
+
+const ROOT = resolve(import.meta.dirname, '../..');
+const BIN = join(ROOT, 'bin/drbd-chatops');
+const SIM_BIN = join(ROOT, 'bin/drbdsetup-sim');
+const SLACK_CHANNEL = 'C0OPS';
+
+let cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step();
+  cleanup = [];
+});
+
+describe('daemon → Slack and Discord at once (the real binary)', () => {
+  it('registers commands, posts one message per platform and answers /drbd status on both', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-e2e-two-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const slack = new FakeSlack();
+    await slack.start();
+    cleanup.push(() => slack.stop());
+    const discord = new FakeDiscord();
+    await discord.start();
+    cleanup.push(() => discord.stop());
+    const stateDir = join(dir, 'pair');
+    const pair = SimulatedPair.init(stateDir, {
+      hosts: ['alpha', 'beta'],
+      resources: [{ name: 'r0', minor: 0 }],
+      primary: { r0: 'alpha' },
+    });
+    const config = join(dir, 'config.yaml');
+    writeFileSync(
+      config,
+      [
+        'host: alpha',
+        `stateDir: ${JSON.stringify(join(dir, 'state'))}`,
+        'log: {level: warn, format: json}',
+        'drbd:',
+        `  drbdsetup: ${JSON.stringify(SIM_BIN)}`,
+        `  env: {DRBD_SIM_DIR: ${JSON.stringify(stateDir)}, DRBD_SIM_HOST: alpha}`,
+        `slack: {apiUrl: ${JSON.stringify(slack.apiUrl)}}`,
+        `discord: {apiUrl: ${JSON.stringify(discord.apiUrl)}, applicationId: "${discord.applicationId}", guildId: "${discord.guildId}"}`,
+        'routes:',
+        `  - {platform: slack, channel: ${SLACK_CHANNEL}}`,
+        `  - {platform: discord, channel: "${discord.channelId}", minSeverity: warning}`,
+      ].join('\n'),
+    );
+    const env = {
+      SLACK_BOT_TOKEN: FAKE_BOT_TOKEN,
+      SLACK_APP_TOKEN: FAKE_APP_TOKEN,
+      DISCORD_BOT_TOKEN: discord.token,
+    };
+
+    const registered = await execa(
+      process.execPath,
+      [BIN, 'register-commands', 'discord', '--config', config],
+      {
+        env,
+        reject: false,
+        timeout: 30_000,
+      },
+    );
+    expect(registered.exitCode, registered.stderr).toBe(0);
+    expect(registered.stdout).toContain('/drbd status');
+    expect(discord.guildCommands.map((c) => c.name)).toEqual(['drbd']);
+
+    const daemon = execa(process.execPath, [BIN, 'run', '--config', config], {
+      env,
+      reject: false,
+      timeout: 90_000,
+      forceKillAfterDelay: false,
+    });
+    cleanup.push(async () => {
+      daemon.kill('SIGTERM');
+      await daemon;
+    });
+    let daemonLog = '';
+    daemon.stderr?.on('data', (chunk: Buffer) => {
+      daemonLog += chunk.toString();
+    });
+    await slack.waitForConnection(1, 30_000).catch((err: Error) => {
+      throw new Error(`${err.message}\n${daemonLog}`);
+    });
+    await discord
+      .waitFor(() => discord.gateway.identifies.length > 0, 'the bot to log in', 30_000)
+      .catch((err: Error) => {
+        throw new Error(
+          `${err.message}\n${daemonLog}\n${JSON.stringify(discord.requests.map((r) => [r.method, r.path, r.status]))}`,
+        );
+      });
+    await new Promise((r) => setTimeout(r, 1_000));
+
+    pair.linkDown('r0');
+    await slack.waitFor(() => slack.messages(SLACK_CHANNEL).length >= 1, 'the Slack message', 20_000);
+    await discord.waitFor(
+      () => discord.messagesIn(discord.channelId).length >= 1,
+      'the Discord message',
+      20_000,
+    );
+    await new Promise((r) => setTimeout(r, 1_500));
+    // One DRBD change (beta unreachable from alpha): one message on each platform.
+    expect(slack.messages(SLACK_CHANNEL).map((m) => m.text)).toEqual([
+      '🚨 CRITICAL: r0: Replication link — Connection lost (r0 on alpha)',
+    ]);
+    const discordMessages = discord.messagesIn(discord.channelId);
+    expect(discordMessages).toHaveLength(1);
+    expect(JSON.stringify(discordMessages[0]?.embeds)).toContain('Replication link — Connection lost');
+
+    const { responseUrl } = await slack.sendSlashCommand({ text: 'status', channelId: SLACK_CHANNEL });
+    await slack.waitFor(
+      () =>
+        slack.messages(SLACK_CHANNEL).some((m) => m.text.includes('DRBD status')) ||
+        slack.responsesTo(responseUrl).length > 0,
+      'the Slack status reply',
+      20_000,
+    );
+    const interaction = await discord.slashCommand({
+      name: 'drbd',
+      subcommand: 'status',
+      options: { resource: 'r0' },
+    });
+    const deferred = await discord.waitForInteractionEvent(interaction, 'callback', 10_000);
+    expect(deferred.type).toBe(5);
+    const edited = await discord.waitForInteractionEvent(interaction, 'edit-original', 20_000);
+    expect(JSON.stringify(edited.body)).toContain('DRBD status of r0');
+
+    daemon.kill('SIGTERM');
+    const result = await daemon;
+    expect(result.exitCode, result.stderr).toBe(0);
+    for (const secret of Object.values(env)) expect(result.stderr).not.toContain(secret);
+  }, 120_000);
+});
