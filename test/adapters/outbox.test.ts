@@ -136,6 +136,10 @@ describe('Outbox', () => {
       minIntervalMs: { slack: 0, discord: 0, console: 0 },
     });
     await first.open();
+    cleanup.push(async () => {
+      slack.releaseHang();
+      await first.stop();
+    });
     await first.enqueue([delivery('post', 'critical', { kind: 'split-brain' })]);
     await until(() => slack.posts.length === 1, 'the first post');
     // "Crash": abandon the first outbox without stopping it; a new process opens the same files.

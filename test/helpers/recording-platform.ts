@@ -30,6 +30,13 @@ export class RecordingPlatform implements ChatPlatform {
   /** Record the post, then never answer (the process "crashes" before it learns the result). */
   hangAfterPost = false;
   #next = 0;
+  #releaseHang: (() => void) | undefined;
+
+  /** End a hanging post (so the abandoned sender of a "crashed" outbox can be stopped). */
+  releaseHang(): void {
+    this.#releaseHang?.();
+    this.#releaseHang = undefined;
+  }
 
   constructor(readonly name: PlatformName = 'slack') {}
 
@@ -53,7 +60,11 @@ export class RecordingPlatform implements ChatPlatform {
       at: Date.now(),
       ...(options.threadOf === undefined ? {} : { threadOf: options.threadOf }),
     });
-    if (this.hangAfterPost) await new Promise(() => {});
+    if (this.hangAfterPost) {
+      await new Promise<void>((_resolve, reject) => {
+        this.#releaseHang = () => reject(new DeliveryError('the process that sent this is gone', true));
+      });
+    }
     return { messageId };
   }
 
