@@ -7,6 +7,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/index.js';
+import { DiscordPlatform } from '../../src/adapters/discord/discord-platform.js';
+import { parseConfig } from '../../src/app/config.js';
+import { Daemon } from '../../src/app/daemon.js';
+import { createLogger } from '../../src/app/log.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
 import { FakeDiscord } from '../fakes/discord/index.js';
 import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack } from '../fakes/slack/index.js';
@@ -139,4 +144,58 @@ describe('daemon → Slack and Discord at once (the real binary)', () => {
     expect(result.exitCode, result.stderr).toBe(0);
     for (const secret of Object.values(env)) expect(result.stderr).not.toContain(secret);
   }, 120_000);
+});
+
+describe('daemon → Discord while its API is unreachable', () => {
+  it('delivers the alert exactly once when Discord comes back', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-e2e-discord-'));
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const discord = new FakeDiscord();
+    await discord.start();
+    cleanup.push(() => discord.stop());
+    const stateDir = join(dir, 'pair');
+    const pair = SimulatedPair.init(stateDir, {
+      hosts: ['alpha', 'beta'],
+      resources: [{ name: 'r0', minor: 0 }],
+    });
+    const config = parseConfig({
+      host: 'alpha',
+      stateDir: join(dir, 'state'),
+      drbd: { drbdsetup: SIM_BIN, env: { DRBD_SIM_DIR: stateDir, DRBD_SIM_HOST: 'alpha' } },
+      delivery: { discordIntervalMs: 0, retry: { initialMs: 100, maxMs: 400 } },
+      discord: { apiUrl: discord.apiUrl, applicationId: discord.applicationId, guildId: discord.guildId },
+      routes: [{ platform: 'discord', channel: discord.channelId }],
+    });
+    if (config.discord === undefined) throw new Error('no discord section');
+    const logger = createLogger({ level: 'silent', format: 'json' });
+    const platform = new DiscordPlatform({
+      config: config.discord,
+      logger,
+      token: discord.token,
+      commands: COMMANDS,
+      requestTimeoutMs: 1_000,
+    });
+    await platform.registerCommands();
+    const daemon = new Daemon({
+      config,
+      configPath: undefined,
+      logger,
+      platforms: new Map([['discord', platform]]),
+    });
+    await daemon.start();
+    cleanup.push(() => daemon.stop());
+    await discord.waitFor(() => daemon.watch?.isLive() === true, 'the event stream', 15_000);
+
+    await discord.restUnreachable();
+    pair.linkDown('r0');
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect(daemon.outbox.depth).toBeGreaterThan(0);
+    expect(discord.messagesIn(discord.channelId)).toHaveLength(0);
+    await discord.restReachable();
+    await discord.waitFor(() => daemon.outbox.depth === 0, 'the outbox to drain', 20_000);
+    const posted = discord
+      .messagesIn(discord.channelId)
+      .filter((m) => JSON.stringify(m.embeds).includes('Connection lost'));
+    expect(posted).toHaveLength(1);
+  }, 60_000);
 });
