@@ -8,10 +8,8 @@ import { readJournal, writeFileDurably } from '../adapters/journal.js';
 import type { NewEntry, Outbox } from '../adapters/outbox.js';
 import { isUrgent, type OutboxEntry } from '../core/delivery.js';
 import { applyNotification, type Incidents, pruneIncidents } from '../core/incidents.js';
-import type { Notification, Severity } from '../core/notification.js';
+import { type Notification, SEVERITY_RANK } from '../core/notification.js';
 import type { Route } from './config.js';
-
-const SEVERITY_RANK = { info: 0, warning: 1, critical: 2 } as const satisfies Record<Severity, number>;
 
 export function routeMatches(route: Route, n: Notification): boolean {
   if (SEVERITY_RANK[n.severity] < SEVERITY_RANK[route.minSeverity]) return false;

@@ -11,7 +11,7 @@
 
 import type { PlatformName } from '../ports/chat.js';
 import type { Message } from './message.js';
-import type { AlertKind, Severity } from './notification.js';
+import { type AlertKind, type Severity, worseSeverity } from './notification.js';
 
 export type DeliveryOp = 'open' | 'reply' | 'update-parent' | 'post';
 
@@ -104,7 +104,6 @@ export function chooseNext(
   return { type: 'send', entry: candidate, drop: [] };
 }
 
-const SEVERITY_RANK = { info: 0, warning: 1, critical: 2 } as const satisfies Record<Severity, number>;
 /** How many of the folded messages are quoted in the summary; the rest are counted. */
 const QUOTED = 8;
 
@@ -117,7 +116,7 @@ export function summarise(entries: readonly OutboxEntry[]): OutboxEntry {
   let severity: Severity = 'info';
   for (const e of entries) {
     changes += e.changes;
-    if (SEVERITY_RANK[e.severity] > SEVERITY_RANK[severity]) severity = e.severity;
+    severity = worseSeverity(severity, e.severity);
     for (const [kind, n] of Object.entries(e.kinds) as [AlertKind, number][])
       kinds[kind] = (kinds[kind] ?? 0) + n;
   }

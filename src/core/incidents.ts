@@ -6,7 +6,7 @@
 // deliveries out.
 
 import type { Message, MessageField, Tone } from './message.js';
-import type { AlertKind, Notification, Severity } from './notification.js';
+import { type AlertKind, type Notification, type Severity, worseSeverity } from './notification.js';
 import { formatDuration } from './rules.js';
 
 export type IncidentFamily = 'connection' | 'disk' | 'resync' | 'quorum' | 'io';
@@ -69,12 +69,6 @@ export type Delivery =
   | { readonly op: 'reply'; readonly incidentKey: string; readonly message: Message }
   | { readonly op: 'update-parent'; readonly incidentKey: string; readonly message: Message }
   | { readonly op: 'post'; readonly message: Message };
-
-const SEVERITY_RANK = { info: 0, warning: 1, critical: 2 } as const satisfies Record<Severity, number>;
-
-function worse(a: Severity, b: Severity): Severity {
-  return SEVERITY_RANK[a] >= SEVERITY_RANK[b] ? a : b;
-}
 
 export const KIND_TITLES = {
   'split-brain': 'Split-brain',
@@ -187,19 +181,13 @@ export function applyNotification(incidents: Incidents, n: Notification): Incide
     const incident: Incident = {
       ...rest,
       ...(reopening ? { openedAt: now } : {}),
-      severity: reopening ? n.severity : worse(current.severity, n.severity),
+      severity: reopening ? n.severity : worseSeverity(current.severity, n.severity),
       latest: n,
       changes: current.changes + 1,
       reopened: current.reopened + (reopening ? 1 : 0),
       hosts,
     };
-    return {
-      incidents: { ...incidents, [key]: incident },
-      deliveries: [
-        { op: 'reply', incidentKey: key, message: notificationMessage(n, key) },
-        { op: 'update-parent', incidentKey: key, message: incidentMessage(incident, now) },
-      ],
-    };
+    return continueIncident(incidents, incident, n, now);
   }
 
   // A notification that ends a problem.
@@ -214,11 +202,21 @@ export function applyNotification(incidents: Incidents, n: Notification): Incide
     changes: current.changes + 1,
     hosts,
   };
+  return continueIncident(incidents, incident, n, now);
+}
+
+/** A follow-up in the incident's thread, and its parent edited to the new state. */
+function continueIncident(
+  incidents: Incidents,
+  incident: Incident,
+  n: Notification,
+  now: number,
+): IncidentStep {
   return {
-    incidents: { ...incidents, [key]: incident },
+    incidents: { ...incidents, [incident.key]: incident },
     deliveries: [
-      { op: 'reply', incidentKey: key, message: notificationMessage(n, key) },
-      { op: 'update-parent', incidentKey: key, message: incidentMessage(incident, now) },
+      { op: 'reply', incidentKey: incident.key, message: notificationMessage(n, incident.key) },
+      { op: 'update-parent', incidentKey: incident.key, message: incidentMessage(incident, now) },
     ],
   };
 }

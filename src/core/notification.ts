@@ -4,6 +4,13 @@
 export const SEVERITIES = ['info', 'warning', 'critical'] as const;
 export type Severity = (typeof SEVERITIES)[number];
 
+/** Severities in order, for "at least warning" routes and "the worst of" incidents and summaries. */
+export const SEVERITY_RANK = { info: 0, warning: 1, critical: 2 } as const satisfies Record<Severity, number>;
+
+export function worseSeverity(a: Severity, b: Severity): Severity {
+  return SEVERITY_RANK[a] >= SEVERITY_RANK[b] ? a : b;
+}
+
 export const ALERT_KINDS = [
   'split-brain',
   'standalone',

@@ -5,6 +5,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { backoffDelay, Events2Source } from '../../src/adapters/events2-source.js';
 import { createLogger } from '../../src/app/log.js';
 import { HostWatcher } from '../../src/core/watcher.js';
+import { until } from '../helpers/wait.js';
 
 const SCRIPT = join(import.meta.dirname, '../fixtures/bin/scripted-drbdsetup.mjs');
 const logger = createLogger({ level: 'silent', format: 'json' });
@@ -19,14 +20,6 @@ function tempDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-source-'));
   cleanup.push(async () => rmSync(dir, { recursive: true, force: true }));
   return dir;
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 function startSource(mode: string, full: 'auto' | 'always' | 'never', log: string) {

@@ -8,6 +8,7 @@ import { isUrgent } from '../../src/core/delivery.js';
 import type { AlertKind, Severity } from '../../src/core/notification.js';
 import { DeliveryError } from '../../src/ports/chat.js';
 import { RecordingPlatform } from '../helpers/recording-platform.js';
+import { until } from '../helpers/wait.js';
 
 const logger = createLogger({ level: 'silent', format: 'json' });
 let cleanup: (() => Promise<void> | void)[] = [];
@@ -57,14 +58,6 @@ function delivery(
     kinds: op === 'update-parent' ? {} : { [kind]: 1 },
     changes: op === 'update-parent' ? 0 : 1,
   };
-}
-
-async function until(condition: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 function journalText(dir: string): string {

@@ -10,6 +10,7 @@ import { Daemon } from '../../src/app/daemon.js';
 import { createLogger } from '../../src/app/log.js';
 import { createPlatforms } from '../../src/app/platforms.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
+import { until } from '../helpers/wait.js';
 
 const SIM_BIN = resolve(import.meta.dirname, '../../bin/drbdsetup-sim');
 let cleanup: (() => Promise<void> | void)[] = [];
@@ -17,14 +18,6 @@ afterEach(async () => {
   for (const step of cleanup.reverse()) await step();
   cleanup = [];
 });
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe('Daemon', () => {
   it('applies new routes on reload, keeps the running configuration when the file is invalid', async () => {

@@ -8,6 +8,7 @@ import { createLogger } from '../../src/app/log.js';
 import { Notifier, routeMatches } from '../../src/app/notifier.js';
 import type { AlertKind, Notification, Severity } from '../../src/core/notification.js';
 import { RecordingPlatform } from '../helpers/recording-platform.js';
+import { until } from '../helpers/wait.js';
 
 const logger = createLogger({ level: 'silent', format: 'json' });
 const T0 = Date.parse('2026-11-29T10:00:00Z');
@@ -32,14 +33,6 @@ function n(
     details: {},
     at: new Date(T0 + offsetMs).toISOString(),
   };
-}
-
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 10_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
 }
 
 describe('routeMatches', () => {
