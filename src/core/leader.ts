@@ -1,0 +1,168 @@
+// Leader election over a lease with fencing tokens, in the spirit of Kubernetes' leader election.
+// Pure: the elector (src/app/leader-elector.ts) feeds it the results of the lock store calls and
+// the local monotonic clock, and asks it whether this instance may act.
+//
+// Why it is safe: a renewal counts from the moment its request was *sent* (the store can only have
+// started the lease later), and the leader stops acting `renewDeadlineMs` after that, while the
+// store keeps the lease for `leaseMs` after it processed the request. Nobody else can get the lease
+// before it expires in the store, so as long as the local clock does not run slow by more than
+// (leaseMs − renewDeadlineMs) / leaseMs (a third with the defaults), the old leader has stopped
+// before a new one can start. Clock offsets between the hosts do not matter: each side only uses
+// its own clock's differences, and the store uses its own.
+
+export interface LeaderSettings {
+  /** How long the store keeps a lease that is not renewed. */
+  readonly leaseMs: number;
+  /** A leader that could not renew for this long stops acting (before its lease can expire). */
+  readonly renewDeadlineMs: number;
+  /** How often a leader renews and a follower tries to take over. */
+  readonly retryMs: number;
+}
+
+export const DEFAULT_LEADER_SETTINGS: LeaderSettings = {
+  leaseMs: 15_000,
+  renewDeadlineMs: 10_000,
+  retryMs: 2_000,
+};
+
+/** Problems with the settings, or none. lease > renew deadline > 1.2 × retry, as Kubernetes demands. */
+export function validateLeaderSettings(s: LeaderSettings): string[] {
+  const problems: string[] = [];
+  if (!(s.leaseMs > s.renewDeadlineMs)) {
+    problems.push(`leaseMs (${s.leaseMs}) must be greater than renewDeadlineMs (${s.renewDeadlineMs})`);
+  }
+  if (!(s.renewDeadlineMs > 1.2 * s.retryMs)) {
+    problems.push(
+      `renewDeadlineMs (${s.renewDeadlineMs}) must be greater than 1.2 × retryMs (${1.2 * s.retryMs})`,
+    );
+  }
+  if (s.retryMs <= 0) problems.push('retryMs must be positive');
+  return problems;
+}
+
+export interface Leading {
+  readonly role: 'leader';
+  readonly token: number;
+  /** Local monotonic time when the request behind the last successful renewal was sent. */
+  readonly renewedAt: number;
+}
+
+export interface Following {
+  readonly role: 'follower';
+  /** Who leads as far as we know, and with which token (0 and null when nobody or unknown). */
+  readonly leader: string | null;
+  readonly token: number;
+  /** Local time of the last answer from the store, to tell "no leader can be established". */
+  readonly lastHeardAt: number | null;
+}
+
+export type ElectionState = Leading | Following;
+
+export const INITIAL_ELECTION: Following = { role: 'follower', leader: null, token: 0, lastHeardAt: null };
+
+/** What changed, for the log and the chat ("alpha leads, token 42; previous leader beta"). */
+export type ElectionEvent =
+  | { readonly type: 'became-leader'; readonly token: number; readonly previous: string | null }
+  | { readonly type: 'stepped-down'; readonly reason: string; readonly token: number }
+  | { readonly type: 'leader-changed'; readonly leader: string | null; readonly token: number };
+
+export interface AttemptOutcome {
+  readonly state: ElectionState;
+  readonly events: readonly ElectionEvent[];
+}
+
+/**
+ * The answer to one acquireOrRenew call, sent at local time `sentAt`. `result` is the store's
+ * answer, or `error` when the store could not be asked.
+ */
+export function afterAttempt(
+  state: ElectionState,
+  self: string,
+  sentAt: number,
+  answer: { readonly held: boolean; readonly holder: string | null; readonly token: number } | 'error',
+  now: number,
+  settings: LeaderSettings,
+): AttemptOutcome {
+  if (answer === 'error') {
+    // Nothing learnt. A leader keeps acting until its renew deadline (checked by mayAct / onTick).
+    return onTick(state, now, settings);
+  }
+  if (answer.held) {
+    if (state.role === 'leader' && state.token === answer.token) {
+      // A renewal. An answer older than the one we have (out of order) does not move the clock back.
+      return { state: { ...state, renewedAt: Math.max(state.renewedAt, sentAt) }, events: [] };
+    }
+    const previous = state.role === 'follower' ? state.leader : self;
+    const events: ElectionEvent[] = [];
+    if (state.role === 'leader') {
+      events.push({ type: 'stepped-down', reason: 'the lease was lost and taken again', token: state.token });
+    }
+    events.push({
+      type: 'became-leader',
+      token: answer.token,
+      previous: previous === self ? null : previous,
+    });
+    // Judge the new lease from the time this request was sent, like a renewal.
+    if (now - sentAt >= settings.renewDeadlineMs) {
+      // The answer took so long that the lease may be nearly over: do not act on it.
+      return { state: { role: 'follower', leader: self, token: answer.token, lastHeardAt: now }, events: [] };
+    }
+    return { state: { role: 'leader', token: answer.token, renewedAt: sentAt }, events };
+  }
+  // Someone else holds it (or nobody, if it was released meanwhile).
+  const events: ElectionEvent[] = [];
+  if (state.role === 'leader') {
+    events.push({
+      type: 'stepped-down',
+      reason: `the lease is held by ${answer.holder ?? 'nobody'}`,
+      token: state.token,
+    });
+  }
+  if (state.role === 'leader' || state.leader !== answer.holder || state.token !== answer.token) {
+    events.push({ type: 'leader-changed', leader: answer.holder, token: answer.token });
+  }
+  return {
+    state: { role: 'follower', leader: answer.holder, token: answer.token, lastHeardAt: now },
+    events,
+  };
+}
+
+/** Time passes: a leader past its renew deadline steps down, at once. */
+export function onTick(state: ElectionState, now: number, settings: LeaderSettings): AttemptOutcome {
+  if (state.role === 'leader' && now - state.renewedAt >= settings.renewDeadlineMs) {
+    return {
+      state: { role: 'follower', leader: null, token: state.token, lastHeardAt: null },
+      events: [
+        {
+          type: 'stepped-down',
+          reason: 'could not renew the lease before the renew deadline',
+          token: state.token,
+        },
+      ],
+    };
+  }
+  return { state, events: [] };
+}
+
+/** May this instance act (run commands, post as the leader) at local time `now`? */
+export function mayAct(state: ElectionState, now: number, settings: LeaderSettings): state is Leading {
+  return state.role === 'leader' && now - state.renewedAt < settings.renewDeadlineMs;
+}
+
+/**
+ * Fail open for alerts: when no leader could be established for longer than a lease (the store is
+ * down, or the leader is), every instance posts critical alerts itself rather than staying silent.
+ */
+export function leaderless(
+  state: ElectionState,
+  now: number,
+  startedAt: number,
+  settings: LeaderSettings,
+): boolean {
+  if (mayAct(state, now, settings)) return false;
+  const since =
+    state.role === 'follower' && state.lastHeardAt !== null && state.leader !== null
+      ? state.lastHeardAt
+      : startedAt;
+  return now - since > settings.leaseMs;
+}
