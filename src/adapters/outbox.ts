@@ -24,7 +24,14 @@ export interface OutboxOptions {
   readonly random?: () => number;
   /** Called after each confirmed delivery, for metrics and benchmarks. */
   readonly onDelivered?: (entry: OutboxEntry, confirmedAt: number) => void;
+  /**
+   * Asked right before every send: only the leader of a pair sends; with no leader at all, critical
+   * alerts still go out, with a note (fail open). Without a gate this instance always sends.
+   */
+  readonly gate?: (entry: OutboxEntry) => Gate;
 }
+
+export type Gate = { readonly send: true; readonly note?: string } | { readonly send: false };
 
 export type NewEntry = Omit<OutboxEntry, 'id' | 'attempts' | 'createdAt'>;
 
@@ -63,6 +70,12 @@ export class Outbox {
     this.#options = options;
     this.#journal = new Journal(join(options.dir, 'outbox.ndjson'));
     this.#statePath = join(options.dir, 'parents.json');
+  }
+
+  /** Re-check the gates now (e.g. this instance just became the leader). */
+  wake(): void {
+    for (const wake of this.#sleepers) wake();
+    for (const state of this.#channels.values()) state.wake?.();
   }
 
   /** Entries waiting to be delivered. */
@@ -230,6 +243,19 @@ export class Outbox {
         await this.#finish(entry);
         continue;
       }
+      const gate = this.#options.gate?.(entry) ?? { send: true };
+      if (!gate.send) {
+        // Not ours to send now (a follower): look again when woken or a little later.
+        await this.#sleep(250);
+        continue;
+      }
+      const toSend =
+        gate.note === undefined
+          ? entry
+          : {
+              ...entry,
+              message: { ...entry.message, body: `${entry.message.body ?? ''}\n\n${gate.note}`.trim() },
+            };
       try {
         const resumed = entry.sending === true;
         if (!resumed) {
@@ -237,7 +263,7 @@ export class Outbox {
           await this.#write([{ put: marked }]);
           this.#entries.set(marked.id, marked);
         }
-        await this.#deliver(chat, channel, entry, resumed);
+        await this.#deliver(chat, channel, toSend, resumed);
         state.lastSentAt = Date.now();
         failures = 0;
         await this.#finish(entry);

@@ -103,6 +103,48 @@ const routeSchema = z.strictObject({
 
 export type Route = z.infer<typeof routeSchema>;
 
+/**
+ * The lock store that elects the leader: the same store the pair trusts for DRBD fencing.
+ * file: a lock file on a path both instances see (the demo, tests, one machine);
+ * command: an external program with the fence-script contract (deploy/lock-dir.sh, lock-gcs.sh);
+ * etcd: one etcd cluster for many pairs, each under its own prefix.
+ */
+const lockSchema = z.discriminatedUnion('backend', [
+  z.strictObject({ backend: z.literal('file'), dir: z.string().min(1) }),
+  z.strictObject({
+    backend: z.literal('command'),
+    command: z.string().min(1),
+    args: z.array(z.string()).default([]),
+    timeoutMs: z.int().min(100).max(120_000).default(8_000),
+  }),
+  z.strictObject({
+    backend: z.literal('etcd'),
+    hosts: z.array(z.url()).min(1),
+    prefix: z.string().regex(/^\/[A-Za-z0-9_./-]*\/$/, 'a key prefix such as /drbd-chatops/pair-1/'),
+    requestTimeoutMs: z.int().min(100).max(60_000).default(3_000),
+  }),
+]);
+
+const leaderSchema = z
+  .strictObject({
+    /** The lease's key in the lock store. */
+    key: z
+      .string()
+      .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a key such as drbd-chatops-leader')
+      .default('drbd-chatops-leader'),
+    leaseMs: z.int().min(500).max(600_000).default(15_000),
+    renewDeadlineMs: z.int().min(300).max(600_000).default(10_000),
+    retryMs: z.int().min(100).max(120_000).default(2_000),
+  })
+  .refine((l) => l.leaseMs > l.renewDeadlineMs, {
+    message: 'leaseMs must be greater than renewDeadlineMs',
+    path: ['renewDeadlineMs'],
+  })
+  .refine((l) => l.renewDeadlineMs > 1.2 * l.retryMs, {
+    message: 'renewDeadlineMs must be greater than 1.2 × retryMs',
+    path: ['retryMs'],
+  });
+
 export const configSchema = z.strictObject({
   /** This host's name as DRBD knows it (the `on NAME` of the resource files). */
   host: z
@@ -131,6 +173,17 @@ export const configSchema = z.strictObject({
     }),
   slack: slackSchema,
   discord: discordSchema,
+  /**
+   * Two instances, one voice: with a lock store the instances of a pair elect a leader, and only
+   * the leader connects to chat and acts. Without it this instance acts alone.
+   */
+  lock: lockSchema.optional(),
+  leader: leaderSchema.default({
+    key: 'drbd-chatops-leader',
+    leaseMs: 15_000,
+    renewDeadlineMs: 10_000,
+    retryMs: 2_000,
+  }),
   /** Which notifications go where. Without routes nothing is posted (the console shows all). */
   routes: z.array(routeSchema).default([]),
 });

@@ -5,11 +5,17 @@
 
 import { join } from 'node:path';
 import { COMMANDS } from '../../commands/index.js';
-import { Outbox } from '../adapters/outbox.js';
+import { type Gate, Outbox } from '../adapters/outbox.js';
+import type { OutboxEntry } from '../core/delivery.js';
+import type { ElectionEvent } from '../core/leader.js';
+import type { Message } from '../core/message.js';
 import type { Notification } from '../core/notification.js';
-import type { ChatPlatform, PlatformName } from '../ports/chat.js';
+import type { ChatPlatform, CommandHandler, PlatformName } from '../ports/chat.js';
+import type { LockStore } from '../ports/lock.js';
 import { commandHandler } from './command-registry.js';
 import { type Config, loadConfig } from './config.js';
+import { LeaderElector } from './leader-elector.js';
+import { createLockStore } from './lock-store.js';
 import type { Logger } from './log.js';
 import { Notifier } from './notifier.js';
 import { type RunningWatch, startWatch } from './watch.js';
@@ -22,6 +28,8 @@ export interface DaemonOptions {
   readonly platforms: ReadonlyMap<PlatformName, ChatPlatform>;
   /** Called with every notification as the watcher produces it (tests, the demo). */
   readonly onNotification?: (n: Notification) => void;
+  /** A lock store to elect the leader with (tests); otherwise built from `config.lock`. */
+  readonly lockStore?: LockStore;
 }
 
 export class Daemon {
@@ -35,6 +43,11 @@ export class Daemon {
   #batch: Notification[] = [];
   #flushScheduled = false;
   #onNotification: ((n: Notification) => void) | undefined;
+  /** Present when the instances of a pair elect a leader; absent: this instance acts alone. */
+  readonly elector: LeaderElector | undefined;
+  #platformsStarted = false;
+  #handler: CommandHandler | undefined;
+  #leadership: Promise<void> = Promise.resolve();
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
@@ -49,7 +62,22 @@ export class Daemon {
       logger: options.logger.child({ part: 'outbox' }),
       minIntervalMs: { slack: delivery.slackIntervalMs, discord: delivery.discordIntervalMs, console: 0 },
       backoff: delivery.retry,
+      gate: (entry) => this.#gate(entry),
     });
+    const store =
+      options.lockStore ??
+      (options.config.lock === undefined ? undefined : createLockStore(options.config.lock));
+    this.elector =
+      store === undefined
+        ? undefined
+        : new LeaderElector({
+            store,
+            key: options.config.leader.key,
+            self: options.config.host,
+            settings: options.config.leader,
+            logger: options.logger.child({ part: 'leader' }),
+            onEvent: (event) => this.#onElection(event),
+          });
     this.notifier = new Notifier({
       stateDir: options.config.stateDir,
       routes: options.config.routes,
@@ -67,7 +95,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     await this.outbox.open();
-    const handler = commandHandler(
+    this.#handler = commandHandler(
       {
         host: this.#config.host,
         hosts: () => (this.#watch === undefined ? [] : [this.#watch.watcher.watch.state]),
@@ -77,11 +105,79 @@ export class Daemon {
       },
       this.#logger.child({ part: 'commands' }),
     );
-    for (const platform of this.#platforms.values()) {
-      await platform.start(handler);
-      this.#logger.info({ platform: platform.name }, 'chat platform started');
+    if (this.elector === undefined) {
+      await this.#startPlatforms();
+    } else {
+      // Only the leader connects to Slack Socket Mode / the Discord gateway and takes commands;
+      // a follower keeps its state engine warm and its chat clients disconnected.
+      this.elector.start();
     }
     this.#watch = startWatch(this.#config, this.#logger.child({ part: 'events2' }), (n) => this.#collect(n));
+  }
+
+  /** May this instance send chat messages now? Leaders send; without any leader, criticals fail open. */
+  #gate(entry: OutboxEntry): Gate {
+    const elector = this.elector;
+    if (elector === undefined || elector.mayAct()) return { send: true };
+    if (elector.leaderless() && entry.severity === 'critical') {
+      return {
+        send: true,
+        note: `Sent by ${this.#config.host} without a leader: the lock store cannot elect one, so each host reports its own critical alerts.`,
+      };
+    }
+    return { send: false };
+  }
+
+  async #startPlatforms(): Promise<void> {
+    if (this.#platformsStarted || this.#handler === undefined) return;
+    this.#platformsStarted = true;
+    for (const platform of this.#platforms.values()) {
+      await platform.start(this.#handler);
+      this.#logger.info({ platform: platform.name }, 'chat platform started');
+    }
+  }
+
+  async #stopPlatforms(): Promise<void> {
+    if (!this.#platformsStarted) return;
+    this.#platformsStarted = false;
+    for (const platform of this.#platforms.values()) await platform.stop();
+  }
+
+  #onElection(event: ElectionEvent): void {
+    // Connecting and disconnecting take time; changes are applied one after another, in order.
+    this.#leadership = this.#leadership
+      .then(async () => {
+        if (event.type === 'became-leader') {
+          await this.#startPlatforms();
+          this.outbox.wake();
+          await this.#announce(
+            `${this.#config.host} leads, token ${event.token}${event.previous === null ? '' : `; previous leader ${event.previous}`}`,
+          );
+        } else if (event.type === 'stepped-down') {
+          await this.#stopPlatforms();
+        }
+      })
+      .catch((err: Error) => this.#logger.error({ err }, 'could not apply a leadership change'));
+  }
+
+  /** A leadership change, posted once to every channel the routes name. */
+  async #announce(title: string): Promise<void> {
+    const message: Message = { title, tone: 'info', host: this.#config.host, at: new Date().toISOString() };
+    const channels = new Map(this.#config.routes.map((r) => [`${r.platform}\u0000${r.channel}`, r]));
+    await this.outbox.enqueue(
+      [...channels.values()].map((route) => ({
+        key: `leader:${title}:${route.platform}:${route.channel}`,
+        platform: route.platform,
+        channel: route.channel,
+        op: 'post' as const,
+        message,
+        resource: null,
+        severity: 'info' as const,
+        urgent: false,
+        kinds: {},
+        changes: 0,
+      })),
+    );
   }
 
   /**
@@ -90,6 +186,12 @@ export class Daemon {
    */
   #collect(n: Notification): void {
     this.#onNotification?.(n);
+    const elector = this.elector;
+    if (elector !== undefined && !elector.mayAct()) {
+      // The leader reports the pair; a follower only speaks up for criticals when nobody leads
+      // (fail open). Its watcher keeps the state warm for a takeover either way.
+      if (!(elector.leaderless() && n.severity === 'critical')) return;
+    }
     this.#batch.push(n);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
@@ -139,7 +241,9 @@ export class Daemon {
     await new Promise((r) => setImmediate(r));
     await this.notifier.notify([]);
     await this.outbox.stop(this.#config.delivery.flushOnStopMs);
-    for (const platform of this.#platforms.values()) await platform.stop();
+    await this.elector?.stop();
+    await this.#leadership;
+    await this.#stopPlatforms();
     this.#logger.info({ undelivered: this.outbox.depth }, 'stopped');
   }
 }

@@ -2,7 +2,7 @@
 // parent, or a message of its own), routes decide where. The incident state is kept on disk so a
 // restart continues the same threads.
 
-import { randomUUID } from 'node:crypto';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { readJournal, writeFileDurably } from '../adapters/journal.js';
 import type { NewEntry, Outbox } from '../adapters/outbox.js';
@@ -17,6 +17,17 @@ export function routeMatches(route: Route, n: Notification): boolean {
   if (route.resources !== undefined && (n.resource === null || !route.resources.includes(n.resource)))
     return false;
   return true;
+}
+
+/**
+ * A stable key for one notification: the same DRBD change seen again (a replay, the other instance
+ * taking over) gets the same key, so the platforms' idempotency checks recognise it.
+ */
+export function notificationKey(n: Notification): string {
+  return createHash('sha256')
+    .update(JSON.stringify([n.host, n.resource, n.kind, n.at, n.text]))
+    .digest('hex')
+    .slice(0, 32);
 }
 
 export class Notifier {
@@ -50,13 +61,14 @@ export class Notifier {
     if (notifications.length === 0) return this.#pending;
     const entries: NewEntry[] = [];
     for (const n of notifications) {
+      const key = notificationKey(n);
       const step = applyNotification(this.#incidents, n);
       this.#incidents = step.incidents;
       const routes = this.#routes.filter((r) => routeMatches(r, n));
       for (const delivery of step.deliveries) {
         for (const route of routes) {
           entries.push({
-            key: randomUUID(),
+            key: `${key}:${delivery.op}:${route.platform}:${route.channel}`,
             platform: route.platform,
             channel: route.channel,
             op: delivery.op,

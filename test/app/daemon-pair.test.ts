@@ -1,0 +1,118 @@
+// Two daemons of one pair (alpha and beta) in one process, electing their leader through a real
+// FileLockStore, posting to one shared chat: only the leader speaks, a takeover is announced, and
+// with the lock store gone both fall back to reporting criticals themselves.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FileLockStore } from '../../src/adapters/lock/file-lock.js';
+import { parseConfig } from '../../src/app/config.js';
+import { Daemon } from '../../src/app/daemon.js';
+import { createLogger } from '../../src/app/log.js';
+import { SimulatedPair } from '../../src/sim/pair.js';
+import { MemoryLockStore } from '../helpers/memory-lock.js';
+import { RecordingPlatform } from '../helpers/recording-platform.js';
+import { until } from '../helpers/wait.js';
+
+const SIM_BIN = resolve(import.meta.dirname, '../../bin/drbdsetup-sim');
+const logger = createLogger({ level: 'silent', format: 'json' });
+let cleanup: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.reverse()) await step();
+  cleanup = [];
+});
+
+function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-pair-'));
+  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  const stateDir = join(dir, 'sim');
+  const pair = SimulatedPair.init(stateDir, {
+    hosts: ['alpha', 'beta'],
+    resources: [{ name: 'r0', minor: 0 }],
+    primary: { r0: 'alpha' },
+  });
+  const slack = new RecordingPlatform('slack');
+  return { dir, stateDir, pair, slack };
+}
+
+async function daemon(
+  host: string,
+  env: ReturnType<typeof setup>,
+  store: FileLockStore | MemoryLockStore,
+): Promise<Daemon> {
+  const config = parseConfig({
+    host,
+    stateDir: join(env.dir, host),
+    drbd: { drbdsetup: SIM_BIN, env: { DRBD_SIM_DIR: env.stateDir, DRBD_SIM_HOST: host } },
+    delivery: { slackIntervalMs: 0, retry: { initialMs: 50, maxMs: 200 } },
+    leader: { leaseMs: 1_500, renewDeadlineMs: 1_000, retryMs: 200 },
+    routes: [{ platform: 'slack', channel: 'C1' }],
+  });
+  const d = new Daemon({
+    config,
+    configPath: undefined,
+    logger,
+    platforms: new Map([['slack', env.slack]]),
+    lockStore: store,
+  });
+  await d.start();
+  cleanup.push(() => d.stop());
+  await until(() => d.watch?.isLive() === true, `${host}'s event stream`);
+  return d;
+}
+
+describe('a pair of daemons', () => {
+  it('speaks with one voice, and the other takes over and says so', async () => {
+    const env = setup();
+    const store = new FileLockStore({ dir: join(env.dir, 'locks') });
+    const alpha = await daemon('alpha', env, store);
+    await until(() => alpha.elector?.mayAct() === true, 'alpha to lead');
+    const beta = await daemon('beta', env, store);
+    await until(
+      () => env.slack.posts.some((p) => p.message.title === 'alpha leads, token 1'),
+      'the announcement',
+    );
+
+    env.pair.linkDown('r0');
+    await until(() => env.slack.posts.some((p) => p.message.title.includes('Connection lost')), 'the alert');
+    await new Promise((r) => setTimeout(r, 500));
+    // Both hosts saw it; only the leader's view was posted.
+    const alerts = env.slack.posts.filter((p) => p.message.title.includes('Connection lost'));
+    expect(alerts.map((p) => p.message.host)).toEqual(['alpha']);
+    expect(beta.elector?.mayAct()).toBe(false);
+
+    // A clean stop releases the lease: beta need not wait for it to expire. (Stopping twice is harmless.)
+    await alpha.stop();
+    await until(() => beta.elector?.mayAct() === true, 'beta to take over');
+    await until(
+      () => env.slack.posts.some((p) => p.message.title === 'beta leads, token 2; previous leader alpha'),
+      'the takeover',
+    );
+    env.pair.linkUp('r0');
+    await until(
+      () =>
+        env.slack.posts.some(
+          (p) => p.message.host === 'beta' && p.message.title.includes('Connection restored'),
+        ),
+      'beta reporting',
+    );
+  });
+
+  it('fails open: with the lock store unreachable each host posts its own critical alerts, marked', async () => {
+    const env = setup();
+    const store = new MemoryLockStore();
+    store.down = true;
+    await daemon('alpha', env, store);
+    await daemon('beta', env, store);
+    // Nobody can lead; after a lease both know it.
+    await new Promise((r) => setTimeout(r, 1_700));
+    env.pair.linkDown('r0');
+    await until(() => env.slack.posts.some((p) => p.message.host === 'alpha'), 'alpha’s critical alert');
+    const fromAlpha = env.slack.posts.find((p) => p.message.host === 'alpha');
+    expect(fromAlpha?.message.tone).toBe('critical');
+    expect(fromAlpha?.message.body).toContain('Sent by alpha without a leader');
+    // beta saw the connection go too, but as Secondary that is a warning: not sent without a leader.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(env.slack.posts.filter((p) => p.message.host === 'beta')).toEqual([]);
+  });
+});
