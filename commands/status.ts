@@ -40,7 +40,8 @@ export const status: CommandDefinition = {
     const wanted = args.resource;
     const fields: MessageField[] = [];
     let allHealthy = true;
-    for (const host of context.hosts()) {
+    const hosts = await context.hosts();
+    for (const host of hosts) {
       for (const resource of Object.values(host.resources).sort((a, b) => a.name.localeCompare(b.name))) {
         if (wanted !== undefined && resource.name !== wanted) continue;
         const { text, healthy } = describe(resource);
@@ -49,12 +50,7 @@ export const status: CommandDefinition = {
       }
     }
     if (wanted !== undefined && fields.length === 0) {
-      throw new CommandError(
-        `No resource ${wanted} on ${context
-          .hosts()
-          .map((h) => h.host)
-          .join(', ')}.`,
-      );
+      throw new CommandError(`No resource ${wanted} on ${hosts.map((h) => h.host).join(', ')}.`);
     }
     const now = context.now();
     const open = Object.values(context.incidents()).filter(

@@ -158,8 +158,17 @@ export class PeerServer {
       send(res, 400, { error: 'the body is not JSON' });
       return;
     }
-    const result = await route.handle(parsed, token === undefined ? {} : { token });
-    send(res, 200, result ?? {});
+    try {
+      const result = await route.handle(parsed, token === undefined ? {} : { token });
+      send(res, 200, result ?? {});
+    } catch (err) {
+      // A handler refuses with a PeerError and a status (e.g. 409: not the leader); anything else is ours.
+      if (err instanceof PeerError && err.status !== undefined) {
+        send(res, err.status, { error: err.message });
+        return;
+      }
+      throw err;
+    }
   }
 }
 

@@ -18,8 +18,8 @@ export interface CommandOption {
 export interface CommandContext {
   /** This host's name. */
   readonly host: string;
-  /** The DRBD state of every host this instance knows (its own for now). */
-  readonly hosts: () => readonly HostState[];
+  /** The DRBD state of every host this instance knows: its own, and its peer's when it answers. */
+  readonly hosts: () => Promise<readonly HostState[]>;
   readonly incidents: () => Incidents;
   readonly commands: readonly CommandDefinition[];
   readonly now: () => number;

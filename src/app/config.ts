@@ -178,6 +178,26 @@ export const configSchema = z.strictObject({
    * the leader connects to chat and acts. Without it this instance acts alone.
    */
   lock: lockSchema.optional(),
+  /**
+   * The peer link to the other instance of the pair (typically over the DRBD replication network):
+   * the follower's observations reach the leader, /status shows both hosts. Requests are signed
+   * with a shared secret from the environment (secretEnv) or a root-only file (secretFile).
+   */
+  peer: z
+    .strictObject({
+      name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'a host name'),
+      url: z.url(),
+      listen: z.strictObject({
+        host: z.string().min(1).default('127.0.0.1'),
+        port: z.int().min(0).max(65_535).default(7790),
+      }),
+      secretEnv: envName.default('DRBD_CHATOPS_PEER_SECRET'),
+      secretFile: z.string().min(1).optional(),
+      /** Accepted clock difference between the hosts; requests older than this are refused. */
+      windowMs: z.int().min(1_000).max(300_000).default(30_000),
+      timeoutMs: z.int().min(100).max(60_000).default(3_000),
+    })
+    .optional(),
   leader: leaderSchema.default({
     key: 'drbd-chatops-leader',
     leaseMs: 15_000,

@@ -10,7 +10,13 @@ import type { OutboxEntry } from '../core/delivery.js';
 import type { ElectionEvent } from '../core/leader.js';
 import type { Message } from '../core/message.js';
 import type { Notification } from '../core/notification.js';
-import type { ChatPlatform, CommandHandler, PlatformName } from '../ports/chat.js';
+import type {
+  ChatPlatform,
+  CommandHandler,
+  CommandReply,
+  IncomingCommand,
+  PlatformName,
+} from '../ports/chat.js';
 import type { LockStore } from '../ports/lock.js';
 import { commandHandler } from './command-registry.js';
 import { type Config, loadConfig } from './config.js';
@@ -18,6 +24,7 @@ import { LeaderElector } from './leader-elector.js';
 import { createLockStore } from './lock-store.js';
 import type { Logger } from './log.js';
 import { Notifier } from './notifier.js';
+import { PeerLink } from './peer.js';
 import { type RunningWatch, startWatch } from './watch.js';
 
 export interface DaemonOptions {
@@ -48,6 +55,8 @@ export class Daemon {
   #platformsStarted = false;
   #handler: CommandHandler | undefined;
   #leadership: Promise<void> = Promise.resolve();
+  /** The link to the other instance of the pair, when configured. */
+  readonly peer: PeerLink | undefined;
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
@@ -78,6 +87,17 @@ export class Daemon {
             logger: options.logger.child({ part: 'leader' }),
             onEvent: (event) => this.#onElection(event),
           });
+    this.peer =
+      options.config.peer === undefined
+        ? undefined
+        : new PeerLink({
+            config: options.config.peer,
+            stateDir: options.config.stateDir,
+            logger: options.logger.child({ part: 'peer' }),
+            leading: () => this.elector?.mayAct() ?? true,
+            ingest: (notifications) => this.notifier.notify(notifications),
+            localState: () => this.#watch?.watcher.watch.state,
+          });
     this.notifier = new Notifier({
       stateDir: options.config.stateDir,
       routes: options.config.routes,
@@ -98,13 +118,18 @@ export class Daemon {
     this.#handler = commandHandler(
       {
         host: this.#config.host,
-        hosts: () => (this.#watch === undefined ? [] : [this.#watch.watcher.watch.state]),
+        hosts: async () => {
+          const own = this.#watch === undefined ? [] : [this.#watch.watcher.watch.state];
+          const peer = await this.peer?.peerState();
+          return peer === undefined ? own : [...own, peer];
+        },
         incidents: () => this.notifier.incidents,
         commands: COMMANDS,
         now: Date.now,
       },
       this.#logger.child({ part: 'commands' }),
     );
+    await this.peer?.start();
     if (this.elector === undefined) {
       await this.#startPlatforms();
     } else {
@@ -113,6 +138,12 @@ export class Daemon {
       this.elector.start();
     }
     this.#watch = startWatch(this.#config, this.#logger.child({ part: 'events2' }), (n) => this.#collect(n));
+  }
+
+  /** Run a chat command as if it came from a platform (the console, tests). */
+  async runCommand(command: IncomingCommand): Promise<CommandReply> {
+    if (this.#handler === undefined) throw new Error('the daemon has not started');
+    return this.#handler(command, { update: async () => {} });
   }
 
   /** May this instance send chat messages now? Leaders send; without any leader, criticals fail open. */
@@ -188,8 +219,11 @@ export class Daemon {
     this.#onNotification?.(n);
     const elector = this.elector;
     if (elector !== undefined && !elector.mayAct()) {
-      // The leader reports the pair; a follower only speaks up for criticals when nobody leads
-      // (fail open). Its watcher keeps the state warm for a takeover either way.
+      // The leader reports the pair: a follower hands its view over the peer link. When nobody
+      // leads it also posts its criticals itself (fail open: rather twice than never).
+      this.peer
+        ?.forward([n])
+        .catch((err: Error) => this.#logger.error({ err }, 'could not queue a notification for the leader'));
       if (!(elector.leaderless() && n.severity === 'critical')) return;
     }
     this.#batch.push(n);
@@ -243,6 +277,7 @@ export class Daemon {
     await this.outbox.stop(this.#config.delivery.flushOnStopMs);
     await this.elector?.stop();
     await this.#leadership;
+    await this.peer?.stop();
     await this.#stopPlatforms();
     this.#logger.info({ undelivered: this.outbox.depth }, 'stopped');
   }

@@ -2,6 +2,7 @@
 // FileLockStore, posting to one shared chat: only the leader speaks, a takeover is announced, and
 // with the lock store gone both fall back to reporting criticals themselves.
 import { mkdtempSync, rmSync } from 'node:fs';
+import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -35,10 +36,19 @@ function setup() {
   return { dir, stateDir, pair, slack };
 }
 
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
 async function daemon(
   host: string,
   env: ReturnType<typeof setup>,
   store: FileLockStore | MemoryLockStore,
+  peer?: { name: string; url: string; port: number },
 ): Promise<Daemon> {
   const config = parseConfig({
     host,
@@ -47,6 +57,9 @@ async function daemon(
     delivery: { slackIntervalMs: 0, retry: { initialMs: 50, maxMs: 200 } },
     leader: { leaseMs: 1_500, renewDeadlineMs: 1_000, retryMs: 200 },
     routes: [{ platform: 'slack', channel: 'C1' }],
+    ...(peer === undefined
+      ? {}
+      : { peer: { name: peer.name, url: peer.url, listen: { host: '127.0.0.1', port: peer.port } } }),
   });
   const d = new Daemon({
     config,
@@ -114,5 +127,45 @@ describe('a pair of daemons', () => {
     // beta saw the connection go too, but as Secondary that is a warning: not sent without a leader.
     await new Promise((r) => setTimeout(r, 500));
     expect(env.slack.posts.filter((p) => p.message.host === 'beta')).toEqual([]);
+  });
+
+  it('shows both hosts: the follower forwards its view over the peer link, and /status asks the peer', async () => {
+    process.env.DRBD_CHATOPS_PEER_SECRET = 'test-peer-secret-0123456789abcdef';
+    const env = setup();
+    const store = new FileLockStore({ dir: join(env.dir, 'locks') });
+    const [alphaPort, betaPort] = [await freePort(), await freePort()];
+    const alpha = await daemon('alpha', env, store, {
+      name: 'beta',
+      url: `http://127.0.0.1:${betaPort}`,
+      port: alphaPort,
+    });
+    await until(() => alpha.elector?.mayAct() === true, 'alpha to lead');
+    const beta = await daemon('beta', env, store, {
+      name: 'alpha',
+      url: `http://127.0.0.1:${alphaPort}`,
+      port: betaPort,
+    });
+
+    env.pair.linkDown('r0');
+    await until(
+      () =>
+        env.slack.posts.some((p) => p.message.host === 'beta') &&
+        env.slack.posts.some((p) => p.message.host === 'alpha'),
+      'both views of the link failure',
+    );
+    expect(beta.peer?.pending).toBe(0);
+
+    const reply = await alpha.runCommand({
+      platform: 'console',
+      text: 'status',
+      userId: 'u',
+      userName: 'u',
+      roles: [],
+      channelId: 'c',
+      source: 'slash-command',
+    });
+    expect(reply.message.fields?.map((f) => f.label)).toEqual(
+      expect.arrayContaining(['r0 on alpha', 'r0 on beta']),
+    );
   });
 });

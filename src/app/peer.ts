@@ -1,0 +1,172 @@
+// The pair's peer link, wired: the follower forwards its notifications to the leader (so chat
+// shows both hosts' view), from a durable queue that keeps them until the leader has written them
+// to its own outbox; the leader serves its peer's state for /status. When the follower becomes the
+// leader, what it had not yet forwarded goes into its own notifier instead.
+
+import { join } from 'node:path';
+import { z } from 'zod';
+import { Journal, readJournal } from '../adapters/journal.js';
+import { PeerClient, PeerError, PeerServer, TokenFloor } from '../adapters/peer-link.js';
+import type { HostState } from '../core/host-state.js';
+import { ALERT_KINDS, type Notification, SEVERITIES } from '../core/notification.js';
+import type { Config } from './config.js';
+import type { Logger } from './log.js';
+import { readSecret } from './secrets.js';
+
+const notificationSchema = z.strictObject({
+  kind: z.enum(ALERT_KINDS),
+  severity: z.enum(SEVERITIES),
+  host: z.string().min(1).max(253),
+  resource: z.string().min(1).max(200).nullable(),
+  text: z.string().max(10_000),
+  details: z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()])),
+  at: z.iso.datetime({ offset: true }),
+});
+
+const forwardSchema = z.strictObject({ notifications: z.array(notificationSchema).min(1).max(500) });
+
+type QueueRecord =
+  | { readonly put: { readonly id: number; readonly n: Notification } }
+  | { readonly del: number };
+
+export interface PeerLinkOptions {
+  readonly config: NonNullable<Config['peer']>;
+  readonly stateDir: string;
+  readonly logger: Logger;
+  /** True while this instance leads (and may take the follower's notifications). */
+  readonly leading: () => boolean;
+  /** The leader's intake: resolves once the notifications are durably in its outbox. */
+  readonly ingest: (notifications: readonly Notification[]) => Promise<void>;
+  readonly localState: () => HostState | undefined;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export class PeerLink {
+  readonly #options: PeerLinkOptions;
+  readonly #server: PeerServer;
+  readonly #client: PeerClient;
+  readonly #journal: Journal<QueueRecord>;
+  readonly #queue = new Map<number, Notification>();
+  #seq = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #sending: Promise<void> | undefined;
+  #stopped = false;
+  #failures = 0;
+
+  constructor(options: PeerLinkOptions) {
+    this.#options = options;
+    const { config } = options;
+    const secret = readSecret(
+      'peer link secret',
+      { envName: config.secretEnv, file: config.secretFile },
+      options.env,
+    );
+    if (secret.length < 16)
+      throw new Error('peer link secret: use at least 16 characters (e.g. openssl rand -hex 32)');
+    this.#client = new PeerClient({ url: config.url, secret, timeoutMs: config.timeoutMs });
+    this.#journal = new Journal(join(options.stateDir, 'forward.ndjson'));
+    this.#server = new PeerServer({
+      host: config.listen.host,
+      port: config.listen.port,
+      secret,
+      windowMs: config.windowMs,
+      tokens: new TokenFloor(join(options.stateDir, 'fencing-token.json')),
+      logger: options.logger,
+      routes: [
+        {
+          method: 'POST',
+          path: '/v1/notifications',
+          handle: async (body) => {
+            if (!options.leading()) throw new PeerError('not the leader', 409);
+            const parsed = forwardSchema.safeParse(body);
+            if (!parsed.success)
+              throw new PeerError(`bad notifications: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 400);
+            await options.ingest(parsed.data.notifications);
+            return { accepted: parsed.data.notifications.length };
+          },
+        },
+        { method: 'GET', path: '/v1/state', handle: async () => ({ state: options.localState() ?? null }) },
+      ],
+    });
+  }
+
+  /** Notifications waiting to reach the leader. */
+  get pending(): number {
+    return this.#queue.size;
+  }
+
+  async start(): Promise<void> {
+    for (const r of readJournal<QueueRecord>(this.#journal.path).records) {
+      if ('put' in r) this.#queue.set(r.put.id, r.put.n);
+      else this.#queue.delete(r.del);
+    }
+    this.#seq = Math.max(0, ...this.#queue.keys());
+    await this.#journal.compact([...this.#queue].map(([id, n]) => ({ put: { id, n } })));
+    const address = await this.#server.start();
+    this.#options.logger.info({ port: address.port, pending: this.#queue.size }, 'peer link listening');
+    this.#schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    await this.#sending;
+    await this.#server.stop();
+    await this.#journal.close();
+  }
+
+  /** A follower's notification for the leader; kept on disk until the leader has it. */
+  async forward(notifications: readonly Notification[]): Promise<void> {
+    if (notifications.length === 0) return;
+    const records = notifications.map((n) => ({ put: { id: ++this.#seq, n } }));
+    await this.#journal.append(records);
+    for (const r of records) this.#queue.set(r.put.id, r.put.n);
+    this.#schedule(0);
+  }
+
+  /** The peer's DRBD view for /status, or undefined when it does not answer. */
+  async peerState(): Promise<HostState | undefined> {
+    try {
+      const answer = await this.#client.request<{ state: HostState | null }>('GET', '/v1/state');
+      return answer.state ?? undefined;
+    } catch (err) {
+      this.#options.logger.debug({ err: (err as Error).message }, 'peer state unavailable');
+      return undefined;
+    }
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(() => {
+      this.#sending ??= this.#flush().finally(() => {
+        this.#sending = undefined;
+      });
+    }, delayMs);
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#queue.size === 0) return;
+    const batch = [...this.#queue].slice(0, 200);
+    try {
+      if (this.#options.leading()) {
+        // We lead now: what we had not forwarded is ours to post.
+        await this.#options.ingest(batch.map(([, n]) => n));
+      } else {
+        await this.#client.request('POST', '/v1/notifications', { notifications: batch.map(([, n]) => n) });
+      }
+      await this.#journal.append(batch.map(([id]) => ({ del: id })));
+      for (const [id] of batch) this.#queue.delete(id);
+      this.#failures = 0;
+      this.#schedule(0);
+    } catch (err) {
+      this.#failures += 1;
+      const delay = Math.min(10_000, 250 * 2 ** Math.min(this.#failures, 6));
+      this.#options.logger.warn(
+        { err: (err as Error).message, pending: this.#queue.size, retryInMs: delay },
+        'forwarding to the leader failed',
+      );
+      this.#schedule(delay);
+    }
+  }
+}
