@@ -62,6 +62,26 @@ export const status: CommandDefinition = {
         value: `${incident.latest.text} (for ${formatDuration(now - incident.openedAt)}, ${incident.changes} changes)`,
       });
     }
+    if (context.leadership !== undefined) {
+      const view = await context.leadership();
+      fields.push({
+        label: 'Leader',
+        value:
+          view.leader === null
+            ? 'none elected'
+            : `${view.leader} (token ${view.token})${view.leader === view.self ? '' : `; answered by ${view.self}`}`,
+        short: true,
+      });
+      for (const fence of view.fences) {
+        const value =
+          fence.error !== undefined
+            ? `unknown: ${fence.error}`
+            : fence.holder === null
+              ? 'free'
+              : `held by ${fence.holder}${fence.expiresAt === null ? '' : ` until ${new Date(fence.expiresAt).toISOString()}`}`;
+        fields.push({ label: `Fence ${fence.key}`, value, short: true });
+      }
+    }
     const tone: Tone = open.some((i) => i.severity === 'critical')
       ? 'critical'
       : allHealthy && open.length === 0

@@ -21,8 +21,22 @@ export interface CommandContext {
   /** The DRBD state of every host this instance knows: its own, and its peer's when it answers. */
   readonly hosts: () => Promise<readonly HostState[]>;
   readonly incidents: () => Incidents;
+  /** Who leads the pair, and the DRBD fence locks as the lock store reports them (read only). */
+  readonly leadership?: () => Promise<LeadershipView>;
   readonly commands: readonly CommandDefinition[];
   readonly now: () => number;
+}
+
+export interface LeadershipView {
+  readonly leader: string | null;
+  readonly token: number;
+  readonly self: string;
+  readonly fences: readonly {
+    readonly key: string;
+    readonly holder: string | null;
+    readonly expiresAt: number | null;
+    readonly error?: string;
+  }[];
 }
 
 export interface CommandDefinition {

@@ -198,6 +198,11 @@ export const configSchema = z.strictObject({
       timeoutMs: z.int().min(100).max(60_000).default(3_000),
     })
     .optional(),
+  /**
+   * DRBD fence locks to show in /status (read only), by key in the lock store, e.g. [r0, r1] for
+   * the recipe's r0.lock, r1.lock when the lock command's `status` reads them.
+   */
+  fences: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a lock key')).default([]),
   leader: leaderSchema.default({
     key: 'drbd-chatops-leader',
     leaseMs: 15_000,

@@ -18,7 +18,7 @@ import type {
   PlatformName,
 } from '../ports/chat.js';
 import type { LockStore } from '../ports/lock.js';
-import { commandHandler } from './command-registry.js';
+import { commandHandler, type LeadershipView } from './command-registry.js';
 import { type Config, loadConfig } from './config.js';
 import { LeaderElector } from './leader-elector.js';
 import { createLockStore } from './lock-store.js';
@@ -55,6 +55,7 @@ export class Daemon {
   #platformsStarted = false;
   #handler: CommandHandler | undefined;
   #leadership: Promise<void> = Promise.resolve();
+  readonly #lockStore: LockStore | undefined;
   /** The link to the other instance of the pair, when configured. */
   readonly peer: PeerLink | undefined;
 
@@ -76,6 +77,7 @@ export class Daemon {
     const store =
       options.lockStore ??
       (options.config.lock === undefined ? undefined : createLockStore(options.config.lock));
+    this.#lockStore = store;
     this.elector =
       store === undefined
         ? undefined
@@ -124,6 +126,7 @@ export class Daemon {
           return peer === undefined ? own : [...own, peer];
         },
         incidents: () => this.notifier.incidents,
+        ...(this.#lockStore === undefined ? {} : { leadership: () => this.#leadershipView() }),
         commands: COMMANDS,
         now: Date.now,
       },
@@ -138,6 +141,29 @@ export class Daemon {
       this.elector.start();
     }
     this.#watch = startWatch(this.#config, this.#logger.child({ part: 'events2' }), (n) => this.#collect(n));
+  }
+
+  async #leadershipView(): Promise<LeadershipView> {
+    const state = this.elector?.state;
+    const store = this.#lockStore;
+    if (store === undefined)
+      return { self: this.#config.host, leader: this.#config.host, token: 0, fences: [] };
+    const fences = await Promise.all(
+      this.#config.fences.map(async (key) => {
+        try {
+          const lease = await store.read(key);
+          return { key, holder: lease.holder, expiresAt: lease.expiresAt };
+        } catch (err) {
+          return { key, holder: null, expiresAt: null, error: (err as Error).message };
+        }
+      }),
+    );
+    return {
+      self: this.#config.host,
+      leader: state === undefined ? null : state.role === 'leader' ? this.#config.host : state.leader,
+      token: state?.token ?? 0,
+      fences,
+    };
   }
 
   /** Run a chat command as if it came from a platform (the console, tests). */

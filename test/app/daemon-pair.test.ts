@@ -56,6 +56,7 @@ async function daemon(
     drbd: { drbdsetup: SIM_BIN, env: { DRBD_SIM_DIR: env.stateDir, DRBD_SIM_HOST: host } },
     delivery: { slackIntervalMs: 0, retry: { initialMs: 50, maxMs: 200 } },
     leader: { leaseMs: 1_500, renewDeadlineMs: 1_000, retryMs: 200 },
+    fences: ['r0', 'r1'],
     routes: [{ platform: 'slack', channel: 'C1' }],
     ...(peer === undefined
       ? {}
@@ -167,5 +168,20 @@ describe('a pair of daemons', () => {
     expect(reply.message.fields?.map((f) => f.label)).toEqual(
       expect.arrayContaining(['r0 on alpha', 'r0 on beta']),
     );
+    // The leader and the DRBD fence locks, read from the lock store (the recipe's fence for r0 is held).
+    await store.acquireOrRenew('r0', 'alpha', 60_000);
+    const again = await alpha.runCommand({
+      platform: 'console',
+      text: 'status',
+      userId: 'u',
+      userName: 'u',
+      roles: [],
+      channelId: 'c',
+      source: 'slash-command',
+    });
+    const fields = Object.fromEntries((again.message.fields ?? []).map((f) => [f.label, f.value]));
+    expect(fields.Leader).toBe('alpha (token 1)');
+    expect(fields['Fence r0']).toMatch(/^held by alpha until \d{4}-/);
+    expect(fields['Fence r1']).toBe('free');
   });
 });
