@@ -128,6 +128,19 @@ export class Outbox {
     }
   }
 
+  /**
+   * Give up to `limit` waiting entries to `take` (e.g. a new leader over the peer link) and forget
+   * them once it has them. They stay here if `take` fails.
+   */
+  async handOver(take: (entries: readonly OutboxEntry[]) => Promise<void>, limit = 200): Promise<number> {
+    const entries = this.entries().slice(0, limit);
+    if (entries.length === 0) return 0;
+    await take(entries);
+    await this.#write(entries.map((e) => ({ del: e.id })));
+    for (const e of entries) this.#entries.delete(e.id);
+    return entries.length;
+  }
+
   /** Stop sending. Waits up to `flushMs` for the queues to drain first; what is left stays on disk. */
   async stop(flushMs = 0): Promise<void> {
     const deadline = Date.now() + flushMs;

@@ -56,6 +56,7 @@ export class Daemon {
   #handler: CommandHandler | undefined;
   #leadership: Promise<void> = Promise.resolve();
   readonly #lockStore: LockStore | undefined;
+  #handOverTimer: NodeJS.Timeout | undefined;
   /** The link to the other instance of the pair, when configured. */
   readonly peer: PeerLink | undefined;
 
@@ -98,6 +99,7 @@ export class Daemon {
             logger: options.logger.child({ part: 'peer' }),
             leading: () => this.elector?.mayAct() ?? true,
             ingest: (notifications) => this.notifier.notify(notifications),
+            adopt: (entries) => this.#adopt(entries),
             localState: () => this.#watch?.watcher.watch.state,
           });
     this.notifier = new Notifier({
@@ -141,6 +143,9 @@ export class Daemon {
       this.elector.start();
     }
     this.#watch = startWatch(this.#config, this.#logger.child({ part: 'events2' }), (n) => this.#collect(n));
+    if (this.elector !== undefined && this.peer !== undefined) {
+      this.#handOverTimer = setInterval(() => void this.#handOverLeftovers(), this.#config.leader.retryMs);
+    }
   }
 
   async #leadershipView(): Promise<LeadershipView> {
@@ -164,6 +169,33 @@ export class Daemon {
       token: state?.token ?? 0,
       fences,
     };
+  }
+
+  /**
+   * A former leader's unsent deliveries. They may have gone out just before it lost the lease, so
+   * each is checked with the platform before it is posted (by its stable key). Edits of that
+   * leader's incident parents are dropped: this instance has its own threads.
+   */
+  async #adopt(entries: readonly OutboxEntry[]): Promise<void> {
+    await this.outbox.enqueue(
+      entries
+        .filter((e) => e.op !== 'update-parent')
+        .map(({ id: _id, attempts: _a, createdAt: _c, absorbed: _ab, ...e }) => ({ ...e, sending: true })),
+    );
+  }
+
+  /** A follower that still holds deliveries from its time as leader hands them to the leader. */
+  async #handOverLeftovers(): Promise<void> {
+    const elector = this.elector;
+    const peer = this.peer;
+    if (elector === undefined || peer === undefined || elector.mayAct() || elector.leaderless()) return;
+    if (this.outbox.depth === 0) return;
+    try {
+      const handed = await this.outbox.handOver((entries) => peer.handOver(entries));
+      if (handed > 0) this.#logger.info({ handed }, 'handed unsent deliveries to the leader');
+    } catch (err) {
+      this.#logger.debug({ err: (err as Error).message }, 'could not hand deliveries to the leader yet');
+    }
   }
 
   /** Run a chat command as if it came from a platform (the console, tests). */
@@ -296,6 +328,7 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.#handOverTimer);
     await this.#watch?.stop();
     // Whatever the watcher said last must reach the outbox before it stops.
     await new Promise((r) => setImmediate(r));

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { Journal, readJournal } from '../adapters/journal.js';
 import { PeerClient, PeerError, PeerServer, TokenFloor } from '../adapters/peer-link.js';
+import type { OutboxEntry } from '../core/delivery.js';
 import type { HostState } from '../core/host-state.js';
 import { ALERT_KINDS, type Notification, SEVERITIES } from '../core/notification.js';
 import type { Config } from './config.js';
@@ -25,6 +26,28 @@ const notificationSchema = z.strictObject({
 
 const forwardSchema = z.strictObject({ notifications: z.array(notificationSchema).min(1).max(500) });
 
+/** Deliveries a former leader had not sent; checked for shape, the message is rendered as it is. */
+const handedOverSchema = z.strictObject({
+  entries: z
+    .array(
+      z.looseObject({
+        key: z.string().min(1).max(300),
+        platform: z.enum(['slack', 'discord', 'console']),
+        channel: z.string().min(1).max(200),
+        op: z.enum(['open', 'reply', 'update-parent', 'post']),
+        resource: z.string().max(200).nullable(),
+        severity: z.enum(SEVERITIES),
+        message: z.looseObject({
+          title: z.string().max(4_000),
+          tone: z.enum(['info', 'warning', 'critical', 'resolved']),
+        }),
+        changes: z.int().min(0),
+      }),
+    )
+    .min(1)
+    .max(500),
+});
+
 type QueueRecord =
   | { readonly put: { readonly id: number; readonly n: Notification } }
   | { readonly del: number };
@@ -37,6 +60,8 @@ export interface PeerLinkOptions {
   readonly leading: () => boolean;
   /** The leader's intake: resolves once the notifications are durably in its outbox. */
   readonly ingest: (notifications: readonly Notification[]) => Promise<void>;
+  /** The leader's intake of a former leader's unsent deliveries. */
+  readonly adopt: (entries: readonly OutboxEntry[]) => Promise<void>;
   readonly localState: () => HostState | undefined;
   readonly env?: NodeJS.ProcessEnv;
 }
@@ -85,6 +110,18 @@ export class PeerLink {
             return { accepted: parsed.data.notifications.length };
           },
         },
+        {
+          method: 'POST',
+          path: '/v1/deliveries',
+          handle: async (body) => {
+            if (!options.leading()) throw new PeerError('not the leader', 409);
+            const parsed = handedOverSchema.safeParse(body);
+            if (!parsed.success)
+              throw new PeerError(`bad deliveries: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 400);
+            await options.adopt(parsed.data.entries as unknown as OutboxEntry[]);
+            return { accepted: parsed.data.entries.length };
+          },
+        },
         { method: 'GET', path: '/v1/state', handle: async () => ({ state: options.localState() ?? null }) },
       ],
     });
@@ -122,6 +159,11 @@ export class PeerLink {
     await this.#journal.append(records);
     for (const r of records) this.#queue.set(r.put.id, r.put.n);
     this.#schedule(0);
+  }
+
+  /** Hand deliveries this instance accepted while it led, but did not send, to the leader. */
+  async handOver(entries: readonly OutboxEntry[]): Promise<void> {
+    await this.#client.request('POST', '/v1/deliveries', { entries });
   }
 
   /** The peer's DRBD view for /status, or undefined when it does not answer. */

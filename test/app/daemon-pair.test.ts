@@ -184,4 +184,46 @@ describe('a pair of daemons', () => {
     expect(fields['Fence r0']).toMatch(/^held by alpha until \d{4}-/);
     expect(fields['Fence r1']).toBe('free');
   });
+
+  it('hands a former leader’s unsent alerts to the new leader, which posts them once', async () => {
+    process.env.DRBD_CHATOPS_PEER_SECRET = 'test-peer-secret-0123456789abcdef';
+    const env = setup();
+    const store = new FileLockStore({ dir: join(env.dir, 'locks') });
+    const [alphaPort, betaPort] = [await freePort(), await freePort()];
+    const alpha = await daemon('alpha', env, store, {
+      name: 'beta',
+      url: `http://127.0.0.1:${betaPort}`,
+      port: alphaPort,
+    });
+    await until(() => alpha.elector?.mayAct() === true, 'alpha to lead');
+    await daemon('beta', env, store, { name: 'alpha', url: `http://127.0.0.1:${alphaPort}`, port: betaPort });
+    await until(
+      () => env.slack.posts.some((p) => p.message.title === 'alpha leads, token 1'),
+      'the announcement',
+    );
+
+    // Slack is down while alpha takes the alert in; then alpha loses the lead.
+    env.slack.down = true;
+    env.pair.linkDown('r0');
+    await until(() => alpha.outbox.depth > 0, 'the alert waiting in alpha’s outbox');
+    await alpha.elector?.stop();
+    env.slack.down = false;
+    await until(
+      () => env.slack.posts.some((p) => p.message.title.startsWith('beta leads')),
+      'beta to take over',
+    );
+    await until(() => alpha.outbox.depth === 0, 'alpha to hand its outbox over');
+    await until(
+      () =>
+        env.slack.posts.some(
+          (p) => p.message.host === 'alpha' && p.message.title.includes('Connection lost'),
+        ),
+      'alpha’s alert, posted by beta',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    const alphaAlerts = env.slack.posts.filter(
+      (p) => p.message.host === 'alpha' && p.message.title.includes('Connection lost'),
+    );
+    expect(alphaAlerts).toHaveLength(1);
+  });
 });
