@@ -5,13 +5,60 @@ import { COMMANDS } from '../../commands/index.js';
 import { ConsolePlatform } from '../adapters/console.js';
 import { DiscordPlatform } from '../adapters/discord/discord-platform.js';
 import { SlackPlatform } from '../adapters/slack/slack-platform.js';
-import type { ChatPlatform, PlatformName } from '../ports/chat.js';
+import type { Message } from '../core/message.js';
+import type { ChatPlatform, CommandHandler, PlatformName, Posted, PostOptions } from '../ports/chat.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 
 export interface PlatformIo {
   /** Show messages on this stream (and read commands from `input`) as the console platform. */
   readonly console?: { output: NodeJS.WritableStream & { isTTY?: boolean }; input?: NodeJS.ReadableStream };
+}
+
+/**
+ * A platform that can be started and stopped again and again, as leadership comes and goes. The
+ * Slack and Discord clients are single-use (Bolt's app and discord.js's client cannot start after
+ * a stop), so each term gets a fresh client from the factory. Posting needs no started client: a
+ * follower posting its criticals when nobody leads (fail open) uses an unstarted one.
+ */
+export class RestartablePlatform implements ChatPlatform {
+  #current: ChatPlatform | undefined;
+  #started = false;
+
+  constructor(
+    readonly name: PlatformName,
+    readonly create: () => ChatPlatform,
+  ) {}
+
+  #client(): ChatPlatform {
+    this.#current ??= this.create();
+    return this.#current;
+  }
+
+  async start(handler: CommandHandler): Promise<void> {
+    if (this.#started) return;
+    this.#started = true;
+    await this.#client().start(handler);
+  }
+
+  async stop(): Promise<void> {
+    const current = this.#current;
+    this.#current = undefined;
+    this.#started = false;
+    await current?.stop();
+  }
+
+  post(channel: string, message: Message, options: PostOptions): Promise<Posted> {
+    return this.#client().post(channel, message, options);
+  }
+
+  update(channel: string, messageId: string, message: Message): Promise<void> {
+    return this.#client().update(channel, messageId, message);
+  }
+
+  findPosted(channel: string, idempotencyKey: string): Promise<Posted | undefined> {
+    return this.#client().findPosted(channel, idempotencyKey);
+  }
 }
 
 export async function createPlatforms(
@@ -21,19 +68,28 @@ export async function createPlatforms(
 ): Promise<Map<PlatformName, ChatPlatform>> {
   const platforms = new Map<PlatformName, ChatPlatform>();
   if (config.slack?.enabled === true) {
+    const slack = config.slack;
     platforms.set(
       'slack',
-      new SlackPlatform({ config: config.slack, logger: logger.child({ platform: 'slack' }) }),
+      new RestartablePlatform(
+        'slack',
+        () => new SlackPlatform({ config: slack, logger: logger.child({ platform: 'slack' }) }),
+      ),
     );
   }
   if (config.discord?.enabled === true) {
+    const discord = config.discord;
     platforms.set(
       'discord',
-      new DiscordPlatform({
-        config: config.discord,
-        logger: logger.child({ platform: 'discord' }),
-        commands: COMMANDS,
-      }),
+      new RestartablePlatform(
+        'discord',
+        () =>
+          new DiscordPlatform({
+            config: discord,
+            logger: logger.child({ platform: 'discord' }),
+            commands: COMMANDS,
+          }),
+      ),
     );
   }
   if (io.console !== undefined) {
