@@ -13,3 +13,4 @@ console.log();
 console.log(describeChatLatency(await benchChatLatency(quick ? 50 : 1_000)));
 console.log();
 console.log(describeStorm(await benchStorm(quick ? 1_000 : 10_000)));
+if (process.argv.includes('--takeover')) await (await import('./takeover.js')).printTakeover(quick ? 3 : 20);

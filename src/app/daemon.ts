@@ -56,7 +56,9 @@ export class Daemon {
   #handler: CommandHandler | undefined;
   #leadership: Promise<void> = Promise.resolve();
   readonly #lockStore: LockStore | undefined;
-  #handOverTimer: NodeJS.Timeout | undefined;
+  #pairTimer: NodeJS.Timeout | undefined;
+  /** A follower's criticals without a peer link, kept in case nobody turns out to lead. */
+  #heldCriticals: Notification[] = [];
   /** The link to the other instance of the pair, when configured. */
   readonly peer: PeerLink | undefined;
 
@@ -143,8 +145,10 @@ export class Daemon {
       this.elector.start();
     }
     this.#watch = startWatch(this.#config, this.#logger.child({ part: 'events2' }), (n) => this.#collect(n));
-    if (this.elector !== undefined && this.peer !== undefined) {
-      this.#handOverTimer = setInterval(() => void this.#handOverLeftovers(), this.#config.leader.retryMs);
+    if (this.elector !== undefined) {
+      this.#pairTimer = setInterval(() => {
+        this.#pairChores().catch((err: Error) => this.#logger.error({ err }, 'pair housekeeping failed'));
+      }, this.#config.leader.retryMs);
     }
   }
 
@@ -182,6 +186,25 @@ export class Daemon {
         .filter((e) => e.op !== 'update-parent')
         .map(({ id: _id, attempts: _a, createdAt: _c, absorbed: _ab, ...e }) => ({ ...e, sending: true })),
     );
+  }
+
+  /**
+   * Every retry period: when no leader can be established, the criticals that waited for one are
+   * posted by this instance (fail open); when another instance leads, deliveries left from this
+   * one's own time as leader are handed to it.
+   */
+  async #pairChores(): Promise<void> {
+    const elector = this.elector;
+    if (elector === undefined || elector.mayAct()) return;
+    if (elector.leaderless()) {
+      const waiting = [...this.#heldCriticals, ...((await this.peer?.takeCritical()) ?? [])];
+      this.#heldCriticals = [];
+      if (waiting.length > 0) await this.notifier.notify(waiting);
+      return;
+    }
+    // Someone else leads and reports its own view of the same changes.
+    if (elector.state.role === 'follower' && elector.state.leader !== null) this.#heldCriticals = [];
+    await this.#handOverLeftovers();
   }
 
   /** A follower that still holds deliveries from its time as leader hands them to the leader. */
@@ -237,6 +260,8 @@ export class Daemon {
     this.#leadership = this.#leadership
       .then(async () => {
         if (event.type === 'became-leader') {
+          // What was waiting for a leader is ours now, before anything newer.
+          this.peer?.flushNow();
           await this.#startPlatforms();
           this.outbox.wake();
           await this.#announce(
@@ -276,14 +301,34 @@ export class Daemon {
   #collect(n: Notification): void {
     this.#onNotification?.(n);
     const elector = this.elector;
+    const peer = this.peer;
     if (elector !== undefined && !elector.mayAct()) {
-      // The leader reports the pair: a follower hands its view over the peer link. When nobody
-      // leads it also posts its criticals itself (fail open: rather twice than never).
-      this.peer
-        ?.forward([n])
-        .catch((err: Error) => this.#logger.error({ err }, 'could not queue a notification for the leader'));
-      if (!(elector.leaderless() && n.severity === 'critical')) return;
+      if (elector.leaderless() && n.severity === 'critical') {
+        // Nobody can lead: post it ourselves, marked with our host name (fail open).
+        this.#toNotifier(n);
+        return;
+      }
+      // The leader reports the pair: a follower hands its view over the peer link. Without one,
+      // criticals wait a little in case nobody turns out to lead (see #pairChores).
+      if (peer !== undefined) this.#forward(peer, n);
+      else if (n.severity === 'critical') this.#heldCriticals.push(n);
+      return;
     }
+    if (peer !== undefined && peer.pending > 0) {
+      // Just took over with older notifications still queued: keep the order, through the queue.
+      this.#forward(peer, n);
+      return;
+    }
+    this.#toNotifier(n);
+  }
+
+  #forward(peer: PeerLink, n: Notification): void {
+    peer
+      .forward([n])
+      .catch((err: Error) => this.#logger.error({ err }, 'could not queue a notification for the leader'));
+  }
+
+  #toNotifier(n: Notification): void {
     this.#batch.push(n);
     if (this.#flushScheduled) return;
     this.#flushScheduled = true;
@@ -328,7 +373,7 @@ export class Daemon {
   }
 
   async stop(): Promise<void> {
-    clearInterval(this.#handOverTimer);
+    clearInterval(this.#pairTimer);
     await this.#watch?.stop();
     // Whatever the watcher said last must reach the outbox before it stops.
     await new Promise((r) => setImmediate(r));

@@ -33,7 +33,8 @@ export class LeaderElector {
   readonly #options: LeaderElectorOptions;
   readonly #now: () => number;
   #state: ElectionState = INITIAL_ELECTION;
-  #startedAt = 0;
+  /** When the first attempt of the current run of store failures was sent; undefined while it answers. */
+  #failingSince: number | undefined;
   #attemptTimer: NodeJS.Timeout | undefined;
   #tickTimer: NodeJS.Timeout | undefined;
   #inflight: Promise<void> | undefined;
@@ -60,11 +61,10 @@ export class LeaderElector {
 
   /** No leader could be established for longer than a lease: alerts fail open. */
   leaderless(): boolean {
-    return leaderless(this.#state, this.#now(), this.#startedAt, this.#options.settings);
+    return leaderless(this.#state, this.#now(), this.#failingSince, this.#options.settings);
   }
 
   start(): void {
-    this.#startedAt = this.#now();
     const { retryMs } = this.#options.settings;
     this.#attemptTimer = setInterval(() => this.#attempt(), retryMs);
     // Step down promptly: check the deadline several times per retry period.
@@ -95,7 +95,12 @@ export class LeaderElector {
   #apply(outcome: { state: ElectionState; events: readonly ElectionEvent[] }): void {
     this.#state = outcome.state;
     for (const event of outcome.events) {
-      this.#options.logger.info({ ...event, self: this.#options.self }, `leader election: ${event.type}`);
+      // `token` is a redacted key in the logs (secrets); a fencing token is not secret.
+      const { token, ...rest } = event;
+      this.#options.logger.info(
+        { ...rest, fencingToken: token, self: this.#options.self },
+        `leader election: ${event.type}`,
+      );
       this.#options.onEvent?.(event);
     }
   }
@@ -122,6 +127,8 @@ export class LeaderElector {
           void store.release(key, self).catch(() => undefined);
           return;
         }
+        if (answer === 'error') this.#failingSince ??= sentAt;
+        else this.#failingSince = undefined;
         this.#apply(afterAttempt(this.#state, self, sentAt, answer, this.#now(), settings));
       })
       .finally(() => {

@@ -161,6 +161,21 @@ export class PeerLink {
     this.#schedule(0);
   }
 
+  /** Take the critical notifications out of the queue (to post them ourselves: nobody leads). */
+  async takeCritical(): Promise<Notification[]> {
+    const critical = [...this.#queue].filter(([, n]) => n.severity === 'critical');
+    if (critical.length === 0) return [];
+    await this.#journal.append(critical.map(([id]) => ({ del: id })));
+    for (const [id] of critical) this.#queue.delete(id);
+    return critical.map(([, n]) => n);
+  }
+
+  /** Deliver the queue now (this instance just became the leader: it goes into its own notifier). */
+  flushNow(): void {
+    this.#failures = 0;
+    this.#schedule(0);
+  }
+
   /** Hand deliveries this instance accepted while it led, but did not send, to the leader. */
   async handOver(entries: readonly OutboxEntry[]): Promise<void> {
     await this.#client.request('POST', '/v1/deliveries', { entries });

@@ -150,19 +150,19 @@ export function mayAct(state: ElectionState, now: number, settings: LeaderSettin
 }
 
 /**
- * Fail open for alerts: when no leader could be established for longer than a lease (the store is
- * down, or the leader is), every instance posts critical alerts itself rather than staying silent.
+ * Fail open for alerts: when the lock store has not answered for longer than a lease (it is down,
+ * or unreachable from here), no leader can be established, and every instance posts critical alerts
+ * itself rather than staying silent. `failingSince` is when the first of the unanswered attempts
+ * since the last answer was sent (undefined while the store answers). Counting from there, not from
+ * the last answer, matters after a pause: a process resumed from SIGSTOP has heard nothing for a
+ * long time, but it has not seen the store fail, and its next attempt learns who leads.
  */
 export function leaderless(
   state: ElectionState,
   now: number,
-  startedAt: number,
+  failingSince: number | undefined,
   settings: LeaderSettings,
 ): boolean {
-  if (mayAct(state, now, settings)) return false;
-  const since =
-    state.role === 'follower' && state.lastHeardAt !== null && state.leader !== null
-      ? state.lastHeardAt
-      : startedAt;
-  return now - since > settings.leaseMs;
+  if (mayAct(state, now, settings) || failingSince === undefined) return false;
+  return now - failingSince > settings.leaseMs;
 }
