@@ -100,7 +100,8 @@ export class Daemon {
             stateDir: options.config.stateDir,
             logger: options.logger.child({ part: 'peer' }),
             leading: () => this.elector?.mayAct() ?? true,
-            ingest: (notifications) => this.notifier.notify(notifications),
+            ingest: (notifications, verify) =>
+              this.notifier.notify(notifications, verify === true ? { verify } : {}),
             adopt: (entries) => this.#adopt(entries),
             localState: () => this.#watch?.watcher.watch.state,
           });
@@ -260,8 +261,9 @@ export class Daemon {
     this.#leadership = this.#leadership
       .then(async () => {
         if (event.type === 'became-leader') {
-          // What was waiting for a leader is ours now, before anything newer.
-          this.peer?.flushNow();
+          // What the old leader may not have posted, and what was waiting for a leader, is ours now,
+          // before anything newer.
+          await this.peer?.takeOver();
           await this.#startPlatforms();
           this.outbox.wake();
           await this.#announce(

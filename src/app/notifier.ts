@@ -57,7 +57,7 @@ export class Notifier {
    * Turn notifications into deliveries and write them to the outbox. Batches are written in call
    * order; the promise resolves once they are on disk.
    */
-  notify(notifications: readonly Notification[]): Promise<void> {
+  notify(notifications: readonly Notification[], options: { readonly verify?: boolean } = {}): Promise<void> {
     if (notifications.length === 0) return this.#pending;
     const entries: NewEntry[] = [];
     for (const n of notifications) {
@@ -68,7 +68,14 @@ export class Notifier {
       for (const delivery of step.deliveries) {
         for (const route of routes) {
           entries.push({
-            key: `${key}:${delivery.op}:${route.platform}:${route.channel}`,
+            // "Notification n was reported on this channel": the same whether this instance posts it as
+            // an incident's parent, a reply or on its own, so another leader's post is recognised.
+            key:
+              delivery.op === 'update-parent'
+                ? `${key}:edit:${route.platform}:${route.channel}`
+                : `${key}:${route.platform}:${route.channel}`,
+            // Possibly posted already by a leader that is gone: ask the platform before posting.
+            ...(options.verify === true && delivery.op !== 'update-parent' ? { sending: true } : {}),
             platform: route.platform,
             channel: route.channel,
             op: delivery.op,

@@ -48,6 +48,9 @@ const handedOverSchema = z.strictObject({
     .max(500),
 });
 
+/** How long forwarded notifications are kept for a takeover (well beyond lease + delivery time). */
+const RECENT_MS = 5 * 60_000;
+
 type QueueRecord =
   | { readonly put: { readonly id: number; readonly n: Notification } }
   | { readonly del: number };
@@ -58,8 +61,11 @@ export interface PeerLinkOptions {
   readonly logger: Logger;
   /** True while this instance leads (and may take the follower's notifications). */
   readonly leading: () => boolean;
-  /** The leader's intake: resolves once the notifications are durably in its outbox. */
-  readonly ingest: (notifications: readonly Notification[]) => Promise<void>;
+  /**
+   * The leader's intake: resolves once the notifications are durably in its outbox. `verify`: they
+   * may have been posted already (by a leader that is gone), so each is checked with the platform.
+   */
+  readonly ingest: (notifications: readonly Notification[], verify?: boolean) => Promise<void>;
   /** The leader's intake of a former leader's unsent deliveries. */
   readonly adopt: (entries: readonly OutboxEntry[]) => Promise<void>;
   readonly localState: () => HostState | undefined;
@@ -77,6 +83,12 @@ export class PeerLink {
   #sending: Promise<void> | undefined;
   #stopped = false;
   #failures = 0;
+  /**
+   * What the leader took over the last few minutes. A leader acknowledges a notification once it is
+   * in its outbox, not once it is posted; if it dies in between, the follower that takes over posts
+   * these again, checked by key, so nothing is lost and nothing is posted twice.
+   */
+  #recent: { readonly at: number; readonly n: Notification }[] = [];
 
   constructor(options: PeerLinkOptions) {
     this.#options = options;
@@ -170,6 +182,18 @@ export class PeerLink {
     return critical.map(([, n]) => n);
   }
 
+  /**
+   * This instance just became the leader: what the old leader took from it recently may not have
+   * reached chat; post it again, checked by key. Then deliver the queue into our own notifier.
+   */
+  async takeOver(): Promise<void> {
+    const now = Date.now();
+    const recent = this.#recent.filter((r) => now - r.at < RECENT_MS).map((r) => r.n);
+    this.#recent = [];
+    if (recent.length > 0) await this.#options.ingest(recent, true);
+    this.flushNow();
+  }
+
   /** Deliver the queue now (this instance just became the leader: it goes into its own notifier). */
   flushNow(): void {
     this.#failures = 0;
@@ -211,6 +235,11 @@ export class PeerLink {
         await this.#options.ingest(batch.map(([, n]) => n));
       } else {
         await this.#client.request('POST', '/v1/notifications', { notifications: batch.map(([, n]) => n) });
+        const now = Date.now();
+        this.#recent = [
+          ...this.#recent.filter((r) => now - r.at < RECENT_MS),
+          ...batch.map(([, n]) => ({ at: now, n })),
+        ];
       }
       await this.#journal.append(batch.map(([id]) => ({ del: id })));
       for (const [id] of batch) this.#queue.delete(id);

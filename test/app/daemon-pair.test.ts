@@ -154,7 +154,7 @@ describe('a pair of daemons', () => {
         env.slack.posts.some((p) => p.message.host === 'alpha'),
       'both views of the link failure',
     );
-    expect(beta.peer?.pending).toBe(0);
+    await until(() => beta.peer?.pending === 0, 'beta’s queue to drain to the leader');
 
     const reply = await alpha.runCommand({
       platform: 'console',
@@ -225,5 +225,44 @@ describe('a pair of daemons', () => {
       (p) => p.message.host === 'alpha' && p.message.title.includes('Connection lost'),
     );
     expect(alphaAlerts).toHaveLength(1);
+  });
+
+  it('a new leader posts what the old one had taken from it but not posted, checked so nothing doubles', async () => {
+    process.env.DRBD_CHATOPS_PEER_SECRET = 'test-peer-secret-0123456789abcdef';
+    const env = setup();
+    const store = new FileLockStore({ dir: join(env.dir, 'locks') });
+    const [alphaPort, betaPort] = [await freePort(), await freePort()];
+    const alpha = await daemon('alpha', env, store, {
+      name: 'beta',
+      url: `http://127.0.0.1:${betaPort}`,
+      port: alphaPort,
+    });
+    await until(() => alpha.elector?.mayAct() === true, 'alpha to lead');
+    const beta = await daemon('beta', env, store, {
+      name: 'alpha',
+      url: `http://127.0.0.1:${alphaPort}`,
+      port: betaPort,
+    });
+    await until(
+      () => env.slack.posts.some((p) => p.message.title === 'alpha leads, token 1'),
+      'the announcement',
+    );
+
+    // Slack is down: beta's view reaches alpha's outbox, and alpha dies before it can post it.
+    env.slack.down = true;
+    env.pair.linkDown('r0');
+    await until(() => beta.peer?.pending === 0 && alpha.outbox.depth >= 2, 'beta’s view in alpha’s outbox');
+    await alpha.stop();
+    env.slack.down = false;
+    await until(() => beta.elector?.mayAct() === true, 'beta to take over');
+    await until(
+      () =>
+        env.slack.posts.some((p) => p.message.host === 'beta' && p.message.title.includes('Connection lost')),
+      'beta’s own view, posted by beta',
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(
+      env.slack.posts.filter((p) => p.message.host === 'beta' && p.message.title.includes('Connection lost')),
+    ).toHaveLength(1);
   });
 });
