@@ -59,6 +59,9 @@ export async function benchTakeover(options: TakeoverOptions): Promise<TakeoverR
     let current: Host = 'alpha';
     for (let run = 0; run < options.runs; run++) {
       const survivor = other(current);
+      // Kill at a random point of the renewal cycle, not right after the follower's first attempt,
+      // so the figures cover the whole range (lease − retry … lease + retry).
+      await new Promise((resolve) => setTimeout(resolve, Math.random() * leader.retryMs * 2));
       const mark = h.logs(survivor).length;
       const killedAt = Date.now();
       await h.kill9(current);
