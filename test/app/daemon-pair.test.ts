@@ -75,6 +75,26 @@ async function daemon(
   return d;
 }
 
+/** alpha (leading) and beta with a peer link between them on free loopback ports. */
+async function peeredPair() {
+  process.env.DRBD_CHATOPS_PEER_SECRET = 'test-peer-secret-0123456789abcdef';
+  const env = setup();
+  const store = new FileLockStore({ dir: join(env.dir, 'locks') });
+  const [alphaPort, betaPort] = [await freePort(), await freePort()];
+  const alpha = await daemon('alpha', env, store, {
+    name: 'beta',
+    url: `http://127.0.0.1:${betaPort}`,
+    port: alphaPort,
+  });
+  await until(() => alpha.elector?.mayAct() === true, 'alpha to lead');
+  const beta = await daemon('beta', env, store, {
+    name: 'alpha',
+    url: `http://127.0.0.1:${alphaPort}`,
+    port: betaPort,
+  });
+  return { env, store, alpha, beta };
+}
+
 describe('a pair of daemons', () => {
   it('speaks with one voice, and the other takes over and says so', async () => {
     const env = setup();
@@ -131,21 +151,7 @@ describe('a pair of daemons', () => {
   });
 
   it('shows both hosts: the follower forwards its view over the peer link, and /status asks the peer', async () => {
-    process.env.DRBD_CHATOPS_PEER_SECRET = 'test-peer-secret-0123456789abcdef';
-    const env = setup();
-    const store = new FileLockStore({ dir: join(env.dir, 'locks') });
-    const [alphaPort, betaPort] = [await freePort(), await freePort()];
-    const alpha = await daemon('alpha', env, store, {
-      name: 'beta',
-      url: `http://127.0.0.1:${betaPort}`,
-      port: alphaPort,
-    });
-    await until(() => alpha.elector?.mayAct() === true, 'alpha to lead');
-    const beta = await daemon('beta', env, store, {
-      name: 'alpha',
-      url: `http://127.0.0.1:${alphaPort}`,
-      port: betaPort,
-    });
+    const { env, store, alpha, beta } = await peeredPair();
 
     env.pair.linkDown('r0');
     await until(
@@ -186,17 +192,7 @@ describe('a pair of daemons', () => {
   });
 
   it('hands a former leader’s unsent alerts to the new leader, which posts them once', async () => {
-    process.env.DRBD_CHATOPS_PEER_SECRET = 'test-peer-secret-0123456789abcdef';
-    const env = setup();
-    const store = new FileLockStore({ dir: join(env.dir, 'locks') });
-    const [alphaPort, betaPort] = [await freePort(), await freePort()];
-    const alpha = await daemon('alpha', env, store, {
-      name: 'beta',
-      url: `http://127.0.0.1:${betaPort}`,
-      port: alphaPort,
-    });
-    await until(() => alpha.elector?.mayAct() === true, 'alpha to lead');
-    await daemon('beta', env, store, { name: 'alpha', url: `http://127.0.0.1:${alphaPort}`, port: betaPort });
+    const { env, alpha } = await peeredPair();
     await until(
       () => env.slack.posts.some((p) => p.message.title === 'alpha leads, token 1'),
       'the announcement',
@@ -228,21 +224,7 @@ describe('a pair of daemons', () => {
   });
 
   it('a new leader posts what the old one had taken from it but not posted, checked so nothing doubles', async () => {
-    process.env.DRBD_CHATOPS_PEER_SECRET = 'test-peer-secret-0123456789abcdef';
-    const env = setup();
-    const store = new FileLockStore({ dir: join(env.dir, 'locks') });
-    const [alphaPort, betaPort] = [await freePort(), await freePort()];
-    const alpha = await daemon('alpha', env, store, {
-      name: 'beta',
-      url: `http://127.0.0.1:${betaPort}`,
-      port: alphaPort,
-    });
-    await until(() => alpha.elector?.mayAct() === true, 'alpha to lead');
-    const beta = await daemon('beta', env, store, {
-      name: 'alpha',
-      url: `http://127.0.0.1:${alphaPort}`,
-      port: betaPort,
-    });
+    const { env, alpha, beta } = await peeredPair();
     await until(
       () => env.slack.posts.some((p) => p.message.title === 'alpha leads, token 1'),
       'the announcement',
