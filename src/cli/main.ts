@@ -1,7 +1,7 @@
 // `drbd-chatops` command line. Each subcommand declares its options once; --help text and argument
 // checking come from that declaration. Bad arguments exit 2 with a message naming the problem.
 
-import { createReadStream, mkdtempSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -302,10 +302,15 @@ async function watch(
     const platforms = await createPlatforms(consoleConfig, logger, {
       console: { output: io.stdout, input: io.stdin },
     });
-    return runUntilSignal(
-      new Daemon({ config: consoleConfig, configPath: path ?? undefined, logger, platforms }),
-      logger,
-    );
+    try {
+      return await runUntilSignal(
+        new Daemon({ config: consoleConfig, configPath: path ?? undefined, logger, platforms }),
+        logger,
+      );
+    } finally {
+      // A state directory we made up for this run goes with it; one the user named stays.
+      if (typeof values['state-dir'] !== 'string') rmSync(stateDir, { recursive: true, force: true });
+    }
   }
   const color = io.stdout.isTTY === true;
   const running = startWatch(config, logger, (n) =>
