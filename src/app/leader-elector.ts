@@ -86,7 +86,7 @@ export class LeaderElector {
         this.#options.logger.warn({ err: err.message }, 'could not release the leader lease; it will expire');
       });
       this.#apply({
-        state: { role: 'follower', leader: null, token: this.#state.token, lastHeardAt: null },
+        state: { role: 'follower', leader: null, token: this.#state.token },
         events: [{ type: 'stepped-down', reason: 'shutting down', token: this.#state.token }],
       });
     }

@@ -52,13 +52,11 @@ export interface Following {
   /** Who leads as far as we know, and with which token (0 and null when nobody or unknown). */
   readonly leader: string | null;
   readonly token: number;
-  /** Local time of the last answer from the store, to tell "no leader can be established". */
-  readonly lastHeardAt: number | null;
 }
 
 export type ElectionState = Leading | Following;
 
-export const INITIAL_ELECTION: Following = { role: 'follower', leader: null, token: 0, lastHeardAt: null };
+export const INITIAL_ELECTION: Following = { role: 'follower', leader: null, token: 0 };
 
 /** What changed, for the log and the chat ("alpha leads, token 42; previous leader beta"). */
 export type ElectionEvent =
@@ -105,7 +103,7 @@ export function afterAttempt(
     // Judge the new lease from the time this request was sent, like a renewal.
     if (now - sentAt >= settings.renewDeadlineMs) {
       // The answer took so long that the lease may be nearly over: do not act on it.
-      return { state: { role: 'follower', leader: self, token: answer.token, lastHeardAt: now }, events: [] };
+      return { state: { role: 'follower', leader: self, token: answer.token }, events: [] };
     }
     return { state: { role: 'leader', token: answer.token, renewedAt: sentAt }, events };
   }
@@ -122,7 +120,7 @@ export function afterAttempt(
     events.push({ type: 'leader-changed', leader: answer.holder, token: answer.token });
   }
   return {
-    state: { role: 'follower', leader: answer.holder, token: answer.token, lastHeardAt: now },
+    state: { role: 'follower', leader: answer.holder, token: answer.token },
     events,
   };
 }
@@ -131,7 +129,7 @@ export function afterAttempt(
 export function onTick(state: ElectionState, now: number, settings: LeaderSettings): AttemptOutcome {
   if (state.role === 'leader' && now - state.renewedAt >= settings.renewDeadlineMs) {
     return {
-      state: { role: 'follower', leader: null, token: state.token, lastHeardAt: null },
+      state: { role: 'follower', leader: null, token: state.token },
       events: [
         {
           type: 'stepped-down',

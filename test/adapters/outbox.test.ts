@@ -1,27 +1,16 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { type NewEntry, Outbox } from '../../src/adapters/outbox.js';
 import { createLogger } from '../../src/app/log.js';
 import { isUrgent } from '../../src/core/delivery.js';
 import type { AlertKind, Severity } from '../../src/core/notification.js';
 import { DeliveryError } from '../../src/ports/chat.js';
+import { onCleanup, tempDir } from '../helpers/cleanup.js';
 import { RecordingPlatform } from '../helpers/recording-platform.js';
 import { until } from '../helpers/wait.js';
 
 const logger = createLogger({ level: 'silent', format: 'json' });
-let cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step();
-  cleanup = [];
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-outbox-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 async function openOutbox(dir: string, platform: RecordingPlatform, minIntervalMs = 0): Promise<Outbox> {
   const outbox = new Outbox({
@@ -33,7 +22,7 @@ async function openOutbox(dir: string, platform: RecordingPlatform, minIntervalM
     random: () => 0.5,
   });
   await outbox.open();
-  cleanup.push(() => outbox.stop());
+  onCleanup(() => outbox.stop());
   return outbox;
 }
 
@@ -66,7 +55,7 @@ function journalText(dir: string): string {
 
 describe('Outbox', () => {
   it('delivers, and keeps nothing once the platform confirmed', async () => {
-    const dir = tempDir();
+    const dir = tempDir('drbd-chatops-outbox-');
     const slack = new RecordingPlatform();
     const outbox = await openOutbox(dir, slack);
     await outbox.enqueue([delivery('post')]);
@@ -75,7 +64,7 @@ describe('Outbox', () => {
   });
 
   it('is on disk before any attempt, and a restart delivers it exactly once', async () => {
-    const dir = tempDir();
+    const dir = tempDir('drbd-chatops-outbox-');
     const down = new RecordingPlatform();
     down.down = true;
     const first = await openOutbox(dir, down);
@@ -91,7 +80,7 @@ describe('Outbox', () => {
   });
 
   it('retries retryable failures with backoff and honours Retry-After', async () => {
-    const dir = tempDir();
+    const dir = tempDir('drbd-chatops-outbox-');
     const slack = new RecordingPlatform();
     slack.failures = [
       new DeliveryError('ratelimited', true, 300, 429),
@@ -106,7 +95,7 @@ describe('Outbox', () => {
   });
 
   it('keeps a refused delivery as a dead letter instead of retrying forever', async () => {
-    const dir = tempDir();
+    const dir = tempDir('drbd-chatops-outbox-');
     const slack = new RecordingPlatform();
     slack.failures = [new DeliveryError('channel_not_found', false, undefined, 200)];
     const outbox = await openOutbox(dir, slack);
@@ -119,7 +108,7 @@ describe('Outbox', () => {
   });
 
   it('does not post twice when the process dies between sending and confirming', async () => {
-    const dir = tempDir();
+    const dir = tempDir('drbd-chatops-outbox-');
     const slack = new RecordingPlatform();
     slack.hangAfterPost = true;
     const first = new Outbox({
@@ -129,7 +118,7 @@ describe('Outbox', () => {
       minIntervalMs: { slack: 0, discord: 0, console: 0 },
     });
     await first.open();
-    cleanup.push(async () => {
+    onCleanup(async () => {
       slack.releaseHang();
       await first.stop();
     });
@@ -143,7 +132,7 @@ describe('Outbox', () => {
   });
 
   it('threads replies under the incident parent and edits the parent', async () => {
-    const dir = tempDir();
+    const dir = tempDir('drbd-chatops-outbox-');
     const slack = new RecordingPlatform();
     const outbox = await openOutbox(dir, slack);
     await outbox.enqueue([
@@ -163,7 +152,7 @@ describe('Outbox', () => {
   });
 
   it('folds a burst under the channel rate limit and counts every change', async () => {
-    const dir = tempDir();
+    const dir = tempDir('drbd-chatops-outbox-');
     const slack = new RecordingPlatform();
     const outbox = await openOutbox(dir, slack, 200);
     await outbox.enqueue([
@@ -191,7 +180,7 @@ describe('Outbox', () => {
   });
 
   it('sends an urgent alert before queued info traffic', async () => {
-    const dir = tempDir();
+    const dir = tempDir('drbd-chatops-outbox-');
     const slack = new RecordingPlatform();
     slack.down = true;
     const outbox = await openOutbox(dir, slack);

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   PeerClient,
   PeerError,
@@ -11,18 +11,14 @@ import {
 } from '../../src/adapters/peer-link.js';
 import { createLogger } from '../../src/app/log.js';
 import { NonceCache, PEER_HEADERS, signPeerRequest, verifyPeerRequest } from '../../src/core/peer-auth.js';
+import { onCleanup } from '../helpers/cleanup.js';
 
 const SECRET = 'a-shared-secret-of-the-pair-0123456789';
 const logger = createLogger({ level: 'silent', format: 'json' });
-let cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step();
-  cleanup = [];
-});
 
 async function serve() {
   const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-peer-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const calls: { path: string; body: unknown; token?: number }[] = [];
   const routes: PeerRoute[] = [
     {
@@ -46,7 +42,7 @@ async function serve() {
   const tokens = new TokenFloor(join(dir, 'fencing-token.json'));
   const server = new PeerServer({ host: '127.0.0.1', port: 0, secret: SECRET, routes, tokens, logger });
   const address = await server.start();
-  cleanup.push(() => server.stop());
+  onCleanup(() => server.stop());
   const url = `http://127.0.0.1:${address.port}`;
   return { url, calls, dir, tokens };
 }

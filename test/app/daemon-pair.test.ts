@@ -5,27 +5,23 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FileLockStore } from '../../src/adapters/lock/file-lock.js';
 import { parseConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
 import { createLogger } from '../../src/app/log.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
+import { onCleanup } from '../helpers/cleanup.js';
 import { MemoryLockStore } from '../helpers/memory-lock.js';
 import { RecordingPlatform } from '../helpers/recording-platform.js';
 import { until } from '../helpers/wait.js';
 
 const SIM_BIN = resolve(import.meta.dirname, '../../bin/drbdsetup-sim');
 const logger = createLogger({ level: 'silent', format: 'json' });
-let cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step();
-  cleanup = [];
-});
 
 function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-pair-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const stateDir = join(dir, 'sim');
   const pair = SimulatedPair.init(stateDir, {
     hosts: ['alpha', 'beta'],
@@ -70,7 +66,7 @@ async function daemon(
     lockStore: store,
   });
   await d.start();
-  cleanup.push(() => d.stop());
+  onCleanup(() => d.stop());
   await until(() => d.watch?.isLive() === true, `${host}'s event stream`);
   return d;
 }

@@ -1,17 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { LeaderElector } from '../../src/app/leader-elector.js';
 import { createLogger } from '../../src/app/log.js';
 import type { ElectionEvent, LeaderSettings } from '../../src/core/leader.js';
+import { onCleanup } from '../helpers/cleanup.js';
 import { MemoryLockStore } from '../helpers/memory-lock.js';
 import { until } from '../helpers/wait.js';
 
 const FAST: LeaderSettings = { leaseMs: 900, renewDeadlineMs: 600, retryMs: 150 };
 const logger = createLogger({ level: 'silent', format: 'json' });
-let cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step();
-  cleanup = [];
-});
 
 function elector(store: MemoryLockStore, self: string, now?: () => number) {
   const events: ElectionEvent[] = [];
@@ -25,7 +21,7 @@ function elector(store: MemoryLockStore, self: string, now?: () => number) {
     ...(now === undefined ? {} : { now }),
   });
   e.start();
-  cleanup.push(() => e.stop());
+  onCleanup(() => e.stop());
   return { e, events };
 }
 

@@ -1,22 +1,18 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Outbox } from '../../src/adapters/outbox.js';
 import type { Route } from '../../src/app/config.js';
 import { createLogger } from '../../src/app/log.js';
 import { Notifier, routeMatches } from '../../src/app/notifier.js';
 import type { AlertKind, Notification, Severity } from '../../src/core/notification.js';
+import { onCleanup } from '../helpers/cleanup.js';
 import { RecordingPlatform } from '../helpers/recording-platform.js';
 import { until } from '../helpers/wait.js';
 
 const logger = createLogger({ level: 'silent', format: 'json' });
 const T0 = Date.parse('2026-11-29T10:00:00Z');
-let cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step();
-  cleanup = [];
-});
 
 function n(
   kind: AlertKind,
@@ -62,8 +58,8 @@ describe('Notifier', () => {
       minIntervalMs: { slack: 0, discord: 0, console: 0 },
     });
     await outbox.open();
-    cleanup.push(() => outbox.stop());
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    onCleanup(() => outbox.stop());
+    onCleanup(() => rmSync(dir, { recursive: true, force: true }));
     return { notifier: new Notifier({ stateDir: dir, routes, outbox }), slack, discord, outbox, dir };
   }
 

@@ -6,31 +6,26 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SlackPlatform } from '../../src/adapters/slack/slack-platform.js';
 import { parseConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
 import { createLogger } from '../../src/app/log.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
 import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, slackConfig } from '../fakes/slack/index.js';
+import { onCleanup } from '../helpers/cleanup.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SIM_BIN = join(ROOT, 'bin/drbdsetup-sim');
 const CHANNEL = 'C0OPS';
 const logger = createLogger({ level: 'silent', format: 'json' });
 
-let cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step();
-  cleanup = [];
-});
-
 async function setup() {
   const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-e2e-slack-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+  onCleanup(() => rmSync(dir, { recursive: true, force: true }));
   const fake = new FakeSlack();
   await fake.start();
-  cleanup.push(() => fake.stop());
+  onCleanup(() => fake.stop());
   const stateDir = join(dir, 'pair');
   const pair = SimulatedPair.init(stateDir, {
     hosts: ['alpha', 'beta'],
@@ -70,7 +65,7 @@ describe('daemon → Slack, end to end', () => {
       timeout: 60_000,
       forceKillAfterDelay: false,
     });
-    cleanup.push(async () => {
+    onCleanup(async () => {
       daemon.kill('SIGTERM');
       await daemon;
     });
@@ -131,7 +126,7 @@ describe('daemon → Slack, end to end', () => {
       },
     });
     await daemon.start();
-    cleanup.push(() => daemon.stop());
+    onCleanup(() => daemon.stop());
     const deadline = Date.now() + 15_000;
     while (daemon.watch?.isLive() !== true) {
       if (Date.now() > deadline) throw new Error('the event stream did not start');

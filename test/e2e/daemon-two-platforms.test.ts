@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../commands/index.js';
 import { DiscordPlatform } from '../../src/adapters/discord/discord-platform.js';
 import { parseConfig } from '../../src/app/config.js';
@@ -15,28 +15,23 @@ import { createLogger } from '../../src/app/log.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
 import { FakeDiscord } from '../fakes/discord/index.js';
 import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack } from '../fakes/slack/index.js';
+import { onCleanup } from '../helpers/cleanup.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const BIN = join(ROOT, 'bin/drbd-chatops');
 const SIM_BIN = join(ROOT, 'bin/drbdsetup-sim');
 const SLACK_CHANNEL = 'C0OPS';
 
-let cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step();
-  cleanup = [];
-});
-
 describe('daemon → Slack and Discord at once (the real binary)', () => {
   it('registers commands, posts one message per platform and answers /drbd status on both', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-e2e-two-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    onCleanup(() => rmSync(dir, { recursive: true, force: true }));
     const slack = new FakeSlack();
     await slack.start();
-    cleanup.push(() => slack.stop());
+    onCleanup(() => slack.stop());
     const discord = new FakeDiscord();
     await discord.start();
-    cleanup.push(() => discord.stop());
+    onCleanup(() => discord.stop());
     const stateDir = join(dir, 'pair');
     const pair = SimulatedPair.init(stateDir, {
       hosts: ['alpha', 'beta'],
@@ -85,7 +80,7 @@ describe('daemon → Slack and Discord at once (the real binary)', () => {
       timeout: 90_000,
       forceKillAfterDelay: false,
     });
-    cleanup.push(async () => {
+    onCleanup(async () => {
       daemon.kill('SIGTERM');
       await daemon;
     });
@@ -149,10 +144,10 @@ describe('daemon → Slack and Discord at once (the real binary)', () => {
 describe('daemon → Discord while its API is unreachable', () => {
   it('delivers the alert exactly once when Discord comes back', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-e2e-discord-'));
-    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    onCleanup(() => rmSync(dir, { recursive: true, force: true }));
     const discord = new FakeDiscord();
     await discord.start();
-    cleanup.push(() => discord.stop());
+    onCleanup(() => discord.stop());
     const stateDir = join(dir, 'pair');
     const pair = SimulatedPair.init(stateDir, {
       hosts: ['alpha', 'beta'],
@@ -183,7 +178,7 @@ describe('daemon → Discord while its API is unreachable', () => {
       platforms: new Map([['discord', platform]]),
     });
     await daemon.start();
-    cleanup.push(() => daemon.stop());
+    onCleanup(() => daemon.stop());
     await discord.waitFor(() => daemon.watch?.isLive() === true, 'the event stream', 15_000);
 
     await discord.restUnreachable();

@@ -1,7 +1,7 @@
 // Leadership comes and goes: a platform is started when this instance becomes the leader and
 // stopped when it steps down, possibly many times. The clients are single-use, so the daemon wraps
 // them in RestartablePlatform, which must work again after every restart.
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../commands/index.js';
 import { DiscordPlatform } from '../../src/adapters/discord/discord-platform.js';
 import { SlackPlatform } from '../../src/adapters/slack/slack-platform.js';
@@ -11,13 +11,9 @@ import { RestartablePlatform } from '../../src/app/platforms.js';
 import type { CommandHandler } from '../../src/ports/chat.js';
 import { FakeDiscord } from '../fakes/discord/index.js';
 import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, slackConfig } from '../fakes/slack/index.js';
+import { onCleanup } from '../helpers/cleanup.js';
 
 const logger = createLogger({ level: 'silent', format: 'json' });
-let cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step();
-  cleanup = [];
-});
 
 const handler: CommandHandler = async (command) => ({
   message: { title: `echo ${command.text}`, tone: 'info' },
@@ -27,7 +23,7 @@ describe('platforms across leadership changes', () => {
   it('Slack: start, stop, start again, and a slash command still round-trips', async () => {
     const fake = new FakeSlack();
     await fake.start();
-    cleanup.push(() => fake.stop());
+    onCleanup(() => fake.stop());
     const slack = new RestartablePlatform(
       'slack',
       () =>
@@ -37,7 +33,7 @@ describe('platforms across leadership changes', () => {
           secrets: { botToken: FAKE_BOT_TOKEN, appToken: FAKE_APP_TOKEN },
         }),
     );
-    cleanup.push(() => slack.stop());
+    onCleanup(() => slack.stop());
     await slack.start(handler);
     await fake.waitForConnection(1);
     await slack.stop();
@@ -55,7 +51,7 @@ describe('platforms across leadership changes', () => {
   it('Discord: start, stop, start again, and a slash command still round-trips', async () => {
     const fake = new FakeDiscord();
     await fake.start();
-    cleanup.push(() => fake.stop());
+    onCleanup(() => fake.stop());
     const config = parseConfig({
       discord: { apiUrl: fake.apiUrl, applicationId: fake.applicationId, guildId: fake.guildId },
     }).discord;
@@ -65,7 +61,7 @@ describe('platforms across leadership changes', () => {
       'discord',
       () => new DiscordPlatform({ config, logger, token: fake.token, commands: COMMANDS }),
     );
-    cleanup.push(() => discord.stop());
+    onCleanup(() => discord.stop());
     await discord.start(handler);
     await discord.stop();
     await discord.start(handler);

@@ -6,8 +6,9 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { SimulatedPair } from '../../src/sim/pair.js';
+import { onCleanup } from '../helpers/cleanup.js';
 
 const ROOT = resolve(import.meta.dirname, '../..');
 const SIM_BIN = join(ROOT, 'bin/drbdsetup-sim');
@@ -31,12 +32,6 @@ resource r0 {
 } as const;
 
 const DRBDADM = { '9': 'drbdadm', '8.4': '/lib/drbd/drbdadm-84' } as const;
-
-let cleanup: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.reverse()) await step();
-  cleanup = [];
-});
 
 /** Collects a child's stdout and waits for lines matching a pattern. */
 function follow(child: { stdout: NodeJS.ReadableStream | null }) {
@@ -62,7 +57,7 @@ for (const dialect of ['9', '8.4'] as const) {
   describe(`drbdadm → simulator → drbd-chatops watch (DRBD ${dialect})`, () => {
     it('reports a switchover, a refused demotion and a split-brain with its recovery', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-e2e-'));
-      cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+      onCleanup(() => rmSync(dir, { recursive: true, force: true }));
       const stateDir = join(dir, 'pair');
       const pair = SimulatedPair.init(stateDir, {
         hosts: ['alpha', 'beta'],
@@ -94,7 +89,7 @@ for (const dialect of ['9', '8.4'] as const) {
         reject: false,
         timeout: 120_000,
       });
-      cleanup.push(async () => {
+      onCleanup(async () => {
         watch.kill('SIGTERM');
         await watch;
       });

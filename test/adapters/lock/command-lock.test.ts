@@ -10,24 +10,13 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CommandLockStore, parseLeaseLine } from '../../../src/adapters/lock/command-lock.js';
 import { LockStoreError } from '../../../src/ports/lock.js';
+import { tempDir } from '../../helpers/cleanup.js';
 import { describeLockContract } from './contract.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-
-let cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const step of cleanup.reverse()) step();
-  cleanup = [];
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-command-lock-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 // The backend with prefix arguments and an interpreter as the command: `sh lock-dir.sh --dir DIR …`.
 describeLockContract(
@@ -51,7 +40,7 @@ describeLockContract(
  * answers with what the test put in its environment.
  */
 function fakeCommand(): { dir: string; script: string; argv: () => string[] } {
-  const dir = tempDir();
+  const dir = tempDir('drbd-chatops-command-lock-');
   const script = join(dir, 'fake-lock');
   writeFileSync(
     script,

@@ -5,24 +5,13 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import ts from 'typescript';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FileLockStore } from '../../../src/adapters/lock/file-lock.js';
 import { LockStoreError } from '../../../src/ports/lock.js';
+import { tempDir } from '../../helpers/cleanup.js';
 import { describeLockContract } from './contract.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
-
-let cleanup: (() => void)[] = [];
-afterEach(() => {
-  for (const step of cleanup.reverse()) step();
-  cleanup = [];
-});
-
-function tempDir(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-file-lock-'));
-  cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
 
 describeLockContract('file', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-file-lock-'));
@@ -40,7 +29,7 @@ function deadPid(): number {
 
 describe('FileLockStore', () => {
   it('refuses keys that are not plain file names', async () => {
-    const store = new FileLockStore({ dir: tempDir() });
+    const store = new FileLockStore({ dir: tempDir('drbd-chatops-file-lock-') });
     for (const key of ['', '../r0', '..', '.hidden', 'a/b', 'a\\b', 'r0\n', '-r0', 'r 0', 'x'.repeat(129)]) {
       await expect(store.acquireOrRenew(key, 'alpha', 1000), JSON.stringify(key)).rejects.toThrow(
         /invalid lock key/,
@@ -53,7 +42,7 @@ describe('FileLockStore', () => {
   });
 
   it('creates its directory, writes the record whole and leaves no guard or temp file behind', async () => {
-    const dir = join(tempDir(), 'nested', 'locks');
+    const dir = join(tempDir('drbd-chatops-file-lock-'), 'nested', 'locks');
     const store = new FileLockStore({ dir, now: () => 1_000_000 });
     expect(await store.acquireOrRenew('r0', 'alpha', 5000)).toEqual({
       held: true,
@@ -71,7 +60,7 @@ describe('FileLockStore', () => {
 
   it('decides expiry with its clock', async () => {
     let now = 1_000_000;
-    const store = new FileLockStore({ dir: tempDir(), now: () => now });
+    const store = new FileLockStore({ dir: tempDir('drbd-chatops-file-lock-'), now: () => now });
     await store.acquireOrRenew('r0', 'alpha', 5000);
     now += 4999;
     expect((await store.acquireOrRenew('r0', 'beta', 5000)).held).toBe(false);
@@ -81,7 +70,7 @@ describe('FileLockStore', () => {
   });
 
   it('recovers a guard left by a crashed process on this host (dead pid) at once', async () => {
-    const dir = tempDir();
+    const dir = tempDir('drbd-chatops-file-lock-');
     writeFileSync(join(dir, 'r0.guard'), `${hostname()} ${deadPid()} 0123456789abcdef ${Date.now()}\n`);
     const store = new FileLockStore({ dir, guardTimeoutMs: 2000 });
     const started = Date.now();
@@ -91,7 +80,7 @@ describe('FileLockStore', () => {
   });
 
   it('recovers a guard older than staleGuardMs whatever its owner, and an empty one', async () => {
-    const dir = tempDir();
+    const dir = tempDir('drbd-chatops-file-lock-');
     const guard = join(dir, 'r0.guard');
     writeFileSync(guard, `other-host ${process.pid} 0123456789abcdef ${Date.now()}\n`);
     const old = new Date(Date.now() - 60_000);
@@ -105,7 +94,7 @@ describe('FileLockStore', () => {
   });
 
   it('waits for a live guard, then fails with LockStoreError', async () => {
-    const dir = tempDir();
+    const dir = tempDir('drbd-chatops-file-lock-');
     writeFileSync(join(dir, 'r0.guard'), `${hostname()} ${process.pid} 0123456789abcdef ${Date.now()}\n`);
     const store = new FileLockStore({ dir, guardTimeoutMs: 300 });
     await expect(store.acquireOrRenew('r0', 'alpha', 1000)).rejects.toThrow(LockStoreError);
@@ -117,7 +106,7 @@ describe('FileLockStore', () => {
   });
 
   it('reports a corrupt record or an unusable directory as LockStoreError', async () => {
-    const dir = tempDir();
+    const dir = tempDir('drbd-chatops-file-lock-');
     writeFileSync(join(dir, 'r0.lease'), '{"holder":"alpha"');
     writeFileSync(join(dir, 'r1.lease'), '{"holder":"alpha","expiresAt":null,"token":1}');
     const store = new FileLockStore({ dir });
@@ -133,7 +122,7 @@ describe('FileLockStore', () => {
   });
 
   it('refuses calls after close()', async () => {
-    const store = new FileLockStore({ dir: tempDir() });
+    const store = new FileLockStore({ dir: tempDir('drbd-chatops-file-lock-') });
     await store.close();
     await expect(store.read('r0')).rejects.toBeInstanceOf(LockStoreError);
   });
@@ -183,8 +172,8 @@ while (Date.now() < end) {
 
 describe('FileLockStore across processes', () => {
   it('never lets two processes hold the lease at once', async () => {
-    const dir = tempDir();
-    const child = compileForChildren(tempDir());
+    const dir = tempDir('drbd-chatops-file-lock-');
+    const child = compileForChildren(tempDir('drbd-chatops-file-lock-'));
     const names = ['p1', 'p2', 'p3', 'p4'];
     const runs = await Promise.all(
       names.map((name) => execa(process.execPath, [child, dir, name, '2000'], { timeout: 20_000 })),
