@@ -1,16 +1,23 @@
 // `help`: the commands this bot understands, with their arguments.
-import { type CommandDefinition, usage } from '../src/app/command-registry.js';
+import { z } from 'zod';
+import { defineQuery, usage } from '../src/app/command-registry.js';
 
-export const help: CommandDefinition = {
+export const help = defineQuery({
+  kind: 'query',
   name: 'help',
   description: 'List the commands',
   options: [],
+  args: z.object({}),
   private: true,
   async run(_args, _command, context) {
     return {
       title: 'drbd-chatops commands',
       tone: 'info',
-      fields: context.commands.map((c) => ({ label: usage(c), value: c.description })),
+      body: 'Commands that change something show their plan first; nothing runs before it is confirmed (and approved, where the policy says so).',
+      fields: context.commands.map((c) => ({
+        label: usage(c),
+        value: `${c.description}${c.kind === 'change' ? ' (changes things: plan, confirmation, approval)' : ''}`,
+      })),
     };
   },
-};
+});

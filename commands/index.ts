@@ -1,6 +1,23 @@
 // Every chat command, in the order `help` lists them.
 import type { CommandDefinition } from '../src/app/command-registry.js';
+import { approve } from './approve.js';
+import { cancel } from './cancel.js';
+import { confirm } from './confirm.js';
+import { containers } from './containers.js';
 import { help } from './help.js';
+import { ipSet } from './ip-set.js';
+import { ipShow } from './ip-show.js';
+import { oncall } from './oncall.js';
 import { status } from './status.js';
 
-export const COMMANDS: readonly CommandDefinition[] = [status, help];
+export const COMMANDS: readonly CommandDefinition[] = [
+  status,
+  containers,
+  ipShow,
+  ipSet,
+  oncall,
+  confirm,
+  approve,
+  cancel,
+  help,
+];

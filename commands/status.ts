@@ -1,6 +1,7 @@
 // `status [resource]`: every resource as this host sees it (role, disk, connection, replication,
 // resync progress) and the open incidents.
-import { type CommandDefinition, CommandError } from '../src/app/command-registry.js';
+import { z } from 'zod';
+import { ARGS, CommandError, defineQuery } from '../src/app/command-registry.js';
 import type { ResourceState } from '../src/core/host-state.js';
 import { INCIDENT_TITLES } from '../src/core/incidents.js';
 import type { MessageField, Tone } from '../src/core/message.js';
@@ -30,12 +31,14 @@ function describe(resource: ResourceState): { text: string; healthy: boolean } {
   return { text: lines.join('\n'), healthy };
 }
 
-export const status: CommandDefinition = {
+export const status = defineQuery({
+  kind: 'query',
   name: 'status',
   description: "Every resource's role, disks, connection and replication, and the open incidents",
   options: [
     { name: 'resource', description: 'Only this resource (e.g. r0)', type: 'string', required: false },
   ],
+  args: z.object({ resource: ARGS.resource.optional() }),
   async run(args, _command, context) {
     const wanted = args.resource;
     const fields: MessageField[] = [];
@@ -60,6 +63,22 @@ export const status: CommandDefinition = {
       fields.push({
         label: `Open incident: ${incident.resource} ${INCIDENT_TITLES[incident.family]}`,
         value: `${incident.latest.text} (for ${formatDuration(now - incident.openedAt)}, ${incident.changes} changes)`,
+      });
+    }
+    // The last few that ended, so "what happened tonight" is one command.
+    const recent = Object.values(context.incidents())
+      .filter((i) => i.resolvedAt !== undefined && (wanted === undefined || i.resource === wanted))
+      .sort((a, b) => (b.resolvedAt ?? 0) - (a.resolvedAt ?? 0))
+      .slice(0, 3);
+    if (recent.length > 0) {
+      fields.push({
+        label: 'Recent incidents',
+        value: recent
+          .map(
+            (i) =>
+              `${i.resource} ${INCIDENT_TITLES[i.family]}: ${formatDuration((i.resolvedAt ?? now) - i.openedAt)}, ended ${formatDuration(now - (i.resolvedAt ?? now))} ago`,
+          )
+          .join('\n'),
       });
     }
     if (context.leadership !== undefined) {
@@ -100,4 +119,4 @@ export const status: CommandDefinition = {
       fields,
     };
   },
-};
+});

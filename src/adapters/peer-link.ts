@@ -186,7 +186,7 @@ export class PeerClient {
     method: 'GET' | 'POST',
     path: string,
     body?: unknown,
-    extra: { token?: number } = {},
+    extra: { token?: number; timeoutMs?: number } = {},
   ): Promise<T> {
     const text = body === undefined ? '' : JSON.stringify(body);
     const timestampMs = (this.options.now ?? Date.now)();
@@ -210,7 +210,7 @@ export class PeerClient {
         method,
         headers,
         ...(text === '' ? {} : { body: text }),
-        signal: AbortSignal.timeout(this.options.timeoutMs ?? 5_000),
+        signal: AbortSignal.timeout(extra.timeoutMs ?? this.options.timeoutMs ?? 5_000),
       });
     } catch (err) {
       throw new PeerError(`peer unreachable: ${(err as Error).message}`);

@@ -2,10 +2,14 @@
 // same definitions drive Slack (one slash command with subcommands), Discord (slash commands with
 // typed options) and the console. Text such as "status r0" is parsed against the options in order.
 
+import { z } from 'zod';
 import type { HostState } from '../core/host-state.js';
 import type { Incidents } from '../core/incidents.js';
 import type { Message } from '../core/message.js';
-import type { CommandHandler, IncomingCommand } from '../ports/chat.js';
+import type { Decision, Operation, Plan } from '../core/operation.js';
+import type { CommandPolicy, Member, OnCall } from '../core/policy.js';
+import type { CommandHandler, CommandReply, IncomingCommand } from '../ports/chat.js';
+import type { ContainerInfo } from '../ports/containers.js';
 import type { Logger } from './log.js';
 
 export interface CommandOption {
@@ -13,6 +17,35 @@ export interface CommandOption {
   readonly description: string;
   readonly type: 'string' | 'integer' | 'boolean';
   readonly required: boolean;
+}
+
+/** What the configuration says about one DRBD resource. */
+export interface ResourceSettings {
+  readonly lxdDir: string;
+  readonly subnets: readonly string[];
+}
+
+/** Every container of the pair, from whichever host is Primary for its resource. */
+export interface ContainersView {
+  readonly containers: readonly ContainerInfo[];
+  readonly resources: readonly {
+    readonly name: string;
+    /** The host that is Primary for it, or null when none is. */
+    readonly primaryOn: string | null;
+    /** Why its containers could not be listed. */
+    readonly problem?: string;
+  }[];
+}
+
+/** What changing commands need: the request/decision machinery (src/app/operations.ts). */
+export interface OperationsPort {
+  request(
+    definition: ChangeCommand,
+    args: Record<string, string>,
+    command: IncomingCommand,
+  ): Promise<CommandReply>;
+  decide(id: string, decision: Decision, command: IncomingCommand): Promise<CommandReply>;
+  list(): readonly Operation[];
 }
 
 export interface CommandContext {
@@ -25,6 +58,14 @@ export interface CommandContext {
   readonly leadership?: () => Promise<LeadershipView>;
   readonly commands: readonly CommandDefinition[];
   readonly now: () => number;
+  /** The resources from the configuration (LXD_DIR, allowed subnets). */
+  readonly resources: Readonly<Record<string, ResourceSettings>>;
+  /** Every container on both hosts; absent when this instance manages no LXD. */
+  readonly containers?: () => Promise<ContainersView>;
+  readonly team: readonly Member[];
+  readonly onCall: () => OnCall;
+  readonly operations?: OperationsPort;
+  readonly lxd: { readonly stopTimeoutS: number; readonly verifyTimeoutMs: number };
 }
 
 export interface LeadershipView {
@@ -39,18 +80,47 @@ export interface LeadershipView {
   }[];
 }
 
-export interface CommandDefinition {
+interface CommonDefinition<A> {
+  /** One word, or two joined by a dash ("ip-set"; typed as "ip set" too). */
   readonly name: string;
   readonly description: string;
+  /** The arguments in the order they are typed; they drive parsing and the platform registrations. */
   readonly options: readonly CommandOption[];
+  /** Validates and converts the parsed arguments; its messages are shown to the user as they are. */
+  readonly args: z.ZodType<A>;
   /** Replies only the requester sees. */
   readonly private?: boolean;
-  run(
-    args: Readonly<Record<string, string>>,
-    command: IncomingCommand,
-    context: CommandContext,
-  ): Promise<Message>;
 }
+
+/** A command that only looks: it answers at once. */
+export interface QueryCommand<A = unknown> extends CommonDefinition<A> {
+  readonly kind: 'query';
+  run(args: A, command: IncomingCommand, context: CommandContext): Promise<Message>;
+}
+
+/**
+ * A command that changes something. It never acts directly: `observe` gathers what the plan depends
+ * on through the ports, the pure `plan` turns arguments and that world into steps (or refuses with a
+ * CommandError), and the operations machinery shows the plan, waits for confirmation and approvals,
+ * plans again to check nothing changed, and runs the steps through the ports.
+ */
+export interface ChangeCommand<A = unknown, W = unknown> extends CommonDefinition<A> {
+  readonly kind: 'change';
+  /** This command's policy where the configuration does not say (policies.<name>). */
+  readonly policy: Partial<CommandPolicy>;
+  observe(args: A, context: CommandContext): Promise<W>;
+  plan(args: A, world: W, context: PlanContext): Plan;
+}
+
+export interface PlanContext {
+  readonly host: string;
+  readonly resources: Readonly<Record<string, ResourceSettings>>;
+  readonly lxd: { readonly stopTimeoutS: number; readonly verifyTimeoutMs: number };
+  /** The command line as it will be shown and audited. */
+  readonly command: string;
+}
+
+export type CommandDefinition = QueryCommand | ChangeCommand;
 
 /** A mistake the user can fix; shown as it is. Anything else is an internal error. */
 export class CommandError extends Error {}
@@ -82,7 +152,13 @@ export function parseCommandText(
   text: string,
   commands: readonly CommandDefinition[],
 ): { definition: CommandDefinition; args: Record<string, string> } {
-  const [name = '', ...words] = tokenize(text.trim());
+  let [name = '', ...words] = tokenize(text.trim());
+  // "ip set web1 …" is the command ip-set.
+  const joined = `${name}-${words[0] ?? ''}`.toLowerCase();
+  if (words.length > 0 && commands.some((c) => c.name === joined)) {
+    name = joined;
+    words = words.slice(1);
+  }
   const definition = commands.find((c) => c.name === name.toLowerCase());
   if (definition === undefined) {
     throw new CommandError(
@@ -135,9 +211,34 @@ export function parseCommandText(
   return { definition, args };
 }
 
+/** Check the parsed arguments against the command's schema; the first problem is the answer. */
+export function validateArgs(definition: CommandDefinition, raw: Record<string, string>): unknown {
+  const result = definition.args.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  const where = issue?.path.length ? `${issue.path.map(String).join('.')}: ` : '';
+  throw new CommandError(`${where}${issue?.message ?? 'invalid arguments'} (${usage(definition)})`);
+}
+
+/** The command line in one canonical spelling, for plans and the audit log. */
+export function canonicalCommand(
+  definition: CommandDefinition,
+  raw: Readonly<Record<string, string>>,
+): string {
+  const words = [definition.name];
+  for (const option of definition.options) {
+    const value = raw[option.name];
+    if (value === undefined) continue;
+    if (option.type === 'boolean') {
+      if (value === 'true') words.push(`--${option.name}`);
+    } else words.push(value);
+  }
+  return words.join(' ');
+}
+
 export function usage(definition: CommandDefinition): string {
   return [
-    definition.name,
+    definition.name.replace('-', ' '),
     ...definition.options.map((o) => (o.required ? `<${o.name}>` : `[${o.name}]`)),
   ].join(' ');
 }
@@ -146,7 +247,16 @@ export function usage(definition: CommandDefinition): string {
 export function commandHandler(context: CommandContext, logger: Logger): CommandHandler {
   return async (command) => {
     try {
-      const { definition, args } = parseCommandText(command.text, context.commands);
+      const { definition, args: raw } = parseCommandText(command.text, context.commands);
+      const args = validateArgs(definition, raw);
+      if (definition.kind === 'change') {
+        if (context.operations === undefined) {
+          throw new CommandError(
+            `${definition.name} changes things; this instance cannot run changing commands.`,
+          );
+        }
+        return await context.operations.request(definition, raw, command);
+      }
       const message = await definition.run(args, command, context);
       return { message, ...(definition.private === true ? { private: true } : {}) };
     } catch (err) {
@@ -164,3 +274,21 @@ export function commandHandler(context: CommandContext, logger: Logger): Command
     }
   };
 }
+
+/** Declare a query command with its argument type inferred from the schema. */
+export function defineQuery<A>(definition: QueryCommand<A>): QueryCommand {
+  return definition as QueryCommand;
+}
+
+/** Declare a changing command with its argument and world types inferred. */
+export function defineChange<A, W>(definition: ChangeCommand<A, W>): ChangeCommand {
+  return definition as unknown as ChangeCommand;
+}
+
+/** Argument schemas the commands share. */
+export const ARGS = {
+  resource: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a DRBD resource name such as r0'),
+  host: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/, 'a host name'),
+  container: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/, 'a container name (letters, digits, -)'),
+  operation: z.string().regex(/^[0-9a-f]{8}$/, 'a request id (8 hex digits, shown on the plan)'),
+} as const;

@@ -4,9 +4,12 @@
 
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { validate as validateCron } from 'node-cron';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
+import { parseSubnet } from '../core/addresses.js';
 import { ALERT_KINDS, SEVERITIES } from '../core/notification.js';
+import { PRINCIPAL_PATTERN } from '../core/policy.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/drbd-chatops/config.yaml';
 
@@ -145,6 +148,94 @@ const leaderSchema = z
     path: ['retryMs'],
   });
 
+const principal = z
+  .string()
+  .regex(
+    PRINCIPAL_PATTERN,
+    'anyone, team, oncall, a team member name, slack:ID, slack-group:ID, discord:ID, discord-role:ID or console:NAME',
+  );
+
+const policySchema = z.strictObject({
+  requesters: z.array(principal).min(1).optional(),
+  approvers: z.array(principal).min(1).optional(),
+  confirm: z.boolean().optional(),
+  approvals: z.int().min(0).max(5).optional(),
+  approverDiffers: z.boolean().optional(),
+  approverOnCall: z.boolean().optional(),
+  expireAfterMs: z
+    .int()
+    .min(10_000)
+    .max(24 * 3_600_000)
+    .optional(),
+});
+export type PolicyConfig = z.infer<typeof policySchema>;
+
+const memberName = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9._-]{0,63}$/, 'a short name (letters, digits, . _ -)');
+
+const oncallSchema = z
+  .strictObject({
+    /** The people who may be on call, with their id on each platform. */
+    team: z
+      .array(
+        z.strictObject({
+          name: memberName,
+          slack: z
+            .string()
+            .regex(/^[UW][A-Z0-9]{2,}$/, 'a Slack user id (U…)')
+            .optional(),
+          discord: z
+            .string()
+            .regex(/^\d{5,25}$/, 'a Discord user id (snowflake)')
+            .optional(),
+          console: z.string().min(1).max(64).optional(),
+        }),
+      )
+      .default([]),
+    /** Always on call (a small team without a rotation). */
+    static: z.array(memberName).optional(),
+    /** A rotation: order[0] from `since`, the next one at each hand-over (cron, host time zone). */
+    rotation: z
+      .strictObject({
+        order: z.array(memberName).min(1),
+        handover: z.string().refine((e) => validateCron(e), 'a cron expression, e.g. "0 9 * * 1"'),
+        since: z.iso.datetime({ local: true, offset: true }),
+      })
+      .optional(),
+    /** Post each hand-over to the channels of the routes. */
+    announce: z.boolean().default(true),
+  })
+  .refine((o) => o.static === undefined || o.rotation === undefined, {
+    message: 'give either static or rotation, not both',
+  })
+  .refine(
+    (o) =>
+      [...(o.static ?? []), ...(o.rotation?.order ?? [])].every((name) =>
+        o.team.some((m) => m.name === name),
+      ),
+    { message: 'every name in static/rotation must be a member of team' },
+  );
+export type OncallConfig = z.infer<typeof oncallSchema>;
+
+const resourceSchema = z.strictObject({
+  /** The resource's LXD daemon (the recipe: /r0/lxd on the file system mounted at /r0). */
+  lxdDir: z.string().min(1).optional(),
+  /** Where `ip set` may put addresses for this resource's containers (CIDR). */
+  subnets: z
+    .array(
+      z.string().refine((s) => {
+        try {
+          parseSubnet(s);
+          return true;
+        } catch {
+          return false;
+        }
+      }, 'a subnet in CIDR notation without host bits, e.g. 198.51.100.0/24'),
+    )
+    .default([]),
+});
+
 export const configSchema = z.strictObject({
   /** This host's name as DRBD knows it (the `on NAME` of the resource files). */
   host: z
@@ -209,6 +300,26 @@ export const configSchema = z.strictObject({
     renewDeadlineMs: 10_000,
     retryMs: 2_000,
   }),
+  /** The DRBD resources whose containers the bot manages, by name (r0, r1 …). */
+  resources: z
+    .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a DRBD resource name'), resourceSchema)
+    .default({}),
+  lxd: z
+    .strictObject({
+      /** The lxc client; it talks to each resource's daemon through LXD_DIR. */
+      lxc: z.string().min(1).default('lxc'),
+      /** A clean stop waits this long before the container is stopped by force. */
+      stopTimeoutS: z.int().min(1).max(600).default(30),
+      /** Time limit of one lxc command. */
+      commandTimeoutMs: z.int().min(1_000).max(900_000).default(120_000),
+      /** How long a started container may take to bring its addresses up. */
+      verifyTimeoutMs: z.int().min(1_000).max(600_000).default(30_000),
+    })
+    .default({ lxc: 'lxc', stopTimeoutS: 30, commandTimeoutMs: 120_000, verifyTimeoutMs: 30_000 }),
+  /** Who is on call; changing commands are for the team, approvals may need the on-call person. */
+  oncall: oncallSchema.default({ team: [], announce: true }),
+  /** Per changing command: who may request it, confirmation and approvals (README: Policies). */
+  policies: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'a command name'), policySchema).default({}),
   /** Which notifications go where. Without routes nothing is posted (the console shows all). */
   routes: z.array(routeSchema).default([]),
 });

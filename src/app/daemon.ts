@@ -5,11 +5,16 @@
 
 import { join } from 'node:path';
 import { COMMANDS } from '../../commands/index.js';
+import { AuditLog } from '../adapters/audit-log.js';
+import { every, handoverClock } from '../adapters/cron.js';
+import { LxcCli } from '../adapters/lxd.js';
+import { OperationStore } from '../adapters/operation-store.js';
 import { type Gate, Outbox } from '../adapters/outbox.js';
 import type { OutboxEntry } from '../core/delivery.js';
 import type { ElectionEvent } from '../core/leader.js';
 import type { Message } from '../core/message.js';
 import type { Notification } from '../core/notification.js';
+import { type HandoverClock, onCall, type Roster } from '../core/policy.js';
 import type {
   ChatPlatform,
   CommandHandler,
@@ -17,14 +22,24 @@ import type {
   IncomingCommand,
   PlatformName,
 } from '../ports/chat.js';
+import type { ContainerRuntime } from '../ports/containers.js';
 import type { LockStore } from '../ports/lock.js';
-import { commandHandler, type LeadershipView } from './command-registry.js';
+import {
+  type CommandContext,
+  type ContainersView,
+  commandHandler,
+  type LeadershipView,
+  type ResourceSettings,
+} from './command-registry.js';
 import { type Config, loadConfig } from './config.js';
+import { localContainers, mergeContainerViews } from './containers.js';
 import { LeaderElector } from './leader-elector.js';
 import { createLockStore } from './lock-store.js';
 import type { Logger } from './log.js';
 import { Notifier } from './notifier.js';
+import { Operations } from './operations.js';
 import { PeerLink } from './peer.js';
+import { runAction } from './steps.js';
 import { type RunningWatch, startWatch } from './watch.js';
 
 export interface DaemonOptions {
@@ -37,6 +52,31 @@ export interface DaemonOptions {
   readonly onNotification?: (n: Notification) => void;
   /** A lock store to elect the leader with (tests); otherwise built from `config.lock`. */
   readonly lockStore?: LockStore;
+  /** The LXD daemons of the resources (the demo's simulated ones); otherwise lxc per config.resources. */
+  readonly containers?: ContainerRuntime;
+}
+
+/** The configured resources with their defaults filled in (the recipe's /r0/lxd). */
+export function resourceSettings(config: Config): Record<string, ResourceSettings> {
+  return Object.fromEntries(
+    Object.entries(config.resources).map(([name, r]) => [
+      name,
+      { lxdDir: r.lxdDir ?? `/${name}/lxd`, subnets: r.subnets },
+    ]),
+  );
+}
+
+function rosterOf(config: Config): Roster {
+  const o = config.oncall;
+  return {
+    team: o.team,
+    schedule:
+      o.rotation !== undefined
+        ? { kind: 'rotation', ...o.rotation }
+        : o.static !== undefined
+          ? { kind: 'static', onCall: o.static }
+          : { kind: 'none' },
+  };
 }
 
 export class Daemon {
@@ -61,6 +101,13 @@ export class Daemon {
   #heldCriticals: Notification[] = [];
   /** The link to the other instance of the pair, when configured. */
   readonly peer: PeerLink | undefined;
+  readonly operations: Operations;
+  readonly #containers: ContainerRuntime | undefined;
+  readonly #operationStore: OperationStore;
+  readonly #audit: AuditLog;
+  readonly #clock: HandoverClock | undefined;
+  #sweepTimer: NodeJS.Timeout | undefined;
+  #handovers: { stop(): void } | undefined;
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
@@ -92,6 +139,24 @@ export class Daemon {
             logger: options.logger.child({ part: 'leader' }),
             onEvent: (event) => this.#onElection(event),
           });
+    const resources = resourceSettings(options.config);
+    this.#containers =
+      options.containers ??
+      (Object.keys(resources).length === 0
+        ? undefined
+        : new LxcCli({
+            host: options.config.host,
+            resources,
+            lxc: options.config.lxd.lxc,
+            timeoutMs: {
+              list: options.config.lxd.commandTimeoutMs,
+              stop: options.config.lxd.commandTimeoutMs,
+              start: options.config.lxd.commandTimeoutMs,
+              config: options.config.lxd.commandTimeoutMs,
+            },
+          }));
+    const rotation = options.config.oncall.rotation;
+    this.#clock = rotation === undefined ? undefined : handoverClock(rotation.handover);
     this.peer =
       options.config.peer === undefined
         ? undefined
@@ -104,12 +169,92 @@ export class Daemon {
               this.notifier.notify(notifications, verify === true ? { verify } : {}),
             adopt: (entries) => this.#adopt(entries),
             localState: () => this.#watch?.watcher.watch.state,
+            localContainers: () => this.#localContainers(),
+            runLocalStep: (action) => this.#runLocalStep(action),
           });
     this.notifier = new Notifier({
       stateDir: options.config.stateDir,
       routes: options.config.routes,
       outbox: this.outbox,
     });
+    this.#operationStore = new OperationStore(join(options.config.stateDir, 'operations.ndjson'));
+    this.#audit = new AuditLog(join(options.config.stateDir, 'audit.ndjson'));
+    const lxd = {
+      stopTimeoutS: options.config.lxd.stopTimeoutS,
+      verifyTimeoutMs: options.config.lxd.verifyTimeoutMs,
+    };
+    this.operations = new Operations({
+      host: options.config.host,
+      store: this.#operationStore,
+      audit: this.#audit,
+      commands: COMMANDS,
+      policies: options.config.policies,
+      chat: (platform) => (this.#platformsStarted ? this.#platforms.get(platform) : undefined),
+      runStep: (action, host, token) => this.#runStep(action, host, token),
+      token: () => this.elector?.state.token ?? 0,
+      roster: () => ({ team: this.#config.oncall.team, onCallNow: this.#onCall().now }),
+      context: () => this.#commandContext(),
+      planContext: { host: options.config.host, resources, lxd },
+      logger: options.logger.child({ part: 'operations' }),
+    });
+  }
+
+  #onCall() {
+    return onCall(rosterOf(this.#config), new Date(), this.#clock);
+  }
+
+  async #localContainers(): Promise<ContainersView> {
+    if (this.#containers === undefined) return { containers: [], resources: [] };
+    return localContainers(
+      this.#containers,
+      this.#watch?.watcher.watch.state,
+      Object.keys(this.#config.resources),
+      this.#config.host,
+    );
+  }
+
+  async #allContainers(): Promise<ContainersView> {
+    const own = await this.#localContainers();
+    if (this.peer === undefined) return own;
+    return mergeContainerViews(own, await this.peer.peerContainers(), this.#config.peer?.name ?? 'the peer');
+  }
+
+  async #runLocalStep(action: Parameters<typeof runAction>[0]) {
+    if (this.#containers === undefined) throw new Error(`${this.#config.host} manages no LXD resources`);
+    return runAction(action, { containers: this.#containers });
+  }
+
+  async #runStep(action: Parameters<typeof runAction>[0], host: string, token: number) {
+    if (host === this.#config.host) return this.#runLocalStep(action);
+    if (this.peer !== undefined && host === this.#config.peer?.name) {
+      const lxd = this.#config.lxd;
+      return this.peer.runStep(action, token, 2 * lxd.commandTimeoutMs + lxd.verifyTimeoutMs);
+    }
+    throw new Error(`no way to run a step on ${host}: it is neither this host nor the peer`);
+  }
+
+  #commandContext(): CommandContext {
+    const config = this.#config;
+    return {
+      host: config.host,
+      hosts: async () => {
+        const own = this.#watch === undefined ? [] : [this.#watch.watcher.watch.state];
+        const peer = await this.peer?.peerState();
+        return peer === undefined ? own : [...own, peer];
+      },
+      incidents: () => this.notifier.incidents,
+      ...(this.#lockStore === undefined ? {} : { leadership: () => this.#leadershipView() }),
+      commands: COMMANDS,
+      now: Date.now,
+      resources: resourceSettings(config),
+      ...(this.#containers === undefined && this.peer === undefined
+        ? {}
+        : { containers: () => this.#allContainers() }),
+      team: config.oncall.team,
+      onCall: () => this.#onCall(),
+      operations: this.operations,
+      lxd: { stopTimeoutS: config.lxd.stopTimeoutS, verifyTimeoutMs: config.lxd.verifyTimeoutMs },
+    };
   }
 
   get config(): Config {
@@ -122,21 +267,9 @@ export class Daemon {
 
   async start(): Promise<void> {
     await this.outbox.open();
-    this.#handler = commandHandler(
-      {
-        host: this.#config.host,
-        hosts: async () => {
-          const own = this.#watch === undefined ? [] : [this.#watch.watcher.watch.state];
-          const peer = await this.peer?.peerState();
-          return peer === undefined ? own : [...own, peer];
-        },
-        incidents: () => this.notifier.incidents,
-        ...(this.#lockStore === undefined ? {} : { leadership: () => this.#leadershipView() }),
-        commands: COMMANDS,
-        now: Date.now,
-      },
-      this.#logger.child({ part: 'commands' }),
-    );
+    await this.#operationStore.open();
+    const context = this.#commandContext();
+    this.#handler = commandHandler(context, this.#logger.child({ part: 'commands' }));
     await this.peer?.start();
     if (this.elector === undefined) {
       await this.#startPlatforms();
@@ -146,6 +279,23 @@ export class Daemon {
       this.elector.start();
     }
     this.#watch = startWatch(this.#config, this.#logger.child({ part: 'events2' }), (n) => this.#collect(n));
+    // Open requests whose time ran out, or whose leader is gone, are closed on their messages.
+    this.#sweepTimer = setInterval(() => {
+      if (!this.#platformsStarted) return;
+      this.operations.sweep().catch((err: Error) => this.#logger.error({ err }, 'expiring requests failed'));
+    }, 15_000);
+    const rotation = this.#config.oncall.rotation;
+    if (rotation !== undefined && this.#config.oncall.announce) {
+      this.#handovers = every(rotation.handover, 'oncall-handover', async () => {
+        if (!this.#platformsStarted) return;
+        const roster = this.#onCall();
+        const names = (people: readonly { name: string }[]) =>
+          people.map((m) => m.name).join(', ') || 'nobody';
+        await this.#announce(
+          `On call now: ${names(roster.now)}${roster.handoverAt === null ? '' : ` (next: ${names(roster.next)} from ${roster.handoverAt.toISOString()})`}`,
+        );
+      });
+    }
     if (this.elector !== undefined) {
       this.#pairTimer = setInterval(() => {
         this.#pairChores().catch((err: Error) => this.#logger.error({ err }, 'pair housekeeping failed'));
@@ -248,6 +398,9 @@ export class Daemon {
       await platform.start(this.#handler);
       this.#logger.info({ platform: platform.name }, 'chat platform started');
     }
+    // A request that was running when this instance stopped is reported, never continued.
+    await this.operations.recover();
+    await this.operations.sweep();
   }
 
   async #stopPlatforms(): Promise<void> {
@@ -351,12 +504,18 @@ export class Daemon {
   async reload(): Promise<boolean> {
     try {
       const { config } = await loadConfig(this.#configPath);
-      const needsRestart = (['host', 'drbd', 'stateDir', 'slack', 'discord'] as const).filter(
-        (key) => JSON.stringify(config[key]) !== JSON.stringify(this.#config[key]),
-      );
+      const needsRestart = (
+        ['host', 'drbd', 'stateDir', 'slack', 'discord', 'resources', 'lxd', 'policies'] as const
+      ).filter((key) => JSON.stringify(config[key]) !== JSON.stringify(this.#config[key]));
       this.notifier.setRoutes(config.routes);
       this.#logger.level = config.log.level;
-      this.#config = { ...this.#config, routes: config.routes, log: config.log, delivery: config.delivery };
+      this.#config = {
+        ...this.#config,
+        routes: config.routes,
+        log: config.log,
+        delivery: config.delivery,
+        oncall: config.oncall,
+      };
       this.#logger.info({ routes: config.routes.length, needsRestart }, 'configuration reloaded');
       if (needsRestart.length > 0) {
         this.#logger.warn(
@@ -376,6 +535,10 @@ export class Daemon {
 
   async stop(): Promise<void> {
     clearInterval(this.#pairTimer);
+    clearInterval(this.#sweepTimer);
+    this.#handovers?.stop();
+    // A running change finishes (or fails and rolls back) before the chat clients go.
+    await this.operations.idle();
     await this.#watch?.stop();
     // Whatever the watcher said last must reach the outbox before it stops.
     await new Promise((r) => setImmediate(r));
@@ -385,6 +548,8 @@ export class Daemon {
     await this.#leadership;
     await this.peer?.stop();
     await this.#stopPlatforms();
+    await this.#operationStore.close();
+    await this.#audit.close();
     this.#logger.info({ undelivered: this.outbox.depth }, 'stopped');
   }
 }

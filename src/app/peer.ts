@@ -10,9 +10,13 @@ import { PeerClient, PeerError, PeerServer, TokenFloor } from '../adapters/peer-
 import type { OutboxEntry } from '../core/delivery.js';
 import type { HostState } from '../core/host-state.js';
 import { ALERT_KINDS, type Notification, SEVERITIES } from '../core/notification.js';
+import type { StepAction } from '../core/operation.js';
+import type { StepRun } from '../ports/containers.js';
+import type { ContainersView } from './command-registry.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { readSecret } from './secrets.js';
+import { StepFailed } from './steps.js';
 
 const notificationSchema = z.strictObject({
   kind: z.enum(ALERT_KINDS),
@@ -48,6 +52,38 @@ const handedOverSchema = z.strictObject({
     .max(500),
 });
 
+const name = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/);
+const addresses = z.array(z.string().max(64)).max(16);
+/** A plan step the leader asks this host to run; the same shapes as StepAction. */
+const stepSchema = z.strictObject({
+  token: z.int().min(0),
+  action: z.discriminatedUnion('kind', [
+    z.strictObject({
+      kind: z.literal('container-stop'),
+      resource: name,
+      container: name,
+      timeoutS: z.int().min(1).max(3_600),
+    }),
+    z.strictObject({ kind: z.literal('container-start'), resource: name, container: name }),
+    z.strictObject({
+      kind: z.literal('container-set-addresses'),
+      resource: name,
+      container: name,
+      device: name,
+      ipv4: addresses,
+      ipv6: addresses,
+    }),
+    z.strictObject({
+      kind: z.literal('container-verify'),
+      resource: name,
+      container: name,
+      ipv4: addresses,
+      ipv6: addresses,
+      timeoutMs: z.int().min(0).max(3_600_000),
+    }),
+  ]),
+});
+
 /** How long forwarded notifications are kept for a takeover (well beyond lease + delivery time). */
 const RECENT_MS = 5 * 60_000;
 
@@ -69,6 +105,10 @@ export interface PeerLinkOptions {
   /** The leader's intake of a former leader's unsent deliveries. */
   readonly adopt: (entries: readonly OutboxEntry[]) => Promise<void>;
   readonly localState: () => HostState | undefined;
+  /** This host's containers, for the leader's `containers` and `ip` commands. */
+  readonly localContainers?: () => Promise<ContainersView>;
+  /** Run a plan step here for the leader. */
+  readonly runLocalStep?: (action: StepAction) => Promise<StepRun[]>;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -135,6 +175,35 @@ export class PeerLink {
           },
         },
         { method: 'GET', path: '/v1/state', handle: async () => ({ state: options.localState() ?? null }) },
+        {
+          method: 'GET',
+          path: '/v1/containers',
+          handle: async () => {
+            if (options.localContainers === undefined)
+              throw new PeerError('no LXD resources configured here', 404);
+            return await options.localContainers();
+          },
+        },
+        {
+          method: 'POST',
+          path: '/v1/steps',
+          // Acts on this host: only for the current leader (its token is no lower than any seen).
+          fenced: true,
+          handle: async (body, context) => {
+            const parsed = stepSchema.safeParse(body);
+            if (!parsed.success)
+              throw new PeerError(`bad step: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 400);
+            // The token in the signed body must be the one the fence admitted.
+            if (parsed.data.token !== context.token)
+              throw new PeerError('the token in the body differs from the header', 400);
+            if (options.runLocalStep === undefined) throw new PeerError('this host runs no steps', 404);
+            try {
+              return { runs: await options.runLocalStep(parsed.data.action as StepAction) };
+            } catch (err) {
+              return { failed: (err as Error).message, runs: err instanceof StepFailed ? err.runs : [] };
+            }
+          },
+        },
       ],
     });
   }
@@ -214,6 +283,29 @@ export class PeerLink {
       this.#options.logger.debug({ err: (err as Error).message }, 'peer state unavailable');
       return undefined;
     }
+  }
+
+  /** The peer's containers, or why it could not say. */
+  async peerContainers(): Promise<ContainersView | { readonly unreachable: string }> {
+    try {
+      return await this.#client.request<ContainersView>('GET', '/v1/containers', undefined, {
+        timeoutMs: 30_000,
+      });
+    } catch (err) {
+      return { unreachable: (err as Error).message };
+    }
+  }
+
+  /** Run a plan step on the peer, fenced by this leader's token. */
+  async runStep(action: StepAction, token: number, timeoutMs: number): Promise<StepRun[]> {
+    const answer = await this.#client.request<{ runs: StepRun[]; failed?: string }>(
+      'POST',
+      '/v1/steps',
+      { token, action },
+      { token, timeoutMs },
+    );
+    if (answer.failed !== undefined) throw new StepFailed(answer.failed, answer.runs ?? []);
+    return answer.runs;
   }
 
   #schedule(delayMs: number): void {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { COMMANDS } from '../../commands/index.js';
 import { commandText } from '../../src/adapters/discord/commands.js';
 import {
@@ -9,6 +10,7 @@ import {
 } from '../../src/app/command-registry.js';
 
 const demo: CommandDefinition = {
+  kind: 'query',
   name: 'demo',
   description: 'test command',
   options: [
@@ -17,6 +19,7 @@ const demo: CommandDefinition = {
     { name: 'count', description: 'c', type: 'integer', required: false },
     { name: 'force', description: 'f', type: 'boolean', required: false },
   ],
+  args: z.object({}).passthrough(),
   run: async () => ({ title: 'ok', tone: 'info' }),
 };
 
@@ -46,7 +49,7 @@ describe('parseCommandText', () => {
 
   it('rejects what it cannot use with a message the user can act on', () => {
     const cases: [string, RegExp][] = [
-      ['', /Which command\? Try: demo, status, help/],
+      ['', /Which command\? Try: demo, status, containers, .*help/],
       ['reboot now', /Unknown command "reboot"/],
       ['demo', /demo needs <resource>: demo <resource> \[host\] \[count\] \[force\]/],
       ['demo r0 beta 3 extra', /takes at most 3 argument/],

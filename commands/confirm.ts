@@ -1,0 +1,18 @@
+// `confirm <request>`: what the Confirm button on a plan sends; it can be typed too.
+import { z } from 'zod';
+import { ARGS, CommandError, defineQuery } from '../src/app/command-registry.js';
+
+export const confirm = defineQuery({
+  kind: 'query',
+  name: 'confirm',
+  description: 'Confirm a plan you asked for',
+  options: [
+    { name: 'request', description: 'The request id shown on the plan', type: 'string', required: true },
+  ],
+  args: z.object({ request: ARGS.operation }),
+  private: true,
+  async run(args, command, context) {
+    if (context.operations === undefined) throw new CommandError('This instance runs no changing commands.');
+    return (await context.operations.decide(args.request, 'confirm', command)).message;
+  },
+});

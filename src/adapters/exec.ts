@@ -1,0 +1,51 @@
+// Every external command the bot runs goes through here: execa with an argument array (never a
+// shell), a timeout, and a StepRun record of what happened for the audit log.
+
+import { execa } from 'execa';
+import { ExternalCommandError, type StepRun } from '../ports/containers.js';
+
+const TAIL = 4096;
+
+function tail(text: string): string {
+  return text.length <= TAIL ? text : `…${text.slice(-TAIL)}`;
+}
+
+export interface ExecOptions {
+  readonly timeoutMs: number;
+  /** Added to the bot's own environment (e.g. LXD_DIR). */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/** Run a command; resolves with its StepRun on exit 0, throws ExternalCommandError otherwise. */
+export async function run(file: string, args: readonly string[], options: ExecOptions): Promise<StepRun> {
+  const started = performance.now();
+  const result = await execa(file, args, {
+    reject: false,
+    timeout: options.timeoutMs,
+    killSignal: 'SIGTERM',
+    forceKillAfterDelay: 5_000,
+    stdin: 'ignore',
+    ...(options.env === undefined ? {} : { env: options.env }),
+  });
+  const record: StepRun = {
+    argv: [file, ...args],
+    exitCode: typeof result.exitCode === 'number' ? result.exitCode : -1,
+    durationMs: Math.round((performance.now() - started) * 10) / 10,
+    stdout: tail(String(result.stdout ?? '')),
+    stderr: tail(String(result.stderr ?? '')),
+    ...(result.timedOut ? { timedOut: true } : {}),
+  };
+  if (result.failed) {
+    const why = result.timedOut
+      ? `timed out after ${options.timeoutMs} ms`
+      : result.exitCode === undefined
+        ? (result.originalMessage ?? 'could not be run')
+        : `exit ${result.exitCode}`;
+    const output = (record.stderr.trim() || record.stdout.trim()).split('\n').slice(-3).join(' | ');
+    throw new ExternalCommandError(
+      `${[file, ...args].join(' ')}: ${why}${output ? `: ${output}` : ''}`,
+      record,
+    );
+  }
+  return record;
+}

@@ -1,0 +1,69 @@
+// The pair's containers: each host lists the LXD daemons of the resources it is Primary for (only
+// the Primary has the file system mounted and the daemon running); the leader merges its own list
+// with the peer's.
+
+import type { HostState } from '../core/host-state.js';
+import type { ContainerRuntime } from '../ports/containers.js';
+import type { ContainersView } from './command-registry.js';
+
+export async function localContainers(
+  runtime: ContainerRuntime,
+  state: HostState | undefined,
+  resources: readonly string[],
+  host: string,
+): Promise<ContainersView> {
+  const view: {
+    containers: ContainersView['containers'][number][];
+    resources: ContainersView['resources'][number][];
+  } = {
+    containers: [],
+    resources: [],
+  };
+  await Promise.all(
+    resources.map(async (name) => {
+      if (state?.resources[name]?.fields.role !== 'Primary') {
+        view.resources.push({ name, primaryOn: null });
+        return;
+      }
+      try {
+        view.containers.push(...(await runtime.list(name)));
+        view.resources.push({ name, primaryOn: host });
+      } catch (err) {
+        view.resources.push({
+          name,
+          primaryOn: host,
+          problem: `LXD on ${host} did not answer: ${(err as Error).message}`,
+        });
+      }
+    }),
+  );
+  view.resources.sort((a, b) => a.name.localeCompare(b.name));
+  return view;
+}
+
+/** Merge this host's view with the peer's (undefined: the peer did not answer, with why). */
+export function mergeContainerViews(
+  own: ContainersView,
+  peer: ContainersView | { readonly unreachable: string },
+  peerName: string,
+): ContainersView {
+  if ('unreachable' in peer) {
+    return {
+      containers: own.containers,
+      resources: own.resources.map((r) =>
+        r.primaryOn === null
+          ? { ...r, problem: `not Primary here, and ${peerName} did not answer: ${peer.unreachable}` }
+          : r,
+      ),
+    };
+  }
+  const resources = own.resources.map((r) => {
+    if (r.primaryOn !== null) return r;
+    return peer.resources.find((p) => p.name === r.name && p.primaryOn !== null) ?? r;
+  });
+  const fromPeer = new Set(resources.filter((r) => r.primaryOn === peerName).map((r) => r.name));
+  return {
+    resources,
+    containers: [...own.containers, ...peer.containers.filter((c) => fromPeer.has(c.resource))],
+  };
+}
