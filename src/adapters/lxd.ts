@@ -1,6 +1,6 @@
 // The ContainerRuntime port on the `lxc` CLI: one LXD daemon per DRBD resource, chosen by LXD_DIR.
-// Everything goes through exec.run (argument arrays, timeouts, StepRun records); JSON output only,
-// never the CLI's tables.
+// Every command has an argument array, a timeout and a StepRun record (exec.run, or runForOutput
+// below where the JSON is longer than a StepRun keeps); JSON output only, never the CLI's tables.
 //
 // What LXD 5.0.2 does that shapes this file (seen on a real daemon, see test/system/lxd-adapter):
 // - `lxc stop` / `lxc start` on a container already in that state exit 1 with "The instance is
@@ -270,8 +270,9 @@ export class LxcCli implements ContainerRuntime {
     const env = this.env(resource);
     checkName(name);
     const timeoutS = options?.timeoutS ?? DEFAULT_STOP_TIMEOUT_S;
-    if (!Number.isInteger(timeoutS) || timeoutS < 1)
-      throw new Error(`stop timeout must be ≥ 1 s: ${timeoutS}`);
+    if (!Number.isInteger(timeoutS) || timeoutS < 1) {
+      throw new Error(`stop timeout must be a whole number of seconds ≥ 1: ${timeoutS}`);
+    }
     const runs: StepRun[] = [];
     try {
       runs.push(
@@ -347,11 +348,13 @@ export class LxcCli implements ContainerRuntime {
     // `lxc query` gives one instance by exact name; `lxc list NAME` would match by prefix.
     const inspected = await step(['query', `/1.0/instances/${name}`], this.timeouts.list);
     const parsed = Instance.safeParse(parseJson(inspected, `lxc query ${name}`));
-    if (!parsed.success)
+    if (!parsed.success) {
       throw new Error(`lxc query ${name} on ${resource}: unexpected JSON: ${parsed.error.message}`);
+    }
     const instance = parsed.data;
-    if (instance.status !== 'Stopped')
+    if (instance.status !== 'Stopped') {
       throw new ContainerNotStoppedError(resource, name, instance.status, runs);
+    }
     const expanded = instance.expanded_devices?.[device];
     if (expanded?.type !== 'nic' || expanded.nictype !== 'routed') {
       throw new Error(`${name} on ${resource} has no routed NIC ${JSON.stringify(device)}`);

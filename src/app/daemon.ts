@@ -267,7 +267,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     await this.outbox.open();
-    await this.#operationStore.open();
+    await this.operations.open();
     const context = this.#commandContext();
     this.#handler = commandHandler(context, this.#logger.child({ part: 'commands' }));
     await this.peer?.start();

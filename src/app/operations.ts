@@ -108,6 +108,12 @@ export class Operations implements OperationsPort {
     for (const c of changing) resolvePolicy(c, options.policies[c.name]);
   }
 
+  /** Load the stored requests (call once, before anything else). */
+  async open(): Promise<void> {
+    const { damaged } = await this.#o.store.open();
+    if (damaged > 0) this.#o.logger.warn({ damaged }, 'operation store: unreadable lines skipped');
+  }
+
   list(): readonly Operation[] {
     return this.#o.store.all();
   }

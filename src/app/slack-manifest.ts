@@ -52,11 +52,18 @@ export interface SlackManifestOptions {
  * - chat:write: post notifications and command replies, edit them (chat.update);
  * - commands: the slash command;
  * - channels:history, groups:history: findPosted reads recent messages and their metadata in public
- *   and private channels after a crash (conversations.history / conversations.replies).
+ *   and private channels after a crash (conversations.history / conversations.replies);
+ * - usergroups:read: which user groups a user is in, for policies that name slack-group:S….
  * Socket Mode also needs an app-level token with connections:write, which is not a bot scope: it is
  * created under "Basic Information → App-Level Tokens".
  */
-export const SLACK_BOT_SCOPES = ['chat:write', 'commands', 'channels:history', 'groups:history'] as const;
+export const SLACK_BOT_SCOPES = [
+  'chat:write',
+  'commands',
+  'channels:history',
+  'groups:history',
+  'usergroups:read',
+] as const;
 
 const PUBLIC_URL_PLACEHOLDER = 'https://drbd-chatops.example.com';
 

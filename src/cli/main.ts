@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { stringify as stringifyYaml } from 'yaml';
 import { COMMANDS as CHAT_COMMANDS } from '../../commands/index.js';
+import { AUDIT_EVENTS, formatAudit, readAudit } from '../adapters/audit-log.js';
 import { DiscordPlatform } from '../adapters/discord/discord-platform.js';
 import { type Config, ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../app/config.js';
 import { Daemon } from '../app/daemon.js';
@@ -141,6 +142,37 @@ const COMMANDS: Record<string, Command> = {
     optionHelp: [CONFIG_HELP],
     positionals: { min: 1, max: 1 },
     run: registerCommands,
+  },
+  audit: {
+    summary: 'print the audit log of changing commands, filtered',
+    usage:
+      'drbd-chatops audit [--config FILE | --state-dir DIR] [--operation ID] [--user WHO] [--command NAME] [--event EVENT] [--since WHEN] [--json]',
+    details:
+      'Reads STATE_DIR/audit.ndjson: who requested, confirmed and approved what, the plan, the fencing\n' +
+      'token, each step with its commands, exit codes and durations, and the outcome. --since takes an\n' +
+      'ISO time or a duration back from now (30m, 12h, 7d). --json prints the records as they are stored.',
+    options: {
+      ...CONFIG_OPTION,
+      'state-dir': { type: 'string' },
+      operation: { type: 'string' },
+      user: { type: 'string' },
+      command: { type: 'string' },
+      event: { type: 'string' },
+      since: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+    optionHelp: [
+      CONFIG_HELP,
+      ['--state-dir DIR', 'read DIR/audit.ndjson instead of the configured state directory'],
+      ['--operation ID', 'one request (the id on its plan message)'],
+      ['--user WHO', 'a user id, user name or team member name'],
+      ['--command NAME', 'one command, e.g. ip-set or failover'],
+      ['--event EVENT', `one kind of record: ${AUDIT_EVENTS.join(', ')}`],
+      ['--since WHEN', 'ISO time, or 30m / 12h / 7d back from now'],
+      ['--json', 'one JSON record per line'],
+    ],
+    positionals: { min: 0, max: 0 },
+    run: audit,
   },
   'check-config': {
     summary: 'validate a configuration file and print the effective configuration',
@@ -420,6 +452,47 @@ async function registerCommands(
   } finally {
     await discord.stop();
   }
+}
+
+function parseSince(text: string, now: number): Date {
+  const relative = /^(\d+)([mhd])$/.exec(text);
+  if (relative !== null) {
+    const unit = { m: 60_000, h: 3_600_000, d: 86_400_000 }[relative[2] as 'm' | 'h' | 'd'];
+    return new Date(now - Number(relative[1]) * unit);
+  }
+  const at = new Date(text);
+  if (Number.isNaN(at.getTime()))
+    throw new UsageError(`--since: ${JSON.stringify(text)} is neither an ISO time nor 30m/12h/7d`);
+  return at;
+}
+
+async function audit(
+  values: Record<string, string | boolean | undefined>,
+  _p: string[],
+  io: Io,
+): Promise<number> {
+  const stateDir =
+    (values['state-dir'] as string | undefined) ??
+    (await loadConfig(values.config as string | undefined)).config.stateDir;
+  const event = values.event as string | undefined;
+  if (event !== undefined && !(AUDIT_EVENTS as readonly string[]).includes(event)) {
+    throw new UsageError(`--event: ${JSON.stringify(event)} is not one of ${AUDIT_EVENTS.join(', ')}`);
+  }
+  const filter = {
+    ...(typeof values.operation === 'string' ? { operation: values.operation } : {}),
+    ...(typeof values.user === 'string' ? { user: values.user } : {}),
+    ...(typeof values.command === 'string' ? { command: values.command } : {}),
+    ...(event === undefined ? {} : { event }),
+    ...(typeof values.since === 'string' ? { since: parseSince(values.since, Date.now()) } : {}),
+  };
+  const path = join(stateDir, 'audit.ndjson');
+  const { records, damaged } = readAudit(path, filter);
+  for (const record of records)
+    io.stdout.write(`${values.json === true ? JSON.stringify(record) : formatAudit(record)}\n`);
+  if (damaged > 0) io.stderr.write(`drbd-chatops: ${damaged} unreadable line(s) in ${path} skipped\n`);
+  if (records.length === 0 && values.json !== true)
+    io.stderr.write(`drbd-chatops: no matching records in ${path}\n`);
+  return 0;
 }
 
 async function checkConfig(

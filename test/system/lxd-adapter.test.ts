@@ -7,7 +7,7 @@
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ContainerNotStoppedError, LxcCli } from '../../src/adapters/lxd.js';
+import { ContainerNotStoppedError, LxcCli, LxcStepsError } from '../../src/adapters/lxd.js';
 import { type ContainerInfo, ExternalCommandError } from '../../src/ports/containers.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import {
@@ -61,8 +61,9 @@ async function eventually(
   for (;;) {
     const container = await find(name);
     if (check(container)) return container;
-    if (Date.now() > deadline)
+    if (Date.now() > deadline) {
       throw new Error(`timed out waiting for ${name}: ${what}: ${JSON.stringify(container)}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
@@ -106,8 +107,8 @@ describe('LxcCli on a real LXD daemon', () => {
     const db = containerName('db');
     const spare = containerName('spare');
     const before = Date.now();
-    await launchRouted(daemon.lxdDir, web, ALIAS, parent.name, [a as string]);
-    await launchRouted(daemon.lxdDir, db, ALIAS, parent.name, [b1 as string, b2 as string]);
+    await launchRouted(daemon.lxdDir, web, ALIAS, parent.name, [a]);
+    await launchRouted(daemon.lxdDir, db, ALIAS, parent.name, [b1, b2]);
     // Never started, with a hand-written list as an admin would type it (spaces after commas).
     await launchRouted(daemon.lxdDir, spare, ALIAS, parent.name, [], { start: false });
     await lxc(
@@ -120,8 +121,8 @@ describe('LxcCli on a real LXD daemon', () => {
       'ipv6.address=2001:db8::5, 2001:db8::6 ',
     );
 
-    const webInfo = await eventually(web, liveIpv4([a as string]), 'address live');
-    const dbInfo = await eventually(db, liveIpv4([b1 as string, b2 as string]), 'addresses live');
+    const webInfo = await eventually(web, liveIpv4([a]), 'address live');
+    const dbInfo = await eventually(db, liveIpv4([b1, b2]), 'addresses live');
     expect(webInfo).toEqual({
       name: web,
       resource: 'r0',
@@ -153,8 +154,8 @@ describe('LxcCli on a real LXD daemon', () => {
   it('stops cleanly and starts again; repeating either is not an error', async () => {
     const [address] = await unusedAddresses('198.51.100', 1);
     const name = containerName('stop');
-    await launchRouted(daemon.lxdDir, name, ALIAS, parent.name, [address as string]);
-    const first = await eventually(name, liveIpv4([address as string]), 'address live');
+    await launchRouted(daemon.lxdDir, name, ALIAS, parent.name, [address]);
+    const first = await eventually(name, liveIpv4([address]), 'address live');
 
     const stopped = await runtime.stop('r0', name, { timeoutS: 20 });
     expect(stopped.map((step) => [step.argv, step.exitCode])).toEqual([
@@ -172,7 +173,7 @@ describe('LxcCli on a real LXD daemon', () => {
 
     const started = await runtime.start('r0', name);
     expect(started.map((step) => [step.argv, step.exitCode])).toEqual([[['lxc', 'start', name], 0]]);
-    const second = await eventually(name, liveIpv4([address as string]), 'address live again');
+    const second = await eventually(name, liveIpv4([address]), 'address live again');
     expect(Date.parse(second.startedAt ?? '')).toBeGreaterThan(Date.parse(first.startedAt ?? ''));
 
     const startedAgain = await runtime.start('r0', name);
@@ -182,7 +183,7 @@ describe('LxcCli on a real LXD daemon', () => {
   it('forces the stop when the container ignores the clean one, and reports both commands', async () => {
     const [address] = await unusedAddresses('198.51.100', 1);
     const name = containerName('stuck');
-    await launchRouted(daemon.lxdDir, name, ALIAS, parent.name, [address as string], { start: false });
+    await launchRouted(daemon.lxdDir, name, ALIAS, parent.name, [address], { start: false });
     // The halt signal LXD sends for a clean stop, changed to one busybox init ignores.
     await lxc(daemon.lxdDir, 'config', 'set', name, 'raw.lxc', 'lxc.signal.halt = SIGURG');
     await lxc(daemon.lxdDir, 'start', name);
@@ -201,11 +202,11 @@ describe('LxcCli on a real LXD daemon', () => {
   it('changes the addresses of a stopped container; the new one is live after start', async () => {
     const [old, fresh] = await unusedAddresses('198.51.100', 2);
     const name = containerName('move');
-    await launchRouted(daemon.lxdDir, name, ALIAS, parent.name, [old as string]);
-    await eventually(name, liveIpv4([old as string]), 'old address live');
+    await launchRouted(daemon.lxdDir, name, ALIAS, parent.name, [old]);
+    await eventually(name, liveIpv4([old]), 'old address live');
     await runtime.stop('r0', name);
 
-    const runs = await runtime.setAddresses('r0', name, 'eth0', { ipv4: [fresh as string], ipv6: [] });
+    const runs = await runtime.setAddresses('r0', name, 'eth0', { ipv4: [fresh], ipv6: [] });
     expect(runs.map((step) => step.argv)).toEqual([
       ['lxc', 'query', `/1.0/instances/${name}`],
       ['lxc', 'config', 'device', 'set', name, 'eth0', `ipv4.address=${fresh}`, 'ipv6.address='],
@@ -213,7 +214,7 @@ describe('LxcCli on a real LXD daemon', () => {
     expect((await find(name)).nic?.ipv4).toEqual([fresh]);
 
     await runtime.start('r0', name);
-    const moved = await eventually(name, liveIpv4([fresh as string]), 'new address live');
+    const moved = await eventually(name, liveIpv4([fresh]), 'new address live');
     expect(moved.addresses.ipv4).toEqual([fresh]);
   });
 
@@ -232,7 +233,7 @@ describe('LxcCli on a real LXD daemon', () => {
     onCleanup(() => deleteContainer(daemon.lxdDir, name));
     expect((await find(name)).nic?.ipv4).toEqual([shared]);
 
-    const runs = await runtime.setAddresses('r0', name, 'eth0', { ipv4: [own as string], ipv6: [] });
+    const runs = await runtime.setAddresses('r0', name, 'eth0', { ipv4: [own], ipv6: [] });
     expect(runs.map((step) => step.argv.slice(1, 4))).toEqual([
       ['query', `/1.0/instances/${name}`],
       ['config', 'device', 'override'],
@@ -254,21 +255,19 @@ describe('LxcCli on a real LXD daemon', () => {
     expect(profileNow.devices.eth0?.['ipv4.address']).toBe(shared);
 
     await runtime.start('r0', name);
-    await eventually(name, liveIpv4([own as string]), 'own address live');
+    await eventually(name, liveIpv4([own]), 'own address live');
   });
 
   it('refuses to change the addresses of a running container, which LXD itself would break', async () => {
     const [address, other] = await unusedAddresses('198.51.100', 2);
     const name = containerName('run');
-    await launchRouted(daemon.lxdDir, name, ALIAS, parent.name, [address as string]);
-    await eventually(name, liveIpv4([address as string]), 'address live');
+    await launchRouted(daemon.lxdDir, name, ALIAS, parent.name, [address]);
+    await eventually(name, liveIpv4([address]), 'address live');
 
-    const refused = await runtime
-      .setAddresses('r0', name, 'eth0', { ipv4: [other as string], ipv6: [] })
-      .then(
-        () => undefined,
-        (error: unknown) => error,
-      );
+    const refused = await runtime.setAddresses('r0', name, 'eth0', { ipv4: [other], ipv6: [] }).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(refused).toBeInstanceOf(ContainerNotStoppedError);
     expect((refused as ContainerNotStoppedError).message).toMatch(/is Running: stop it/);
     expect(await find(name)).toMatchObject({ nic: { ipv4: [address] }, addresses: { ipv4: [address] } });
@@ -294,13 +293,13 @@ describe('LxcCli on a real LXD daemon', () => {
       const [taken, own] = await unusedAddresses('198.51.100', 2);
       const holder = containerName('hold');
       const mover = containerName('clash');
-      await launchRouted(daemon.lxdDir, holder, ALIAS, parent.name, [taken as string]);
-      await launchRouted(daemon.lxdDir, mover, ALIAS, parent.name, [own as string]);
-      await eventually(holder, liveIpv4([taken as string]), 'holder live');
-      const startedBefore = (await eventually(mover, liveIpv4([own as string]), 'mover live')).startedAt;
+      await launchRouted(daemon.lxdDir, holder, ALIAS, parent.name, [taken]);
+      await launchRouted(daemon.lxdDir, mover, ALIAS, parent.name, [own]);
+      await eventually(holder, liveIpv4([taken]), 'holder live');
+      const startedBefore = (await eventually(mover, liveIpv4([own]), 'mover live')).startedAt;
       await runtime.stop('r0', mover);
 
-      await runtime.setAddresses('r0', mover, 'eth0', { ipv4: [taken as string], ipv6: [] });
+      await runtime.setAddresses('r0', mover, 'eth0', { ipv4: [taken], ipv6: [] });
       const failed = await commandFailure(runtime.start('r0', mover));
       expect(failed.run.argv).toEqual(['lxc', 'start', mover]);
       expect(failed.run.exitCode).toBe(1);
@@ -314,16 +313,16 @@ describe('LxcCli on a real LXD daemon', () => {
       expect(await find(mover)).toMatchObject({ status: 'Stopped', startedAt: startedBefore });
       expect((await find(holder)).addresses.ipv4).toEqual([taken]);
 
-      await runtime.setAddresses('r0', mover, 'eth0', { ipv4: [own as string], ipv6: [] });
+      await runtime.setAddresses('r0', mover, 'eth0', { ipv4: [own], ipv6: [] });
       await runtime.start('r0', mover);
-      await eventually(mover, liveIpv4([own as string]), 'mover live again');
+      await eventually(mover, liveIpv4([own]), 'mover live again');
     });
 
     it('the address answers ARP on the parent network (another machine uses it)', async () => {
       // Documentation range, and a parent of its own: LXD probes only if the parent has an address
       // in the probed subnet (otherwise it logs "can't reach ip" and starts anyway).
       const neighbourParent = await createVethParent(`vlb${suffix}`, { subnet: '203.0.113.1/24' });
-      const [own, taken] = ['203.0.113.10', '203.0.113.50'];
+      const [own, taken] = await unusedAddresses('203.0.113', 2);
       await neighbourParent.addNeighbourAddress(taken);
       const name = containerName('arp');
       await launchRouted(daemon.lxdDir, name, ALIAS, neighbourParent.name, [own]);
@@ -371,7 +370,8 @@ describe('LxcCli on a real LXD daemon', () => {
 
     const stop = await commandFailure(runtime.stop('r1', 'web1'));
     // No forced stop after the daemon did not answer the clean one.
-    expect((stop as ExternalCommandError & { runs: unknown[] }).runs).toHaveLength(1);
+    expect(stop).toBeInstanceOf(LxcStepsError);
+    expect((stop as LxcStepsError).runs.map((step) => step.argv.slice(1, 3))).toEqual([['stop', 'web1']]);
   });
 
   it("reports a container that does not exist with LXD's message", async () => {

@@ -157,6 +157,7 @@ export class SlackPlatform implements ChatPlatform {
   private identity: Identity | undefined;
   private httpServer: Server | undefined;
   private reconnecting = false;
+  private groups: { at: number; members: Map<string, string[]> } | undefined;
   private connected = false;
 
   constructor(options: SlackPlatformOptions) {
@@ -442,8 +443,36 @@ export class SlackPlatform implements ChatPlatform {
     void run.finally(() => this.inflight.delete(run));
   }
 
-  private async runHandler(command: IncomingCommand, reply: SlackReply): Promise<void> {
+  /**
+   * The user groups a user is in (policies may name slack-group:S…), from usergroups.list, cached
+   * for a minute. Without the usergroups:read scope the answer is none, logged once.
+   */
+  private async userGroupsOf(userId: string): Promise<string[]> {
+    const now = Date.now();
+    if (this.groups === undefined || now - this.groups.at > 60_000) {
+      try {
+        const answer = (await this.web.apiCall('usergroups.list', { include_users: true })) as {
+          usergroups?: { id?: string; users?: string[] }[];
+        };
+        const members = new Map<string, string[]>();
+        for (const group of answer.usergroups ?? []) {
+          if (group.id === undefined) continue;
+          for (const user of group.users ?? []) members.set(user, [...(members.get(user) ?? []), group.id]);
+        }
+        this.groups = { at: now, members };
+      } catch (err) {
+        if (this.groups === undefined) {
+          this.log.warn({ err: toDeliveryError(err, 'usergroups.list') }, 'slack: cannot read user groups');
+        }
+        this.groups = { at: now, members: this.groups?.members ?? new Map() };
+      }
+    }
+    return this.groups.members.get(userId) ?? [];
+  }
+
+  private async runHandler(received: IncomingCommand, reply: SlackReply): Promise<void> {
     const handler = this.handler;
+    const command = { ...received, roles: await this.userGroupsOf(received.userId) };
     const where = { userId: command.userId, channelId: command.channelId, source: command.source };
     let answer: CommandReply;
     try {

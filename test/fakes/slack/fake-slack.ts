@@ -174,6 +174,8 @@ function findButton(blocks: unknown, actionId: string): Record<string, unknown> 
 }
 
 export class FakeSlack {
+  /** Slack user groups (id → member user ids), as usergroups.list reports them. */
+  readonly userGroups = new Map<string, string[]>();
   readonly calls: ApiCall[] = [];
   readonly envelopes: Envelope[] = [];
   readonly connections: SocketConnection[] = [];
@@ -819,6 +821,17 @@ export class FakeSlack {
           has_more: more,
           pin_count: 0,
           response_metadata: { next_cursor: more ? `off:${offset + limit}` : '' },
+        });
+      }
+      case 'usergroups.list': {
+        const withUsers = truthy(params.include_users);
+        return ok({
+          usergroups: [...this.userGroups].map(([id, users]) => ({
+            id,
+            team_id: FAKE_TEAM_ID,
+            handle: id.toLowerCase(),
+            ...(withUsers ? { users: [...users], user_count: users.length } : {}),
+          })),
         });
       }
       case 'conversations.replies': {

@@ -186,21 +186,8 @@ const ARCHITECTURES: Readonly<Record<string, string>> = { x64: 'x86_64', arm64: 
 export async function buildBusyboxImage(dir: string): Promise<string> {
   const root = join(dir, 'busybox-image');
   const rootfs = join(root, 'rootfs');
-  for (const sub of [
-    'bin',
-    'sbin',
-    'usr/bin',
-    'usr/sbin',
-    'etc',
-    'proc',
-    'sys',
-    'dev',
-    'tmp',
-    'root',
-    'run',
-  ]) {
-    mkdirSync(join(rootfs, sub), { recursive: true });
-  }
+  const dirs = ['bin', 'sbin', 'usr/bin', 'usr/sbin', 'etc', 'proc', 'sys', 'dev', 'tmp', 'root', 'run'];
+  for (const sub of dirs) mkdirSync(join(rootfs, sub), { recursive: true });
   copyFileSync('/bin/busybox', join(rootfs, 'bin/busybox'));
   chmodSync(join(rootfs, 'bin/busybox'), 0o755);
   const applets = (await capture('/bin/busybox', ['--list-full'])).split('\n');
@@ -349,13 +336,14 @@ export async function startLxdDaemon(
           run('lxd', ['shutdown', '--timeout=30'], { timeoutMs: 40_000, env }),
         );
         if (!(await waitForExit(child, 10_000))) {
-          process.kill(pid, 'SIGKILL');
+          child.kill('SIGKILL');
           await waitForExit(child, 10_000);
         }
       }
       for (const point of mountsUnder(lxdDir)) {
         await bestEffort(`umount ${point}`, () => run('umount', ['-l', point], { timeoutMs: 30_000 }));
       }
+      await removeEmptyFirewallTable();
     })();
     return stopping;
   };
@@ -452,8 +440,9 @@ export async function createVethParent(
     peer,
     netns,
     async addNeighbourAddress(address: string) {
-      if (netns === null)
+      if (netns === null) {
         throw new Error(`veth ${name} has no neighbour namespace (create it with a subnet)`);
+      }
       await ip('-n', netns, 'addr', 'add', `${address}/${prefixLength}`, 'dev', peer);
     },
   };
@@ -482,6 +471,23 @@ export async function removeStaleFirewallChains(container: string): Promise<void
       );
     }
   }
+}
+
+/**
+ * The `inet lxd` table all daemons share, once no chain is left in it. Safe beside other daemons:
+ * LXD declares the table again in every rule set it loads.
+ */
+async function removeEmptyFirewallTable(): Promise<void> {
+  let table: NftTable;
+  try {
+    table = JSON.parse(await capture('nft', ['-j', 'list', 'table', 'inet', 'lxd']));
+  } catch {
+    return;
+  }
+  if ((table.nftables ?? []).some((entry) => entry.chain !== undefined)) return;
+  await bestEffort('nft delete table inet lxd', () =>
+    run('nft', ['delete', 'table', 'inet', 'lxd'], { timeoutMs: 10_000 }),
+  );
 }
 
 /**
@@ -524,8 +530,9 @@ export async function launchRouted(
   (options.cleanup ?? onCleanup)(() => deleteContainer(lxdDir, name));
   const keys = [`parent=${parent}`];
   if (ipv4.length > 0) keys.push(`ipv4.address=${ipv4.join(',')}`);
-  if (options.ipv6 !== undefined && options.ipv6.length > 0)
+  if (options.ipv6 !== undefined && options.ipv6.length > 0) {
     keys.push(`ipv6.address=${options.ipv6.join(',')}`);
+  }
   await lxc(lxdDir, 'config', 'device', 'add', name, 'eth0', 'nic', 'nictype=routed', ...keys);
   if (options.start !== false) await lxc(lxdDir, 'start', name);
 }
@@ -535,9 +542,18 @@ export async function launchRouted(
  * test running beside another on this host does not take the same ones (LXD would refuse the
  * second container with "File exists" on its host route).
  */
+export async function unusedAddresses(prefix: string, count: 1): Promise<[string]>;
+export async function unusedAddresses(prefix: string, count: 2): Promise<[string, string]>;
+export async function unusedAddresses(prefix: string, count: 3): Promise<[string, string, string]>;
+export async function unusedAddresses(prefix: string, count: number): Promise<string[]>;
 export async function unusedAddresses(prefix: string, count: number): Promise<string[]> {
   const routes = await capture('ip', ['-4', 'route', 'show', 'table', 'all']);
-  const used = new Set(routes.split('\n').map((line) => line.split(/[\s/]/)[0]));
+  // Every route's destination, also `local ADDRESS …` (an address on one of this host's interfaces).
+  const used = new Set<string>();
+  for (const line of routes.split('\n')) {
+    const destination = line.split(/\s+/).find((word) => /^\d+\.\d+\.\d+\.\d+(\/32)?$/.test(word));
+    if (destination !== undefined) used.add(destination.replace(/\/32$/, ''));
+  }
   const free: string[] = [];
   const start = 10 + Math.floor(Math.random() * 200);
   for (let i = 0; i < 240 && free.length < count; i++) {
