@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../commands/index.js';
 import { AuditLog, readAudit } from '../../src/adapters/audit-log.js';
 import { OperationStore } from '../../src/adapters/operation-store.js';
-import { commandHandler } from '../../src/app/command-registry.js';
+import { type CommandContext, commandHandler } from '../../src/app/command-registry.js';
 import type { PolicyConfig } from '../../src/app/config.js';
 import { localContainers } from '../../src/app/containers.js';
 import { createLogger } from '../../src/app/log.js';
@@ -63,7 +63,7 @@ async function setup(
   const context = commandContext(undefined, {
     containers: () => localContainers(sim, PRIMARY_R0, ['r0'], 'alpha'),
   });
-  const operations = new Operations({
+  const operations: Operations = new Operations({
     host: 'alpha',
     store,
     audit,
@@ -73,12 +73,12 @@ async function setup(
     runStep: (action) => runAction(action, { containers: sim, sleep: async () => {} }),
     token: () => token.value,
     roster: () => ({ team: TEAM, onCallNow: [TEAM[1] as (typeof TEAM)[number]] }),
-    context: () => fullContext,
+    context: (): CommandContext => fullContext,
     planContext: { host: 'alpha', resources: context.resources, lxd: context.lxd },
     logger,
     now: () => now.value,
   });
-  const fullContext = { ...context, operations };
+  const fullContext: CommandContext = { ...context, operations };
   const handler = commandHandler(fullContext, logger);
   await operations.open();
   onCleanup(async () => {
