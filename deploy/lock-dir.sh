@@ -8,7 +8,7 @@
 # lock and status print `holder=NAME expires=EPOCH_SECONDS token=N` (`holder=-` when free); any other
 # exit status (2 = usage or storage error, 3 = unexpected failure) means "unknown", never "held by
 # someone else". Configure it in drbd-chatops as the `command` lock backend, e.g. command:
-# /usr/share/drbd-chatops/deploy/lock-dir.sh, args: [--dir, /mnt/pair-locks]. The directory can also
+# /usr/local/lib/drbd-chatops/lock-dir.sh, args: [--dir, /mnt/pair-locks]. The directory can also
 # come from LOCK_DIR.
 #
 # Files per key, in DIR:
