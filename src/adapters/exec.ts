@@ -18,6 +18,18 @@ export interface ExecOptions {
 
 /** Run a command; resolves with its StepRun on exit 0, throws ExternalCommandError otherwise. */
 export async function run(file: string, args: readonly string[], options: ExecOptions): Promise<StepRun> {
+  return (await runForOutput(file, args, options)).run;
+}
+
+/**
+ * The same, also answering the whole of stdout: the StepRun keeps only its tail (for the audit log),
+ * while a caller that parses the output (`lxc list --format json`) needs all of it.
+ */
+export async function runForOutput(
+  file: string,
+  args: readonly string[],
+  options: ExecOptions,
+): Promise<{ run: StepRun; stdout: string }> {
   const started = performance.now();
   const result = await execa(file, args, {
     reject: false,
@@ -27,11 +39,12 @@ export async function run(file: string, args: readonly string[], options: ExecOp
     stdin: 'ignore',
     ...(options.env === undefined ? {} : { env: options.env }),
   });
+  const stdout = String(result.stdout ?? '');
   const record: StepRun = {
     argv: [file, ...args],
     exitCode: typeof result.exitCode === 'number' ? result.exitCode : -1,
     durationMs: Math.round((performance.now() - started) * 10) / 10,
-    stdout: tail(String(result.stdout ?? '')),
+    stdout: tail(stdout),
     stderr: tail(String(result.stderr ?? '')),
     ...(result.timedOut ? { timedOut: true } : {}),
   };
@@ -47,5 +60,5 @@ export async function run(file: string, args: readonly string[], options: ExecOp
       record,
     );
   }
-  return record;
+  return { run: record, stdout };
 }

@@ -1,6 +1,6 @@
 // The ContainerRuntime port on the `lxc` CLI: one LXD daemon per DRBD resource, chosen by LXD_DIR.
-// Every command has an argument array, a timeout and a StepRun record (exec.run, or runForOutput
-// below where the JSON is longer than a StepRun keeps); JSON output only, never the CLI's tables.
+// Every command has an argument array, a timeout and a StepRun record (exec.run, or exec.runForOutput
+// where the JSON is longer than a StepRun keeps); JSON output only, never the CLI's tables.
 //
 // What LXD 5.0.2 does that shapes this file (seen on a real daemon, see test/system/lxd-adapter):
 // - `lxc stop` / `lxc start` on a container already in that state exit 1 with "The instance is
@@ -11,7 +11,6 @@
 // - `lxc config device set C D key=` (empty value) removes the key, so set and unset are one command.
 
 import { isIPv4, isIPv6 } from 'node:net';
-import { execa } from 'execa';
 import { z } from 'zod';
 import {
   type ContainerInfo,
@@ -20,7 +19,7 @@ import {
   type RoutedNic,
   type StepRun,
 } from '../ports/containers.js';
-import { type ExecOptions, run } from './exec.js';
+import { run, runForOutput } from './exec.js';
 
 export interface LxcTimeouts {
   /** `lxc list`, `lxc query`. */
@@ -181,52 +180,6 @@ function parseJson(text: string, what: string): unknown {
 
 function stderrSays(error: ExternalCommandError, pattern: RegExp): boolean {
   return pattern.test(error.run.stderr);
-}
-
-/**
- * exec.run plus the whole stdout: a StepRun keeps only the last 4 KiB (for the audit log), and
- * `lxc list --format json` is about 3 KiB per container, so the JSON must come from here. Same
- * execa settings and the same StepRun/ExternalCommandError as exec.run.
- * STOPGAP: belongs in exec.ts (e.g. an option to return the full stdout); lxd.ts may not edit it.
- */
-async function runForOutput(
-  file: string,
-  args: readonly string[],
-  options: ExecOptions,
-): Promise<{ run: StepRun; stdout: string }> {
-  const TAIL = 4096;
-  const tail = (text: string) => (text.length <= TAIL ? text : `…${text.slice(-TAIL)}`);
-  const started = performance.now();
-  const result = await execa(file, args, {
-    reject: false,
-    timeout: options.timeoutMs,
-    killSignal: 'SIGTERM',
-    forceKillAfterDelay: 5_000,
-    stdin: 'ignore',
-    ...(options.env === undefined ? {} : { env: options.env }),
-  });
-  const stdout = String(result.stdout ?? '');
-  const record: StepRun = {
-    argv: [file, ...args],
-    exitCode: typeof result.exitCode === 'number' ? result.exitCode : -1,
-    durationMs: Math.round((performance.now() - started) * 10) / 10,
-    stdout: tail(stdout),
-    stderr: tail(String(result.stderr ?? '')),
-    ...(result.timedOut ? { timedOut: true } : {}),
-  };
-  if (result.failed) {
-    const why = result.timedOut
-      ? `timed out after ${options.timeoutMs} ms`
-      : result.exitCode === undefined
-        ? (result.originalMessage ?? 'could not be run')
-        : `exit ${result.exitCode}`;
-    const output = (record.stderr.trim() || record.stdout.trim()).split('\n').slice(-3).join(' | ');
-    throw new ExternalCommandError(
-      `${[file, ...args].join(' ')}: ${why}${output ? `: ${output}` : ''}`,
-      record,
-    );
-  }
-  return { run: record, stdout };
 }
 
 export class LxcCli implements ContainerRuntime {

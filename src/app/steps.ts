@@ -30,11 +30,11 @@ async function collect(work: () => Promise<StepRun[]>): Promise<StepRun[]> {
   try {
     return await work();
   } catch (err) {
-    if (err instanceof ExternalCommandError) {
-      // An adapter call of several commands reports all of them (`runs`), the failing one last.
-      const runs = (err as { runs?: unknown }).runs;
-      throw new StepFailed(err.message, Array.isArray(runs) ? (runs as StepRun[]) : [err.run]);
-    }
+    // An adapter call of several commands reports all of them (`runs`), the failing one last; a
+    // refusal before any command (e.g. the container is not stopped) may carry the inspection.
+    const runs = (err as { runs?: unknown }).runs;
+    if (Array.isArray(runs)) throw new StepFailed((err as Error).message, runs as StepRun[]);
+    if (err instanceof ExternalCommandError) throw new StepFailed(err.message, [err.run]);
     throw err;
   }
 }

@@ -58,7 +58,8 @@ export interface ContainerRuntime {
   start(resource: string, name: string): Promise<StepRun[]>;
   /**
    * Set the routed NIC's static addresses (an empty list removes the key). The container must be
-   * stopped: LXD does not change a routed NIC of a running container.
+   * stopped: LXD 5.0 accepts the change on a running container and leaves it without the NIC, so
+   * adapters refuse.
    */
   setAddresses(
     resource: string,

@@ -148,6 +148,19 @@ export function auditRecords(env: PairEnv): AuditRecord[] {
   return readAudit(join(env.stateDir, 'audit.ndjson')).records;
 }
 
+/**
+ * Wait for the operation's `finished` record: the plan message shows the outcome a moment before
+ * the audit log says it (the final edit comes first).
+ */
+export async function waitForFinished(env: PairEnv, id: string): Promise<AuditRecord> {
+  let found: AuditRecord | undefined;
+  await until(() => {
+    found = auditRecords(env).find((r) => r.operation === id && r.event === 'finished');
+    return found !== undefined;
+  }, `the audit record of ${id} finishing`);
+  return found as AuditRecord;
+}
+
 /** How many times `lxc <verb>` ran, over every step and rollback step in the audit log. */
 export function lxcRuns(records: readonly AuditRecord[], verb: string): number {
   return records
