@@ -229,7 +229,10 @@ describe('ip set through Slack (Bolt Socket Mode against the fake Slack)', () =>
     expect(simContainer(env, 'web1')).toMatchObject({ status: 'Running', ipv4: [OLD_ADDRESS] });
 
     const confirmed = await click(fake, plan, 'confirm', alice);
-    expect(confirmed).toEqual({ private: true, text: expect.stringContaining(`Confirmed; running request ${id}`) });
+    expect(confirmed).toEqual({
+      private: true,
+      text: expect.stringContaining(`Confirmed; running request ${id}`),
+    });
     await waitForText(fake, plan, ': done');
     await waitForFinished(env, id);
 
@@ -329,7 +332,9 @@ describe('ip set through Slack (Bolt Socket Mode against the fake Slack)', () =>
     expect(self.text).toContain('alice: you asked for this ip-set; someone else must approve it');
     const notOnCall = await click(fake, plan, 'approve', bob);
     expect(notOnCall.private).toBe(true);
-    expect(notOnCall.text).toContain('bob is not on call; ip-set needs the approval of the on-call person: carol');
+    expect(notOnCall.text).toContain(
+      'bob is not on call; ip-set needs the approval of the on-call person: carol',
+    );
     const outsider = await click(fake, plan, 'approve', mallory);
     expect(outsider.text).toContain('mallory may not approve ip-set');
     expect(lxdFile(env)).toBe(before);
@@ -356,7 +361,10 @@ describe('ip set through Slack (Bolt Socket Mode against the fake Slack)', () =>
     const { env, fake } = await slackBot();
     const { plan, id, confirm } = await requestIpSet(env, fake);
 
-    const answers = await Promise.all([click(fake, plan, 'confirm', alice), click(fake, plan, 'confirm', alice)]);
+    const answers = await Promise.all([
+      click(fake, plan, 'confirm', alice),
+      click(fake, plan, 'confirm', alice),
+    ]);
     const texts = answers.map((a) => a.text);
     expect(texts.filter((t) => t.includes(`Confirmed; running request ${id}`))).toHaveLength(1);
     expect(texts.filter((t) => /already running|has already run/.test(t))).toHaveLength(1);
@@ -381,7 +389,10 @@ describe('ip set through Slack (Bolt Socket Mode against the fake Slack)', () =>
     await click(fake, plan, 'confirm', alice);
     expect(current(plan)).toContain('waiting for approval');
 
-    const answers = await Promise.all([click(fake, plan, 'approve', bob), click(fake, plan, 'approve', carol)]);
+    const answers = await Promise.all([
+      click(fake, plan, 'approve', bob),
+      click(fake, plan, 'approve', carol),
+    ]);
     const texts = answers.map((a) => a.text);
     expect(texts.filter((t) => /Approved by (bob|carol); running request/.test(t))).toHaveLength(1);
     expect(texts.filter((t) => /already running|has already run/.test(t))).toHaveLength(1);
@@ -410,10 +421,11 @@ describe('ip set through Slack (Bolt Socket Mode against the fake Slack)', () =>
     expect(current(plan)).toContain(': expired');
     expect(buttonsOf(plan)).toEqual([]);
     expect(lxdFile(env)).toBe(before);
-    expect(auditRecords(env).filter((r) => r.operation === id).map((r) => r.event)).toEqual([
-      'requested',
-      'expired',
-    ]);
+    expect(
+      auditRecords(env)
+        .filter((r) => r.operation === id)
+        .map((r) => r.event),
+    ).toEqual(['requested', 'expired']);
   }, 30_000);
 
   it('keeps a pending request across a restart: the old Confirm button works and runs once', async () => {
@@ -511,14 +523,70 @@ describe('ip set through Slack (Bolt Socket Mode against the fake Slack)', () =>
       ['start', 'failed'],
     ]);
     const failed = records.find((r) => r.step?.id === 'start');
-    expect(failed?.step?.runs.map((run) => [run.argv.join(' '), run.exitCode])).toEqual([['lxc start web1', 1]]);
+    expect(failed?.step?.runs.map((run) => [run.argv.join(' '), run.exitCode])).toEqual([
+      ['lxc start web1', 1],
+    ]);
     expect(
-      records.filter((r) => r.event === 'rollback-step').map((r) => [r.step?.runs[0]?.argv[1], r.step?.status]),
+      records
+        .filter((r) => r.event === 'rollback-step')
+        .map((r) => [r.step?.runs[0]?.argv[1], r.step?.status]),
     ).toEqual([
       ['config', 'done'],
       ['start', 'done'],
     ]);
     expect(records.at(-1)).toMatchObject({ event: 'finished', outcome: 'rolled-back' });
+  });
+
+  it('does not run a plan whose facts changed before Confirm (web1 was stopped meanwhile)', async () => {
+    const { env, fake } = await slackBot();
+    const { plan, id } = await requestIpSet(env, fake);
+    env.containers.update('web1', { status: 'Stopped', startedAt: null });
+    const before = lxdFile(env);
+
+    const confirmed = await click(fake, plan, 'confirm', alice);
+    expect(confirmed.text).toContain(`Confirmed; running request ${id}`);
+    await waitForText(fake, plan, ': not run');
+    expect(current(plan)).toContain(
+      'the situation changed since the plan (web1 status: was Running, now Stopped)',
+    );
+    expect(lxdFile(env)).toBe(before);
+    await until(
+      () => auditRecords(env).some((r) => r.operation === id && r.event === 'aborted'),
+      'the aborted record',
+    );
+    expect(stepEvents(env, id)).toEqual([]);
+  });
+
+  it('a Confirm clicked while the plan is still being posted (slow chat.postMessage answer) runs once, shown on the plan', async () => {
+    const { env, fake, daemon } = await slackBot();
+    // Slack stores the plan at once (everyone sees it and its buttons), but its answer to the bot is slow.
+    fake.inject('chat.postMessage', { kind: 'slow-answer', ms: 1_500 });
+    const { responseUrl } = await fake.sendSlashCommand({
+      text: IP_SET,
+      channelId: CHANNEL,
+      userId: alice.slack,
+      userName: alice.name,
+    });
+    const plan = await waitForPlan(fake);
+    const confirm = buttonValue(plan, 'drbd:confirm');
+    const id = confirm.slice('confirm '.length);
+    // alice is quick: she confirms before the bot has heard back from Slack.
+    await click(fake, plan, 'confirm', alice);
+    const [posted] = await fake.waitForResponses(responseUrl, 1, 15_000);
+    expect(answerOf(posted).text).toContain(`Plan ${id} posted`);
+    await sleep(500);
+    // Whether the early click ran it or was told to wait, a second click settles it.
+    const op = () => daemon.operations.list().find((o) => o.id === id);
+    if (op()?.state === 'awaiting-confirmation') await click(fake, plan, 'confirm', alice, confirm);
+
+    await waitForText(fake, plan, ': done');
+    await waitForFinished(env, id);
+    expect(op()?.state).toBe('succeeded');
+    expect(simContainer(env, 'web1')).toMatchObject({ status: 'Running', ipv4: [NEW_ADDRESS] });
+    const records = auditRecords(env).filter((r) => r.operation === id);
+    expect(lxcRuns(records, 'start')).toBe(1);
+    expect(records.filter((r) => r.event === 'finished')).toHaveLength(1);
+    expect(records.filter((r) => ['aborted', 'expired'].includes(r.event))).toEqual([]);
   });
 
   it('answers bad input privately and clearly; nothing is planned, posted or run', async () => {

@@ -26,7 +26,9 @@ export type Fault =
   /** The connection is destroyed without an answer. */
   | { readonly kind: 'destroy' }
   /** Answer normally, but only after `ms`. */
-  | { readonly kind: 'delay'; readonly ms: number };
+  | { readonly kind: 'delay'; readonly ms: number }
+  /** Take effect at once (the message is there for everyone), but answer only after `ms`. */
+  | { readonly kind: 'slow-answer'; readonly ms: number };
 
 export interface ApiCall {
   /** Web API method (`chat.postMessage`), or `response_url` for posts to a response URL. */
@@ -549,6 +551,8 @@ export class FakeSlack {
       case 'delay':
         await sleep(fault.ms);
         return false;
+      case 'slow-answer':
+        return false;
       case 'destroy':
         req.socket.destroy();
         return true;
@@ -602,6 +606,8 @@ export class FakeSlack {
       this.changed();
       if (await this.applyFault(fault, req, res)) return;
       const result = this.api(method, params, token);
+      this.changed();
+      if (fault?.kind === 'slow-answer') await sleep(fault.ms);
       res.writeHead(result.status, { 'Content-Type': 'application/json; charset=utf-8', ...result.headers });
       res.end(JSON.stringify(result.body));
       this.changed();
