@@ -8,7 +8,17 @@ export function renderText(message: Message): string {
     .join(' ');
   const lines = [`[${TONE_LABELS[message.tone]}] ${message.title}${where === '' ? '' : ` (${where})`}`];
   if (message.body !== undefined && message.body !== '') lines.push(message.body);
-  for (const field of message.fields ?? []) lines.push(`  ${field.label}: ${field.value}`);
+  for (const field of message.fields ?? []) {
+    // A value of several lines (a list of steps or containers) starts below its label, indented.
+    lines.push(
+      field.value.includes('\n')
+        ? `  ${field.label}:\n${field.value
+            .split('\n')
+            .map((l) => `    ${l}`)
+            .join('\n')}`
+        : `  ${field.label}: ${field.value}`,
+    );
+  }
   for (const action of message.actions ?? []) lines.push(`  [${action.label}] → ${action.command}`);
   return lines.join('\n');
 }

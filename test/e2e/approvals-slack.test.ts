@@ -579,9 +579,16 @@ describe('ip set through Slack (Bolt Socket Mode against the fake Slack)', () =>
     const op = () => daemon.operations.list().find((o) => o.id === id);
     if (op()?.state === 'awaiting-confirmation') await click(fake, plan, 'confirm', alice, confirm);
 
-    await waitForText(fake, plan, ': done');
+    const story = () =>
+      `audit: ${auditRecords(env)
+        .filter((r) => r.operation === id)
+        .map((r) => r.event)
+        .join(', ')}; state: ${op()?.state}; plan: ${current(plan).split('\n')[0]}`;
+    await waitForText(fake, plan, ': done', 5_000).catch((err: Error) => {
+      throw new Error(`${err.message} (${story()})`);
+    });
     await waitForFinished(env, id);
-    expect(op()?.state).toBe('succeeded');
+    expect(op()?.state, story()).toBe('succeeded');
     expect(simContainer(env, 'web1')).toMatchObject({ status: 'Running', ipv4: [NEW_ADDRESS] });
     const records = auditRecords(env).filter((r) => r.operation === id);
     expect(lxcRuns(records, 'start')).toBe(1);
