@@ -125,22 +125,48 @@ export type CommandDefinition = QueryCommand | ChangeCommand;
 /** A mistake the user can fix; shown as it is. Anything else is an internal error. */
 export class CommandError extends Error {}
 
-/** Split a command line into words; "double quoted" words are JSON strings (spaces, quotes). */
-export function tokenize(text: string): string[] {
-  const words: string[] = [];
-  for (const match of text.matchAll(/"(?:[^"\\]|\\.)*"|\S+/g)) {
+/** One word of a command line: a value, or a `--name[=value]` option (never from a quoted word). */
+interface Word {
+  readonly text: string;
+  readonly option?: { readonly name: string; readonly value?: string };
+}
+
+function unquote(word: string): string {
+  try {
+    return JSON.parse(word) as string;
+  } catch {
+    throw new CommandError(`Badly quoted argument ${word.slice(0, 40)}`);
+  }
+}
+
+/**
+ * Split a command line into words. "Double quoted" words are JSON strings (spaces, quotes) and are
+ * always values: a quoted "--force" is the text --force, not the option, so a value typed into a
+ * Discord option can never turn into another option. `--name="a value"` keeps its quoted value.
+ */
+function lex(text: string): Word[] {
+  const words: Word[] = [];
+  for (const match of text.matchAll(/--[a-z][a-z0-9-]*="(?:[^"\\]|\\.)*"|"(?:[^"\\]|\\.)*"|\S+/g)) {
     const word = match[0];
     if (word.startsWith('"')) {
-      try {
-        words.push(JSON.parse(word) as string);
-      } catch {
-        throw new CommandError(`Badly quoted argument ${word.slice(0, 40)}`);
-      }
-    } else {
-      words.push(word);
+      words.push({ text: unquote(word) });
+      continue;
     }
+    const option = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(word);
+    if (option?.[1] === undefined) {
+      words.push({ text: word });
+      continue;
+    }
+    const raw = option[2];
+    const value = raw === undefined ? undefined : raw.startsWith('"') ? unquote(raw) : raw;
+    words.push({ text: word, option: { name: option[1], ...(value === undefined ? {} : { value }) } });
   }
   return words;
+}
+
+/** The words of a command line as text (quotes removed). */
+export function tokenize(text: string): string[] {
+  return lex(text).map((w) => w.text);
 }
 
 /**
@@ -152,9 +178,10 @@ export function parseCommandText(
   text: string,
   commands: readonly CommandDefinition[],
 ): { definition: CommandDefinition; args: Record<string, string> } {
-  let [name = '', ...words] = tokenize(text.trim());
+  let [first, ...words] = lex(text.trim());
+  let name = first?.text ?? '';
   // "ip set web1 …" is the command ip-set.
-  const joined = `${name}-${words[0] ?? ''}`.toLowerCase();
+  const joined = `${name}-${words[0]?.text ?? ''}`.toLowerCase();
   if (words.length > 0 && commands.some((c) => c.name === joined)) {
     name = joined;
     words = words.slice(1);
@@ -171,12 +198,12 @@ export function parseCommandText(
   const positional = definition.options.filter((o) => o.type !== 'boolean');
   let next = 0;
   for (const word of words) {
-    const named = /^--([a-z][a-z0-9-]*)(?:=(.*))?$/s.exec(word);
-    if (named !== null) {
-      const option = definition.options.find((o) => o.name === named[1]);
+    const named = word.option;
+    if (named !== undefined) {
+      const option = definition.options.find((o) => o.name === named.name);
       if (option === undefined)
-        throw new CommandError(`${definition.name} has no option --${named[1]}: ${usage(definition)}`);
-      args[option.name] = named[2] ?? (option.type === 'boolean' ? 'true' : '');
+        throw new CommandError(`${definition.name} has no option --${named.name}: ${usage(definition)}`);
+      args[option.name] = named.value ?? (option.type === 'boolean' ? 'true' : '');
       continue;
     }
     while (next < positional.length && args[positional[next]?.name ?? ''] !== undefined) next++;
@@ -186,7 +213,7 @@ export function parseCommandText(
         `${definition.name} takes at most ${positional.length} argument(s): ${usage(definition)}`,
       );
     }
-    args[option.name] = word;
+    args[option.name] = word.text;
     next++;
   }
   for (const option of definition.options) {

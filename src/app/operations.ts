@@ -146,7 +146,7 @@ export class Operations implements OperationsPort {
     const platform = this.#o.chat(command.platform);
     if (platform === undefined)
       throw new Error(`no started ${command.platform} platform to post the plan on`);
-    let op: Operation = {
+    const op: Operation = {
       id: randomBytes(4).toString('hex'),
       plan,
       args: raw,
@@ -164,25 +164,30 @@ export class Operations implements OperationsPort {
     };
     await this.#o.store.put(op);
     await this.#audit({ event: 'requested', operation: op.id, command: text, actor, token: op.token, plan });
+    let posted: { messageId: string };
     try {
-      const posted = await platform.post(command.channelId, operationMessage(op, team), {
+      posted = await platform.post(command.channelId, operationMessage(op, team), {
         idempotencyKey: `operation:${op.id}`,
       });
-      op = { ...op, messageId: posted.messageId };
-      await this.#o.store.put(op);
     } catch (err) {
-      op = {
-        ...op,
-        state: 'aborted',
-        finishedAt: this.#now(),
-        reason: `the plan could not be posted: ${(err as Error).message}`,
-      };
-      await this.#o.store.put(op);
-      await this.#audit({ event: 'aborted', operation: op.id, command: text, reason: op.reason ?? '' });
+      const reason = `the plan could not be posted: ${(err as Error).message}`;
+      await this.#serial(async () => {
+        const current = this.#o.store.get(op.id) ?? op;
+        await this.#o.store.put({ ...current, state: 'aborted', finishedAt: this.#now(), reason });
+      });
+      await this.#audit({ event: 'aborted', operation: op.id, command: text, reason });
       throw new CommandError(
         `Could not post the plan in this channel (${(err as Error).message}); nothing will run.`,
       );
     }
+    // A click may have arrived while the post was on its way (the button was already visible): keep
+    // whatever state it reached and only add where the message is, then show that state on it.
+    await this.#serial(async () => {
+      const current = this.#o.store.get(op.id) ?? op;
+      const located = { ...current, messageId: posted.messageId };
+      await this.#o.store.put(located);
+      if (located.state !== op.state || located.steps.length > 0) await this.#render(located);
+    });
     const next =
       op.state === 'awaiting-confirmation'
         ? 'Check it and press Confirm'
@@ -253,11 +258,14 @@ export class Operations implements OperationsPort {
   /** Plan again against the live state, then run the steps; on failure take back the done ones. */
   async #execute(start: Operation): Promise<void> {
     let op = start;
-    const save = async (next: Operation) => {
-      op = next;
-      await this.#o.store.put(op);
-      await this.#render(op);
-    };
+    // Saved through the same queue as clicks and the request's own bookkeeping, so no write is lost.
+    const save = (next: Operation) =>
+      this.#serial(async () => {
+        // The plan message may have been located after the run began (a fast click on a slow post).
+        op = { ...next, messageId: next.messageId ?? this.#o.store.get(next.id)?.messageId ?? null };
+        await this.#o.store.put(op);
+        await this.#render(op);
+      });
     const definition = this.#o.commands.find(
       (c): c is ChangeCommand => c.kind === 'change' && c.name === op.plan.name,
     );

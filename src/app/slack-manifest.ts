@@ -97,7 +97,7 @@ export function slackManifest(config: Config, options: SlackManifestOptions = {}
         {
           command: slack.command,
           description: 'DRBD pair status and operations',
-          usage_hint: 'status [RESOURCE] | failover RESOURCE | help',
+          usage_hint: 'status | containers | ip show C | ip set C ADDRESS | oncall | help',
           should_escape: false,
           ...(requestUrl === undefined ? {} : { url: requestUrl }),
         },

@@ -15,7 +15,7 @@ describe('slackManifest', () => {
       {
         command: '/drbd-prod',
         description: expect.any(String),
-        usage_hint: 'status [RESOURCE] | failover RESOURCE | help',
+        usage_hint: 'status | containers | ip show C | ip set C ADDRESS | oncall | help',
         should_escape: false,
       },
     ]);
@@ -25,6 +25,7 @@ describe('slackManifest', () => {
       'commands',
       'channels:history',
       'groups:history',
+      'usergroups:read',
     ]);
     expect(manifest.oauth_config.scopes.bot).toEqual([...SLACK_BOT_SCOPES]);
   });

@@ -16,6 +16,7 @@ import {
   type HandledCommand,
   slackConfig,
 } from '../fakes/slack/index.js';
+import { until } from '../helpers/wait.js';
 
 const CHANNEL = 'C0ALERTS';
 
@@ -101,6 +102,8 @@ describe('SlackPlatform in Socket Mode', () => {
     });
     const acked = await fake.waitForAck(envelope.envelopeId, 3_000);
     expect((acked.ackedAt as number) - acked.sentAt).toBeLessThan(3_000);
+    // The handler starts once the user's groups are known (usergroups.list), after the ack.
+    await until(() => handled.length === 1, 'the handler to be called');
     expect(handled.map((h) => h.command)).toEqual([
       {
         platform: 'slack',

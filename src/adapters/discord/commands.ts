@@ -120,7 +120,8 @@ export interface GivenOption {
 }
 
 function quote(value: string): string {
-  return /^[^\s"'\\]+$/.test(value) ? value : JSON.stringify(value);
+  // Quoted words are always values, so a typed "--force" stays the text it is.
+  return /^[^\s"'\\-][^\s"'\\]*$/.test(value) ? value : JSON.stringify(value);
 }
 
 /**
