@@ -203,7 +203,7 @@ export class Operations implements OperationsPort {
       const op = this.#o.store.get(id);
       if (op === undefined) {
         throw new CommandError(
-          `No request ${id} here. It may be older than this bot's memory; issue the command again.`,
+          `No request ${id} here. Requests stay with the bot instance that took them: if leadership moved to the other host since, it expired with it; issue the command again.`,
         );
       }
       const actor = actorOf(command);
@@ -282,8 +282,8 @@ export class Operations implements OperationsPort {
         err instanceof CommandError
           ? `Nothing was run: ${err.message.replace(/\.$/, '')}. Issue the command again to see a new plan.`
           : `Nothing was run: checking the plan again failed (${(err as Error).message}).`;
-      await save({ ...op, state: 'aborted', finishedAt: this.#now(), reason });
       await this.#audit({ event: 'aborted', operation: op.id, command: op.plan.command, reason });
+      await save({ ...op, state: 'aborted', finishedAt: this.#now(), reason });
       this.#o.onOutcome?.(op.plan.name, 'aborted');
       return;
     }
@@ -299,7 +299,6 @@ export class Operations implements OperationsPort {
         ],
       });
       const record = await this.#runRecorded(step.id, step.label, step.host, step.action, op);
-      await save({ ...op, steps: [...op.steps.slice(0, -1), record] });
       await this.#audit({
         event: 'step',
         operation: op.id,
@@ -307,6 +306,7 @@ export class Operations implements OperationsPort {
         token: op.token,
         step: auditStep(record),
       });
+      await save({ ...op, steps: [...op.steps.slice(0, -1), record] });
       if (record.status !== 'done') {
         failure = { step, message: record.error ?? 'failed' };
         break;
@@ -314,13 +314,13 @@ export class Operations implements OperationsPort {
       done.push(step);
     }
     if (failure === undefined) {
-      await save({ ...op, state: 'succeeded', finishedAt: this.#now() });
       await this.#audit({
         event: 'finished',
         operation: op.id,
         command: op.plan.command,
         outcome: 'succeeded',
       });
+      await save({ ...op, state: 'succeeded', finishedAt: this.#now() });
       this.#o.onOutcome?.(op.plan.name, 'succeeded');
       return;
     }
@@ -330,7 +330,6 @@ export class Operations implements OperationsPort {
       for (const [i, action] of (step.undo ?? []).entries()) {
         const label = `Undo: ${step.label}${(step.undo?.length ?? 0) > 1 ? ` (${i + 1})` : ''}`;
         const record = await this.#runRecorded(`${step.id}-undo-${i}`, label, step.host, action, op);
-        await save({ ...op, rollback: [...op.rollback, record] });
         await this.#audit({
           event: 'rollback-step',
           operation: op.id,
@@ -338,6 +337,7 @@ export class Operations implements OperationsPort {
           token: op.token,
           step: auditStep(record),
         });
+        await save({ ...op, rollback: [...op.rollback, record] });
         if (record.status !== 'done') rollbackFailed ??= `${label}: ${record.error ?? 'failed'}`;
       }
     }
@@ -346,7 +346,6 @@ export class Operations implements OperationsPort {
       rollbackFailed === undefined
         ? `${failure.step.label} failed: ${failure.message}. Everything done before it was taken back.`
         : `${failure.step.label} failed: ${failure.message}. Taking it back failed too (${rollbackFailed}): check by hand.`;
-    await save({ ...op, state, finishedAt: this.#now(), reason });
     await this.#audit({
       event: 'finished',
       operation: op.id,
@@ -354,6 +353,7 @@ export class Operations implements OperationsPort {
       outcome: state,
       reason,
     });
+    await save({ ...op, state, finishedAt: this.#now(), reason });
     this.#o.onOutcome?.(op.plan.name, state);
   }
 
