@@ -19,7 +19,7 @@ export interface OutboxOptions {
   readonly platforms: ReadonlyMap<PlatformName, ChatPlatform>;
   readonly logger: Logger;
   /** Minimum time between two messages on one channel (Slack allows about one per second). */
-  readonly minIntervalMs: Readonly<Record<PlatformName, number>>;
+  readonly minIntervalMs: Readonly<Partial<Record<PlatformName, number>>>;
   readonly backoff?: { readonly initialMs: number; readonly maxMs: number };
   readonly random?: () => number;
   /** Called after each confirmed delivery, for metrics and benchmarks. */
@@ -205,7 +205,7 @@ export class Outbox {
   async #run(platform: PlatformName, channel: string, state: ChannelState): Promise<void> {
     const log = this.#options.logger.child({ platform, channel });
     const chat = this.#options.platforms.get(platform);
-    const interval = this.#options.minIntervalMs[platform];
+    const interval = this.#options.minIntervalMs[platform] ?? 0;
     let failures = 0;
     while (!this.#stopping) {
       let choice = this.#choose(platform, channel);

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { parseSubnet } from '../core/addresses.js';
 import { ALERT_KINDS, SEVERITIES } from '../core/notification.js';
 import { PRINCIPAL_PATTERN } from '../core/policy.js';
+import { PLATFORM_NAMES } from '../ports/chat.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/drbd-chatops/config.yaml';
 
@@ -93,7 +94,7 @@ const discordSchema = z
   .optional();
 
 const routeSchema = z.strictObject({
-  platform: z.enum(['slack', 'discord', 'console']),
+  platform: z.enum(PLATFORM_NAMES),
   /** Slack channel id (C…), Discord channel id, or any name for the console. */
   channel: z.string().min(1),
   /** Only these kinds (default: all). */
@@ -152,7 +153,7 @@ const principal = z
   .string()
   .regex(
     PRINCIPAL_PATTERN,
-    'anyone, team, oncall, a team member name, slack:ID, slack-group:ID, discord:ID, discord-role:ID or console:NAME',
+    'anyone, team, oncall, a team member name, slack:ID, slack-group:ID, discord:ID, discord-role:ID, console:NAME or web:NAME',
   );
 
 const policySchema = z.strictObject({
@@ -190,6 +191,7 @@ const oncallSchema = z
             .regex(/^\d{5,25}$/, 'a Discord user id (snowflake)')
             .optional(),
           console: z.string().min(1).max(64).optional(),
+          web: z.string().regex(/^[A-Za-z][A-Za-z0-9._-]{0,63}$/, 'a web console user name').optional(),
         }),
       )
       .default([]),

@@ -120,7 +120,12 @@ export class Daemon {
       dir: join(options.config.stateDir, 'outbox'),
       platforms: options.platforms,
       logger: options.logger.child({ part: 'outbox' }),
-      minIntervalMs: { slack: delivery.slackIntervalMs, discord: delivery.discordIntervalMs, console: 0 },
+      minIntervalMs: {
+        slack: delivery.slackIntervalMs,
+        discord: delivery.discordIntervalMs,
+        console: 0,
+        web: 0,
+      },
       backoff: delivery.retry,
       gate: (entry) => this.#gate(entry),
     });

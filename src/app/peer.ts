@@ -11,6 +11,7 @@ import type { OutboxEntry } from '../core/delivery.js';
 import type { HostState } from '../core/host-state.js';
 import { ALERT_KINDS, type Notification, SEVERITIES } from '../core/notification.js';
 import type { StepAction } from '../core/operation.js';
+import { PLATFORM_NAMES } from '../ports/chat.js';
 import type { StepRun } from '../ports/containers.js';
 import type { ContainersView } from './command-registry.js';
 import type { Config } from './config.js';
@@ -36,7 +37,7 @@ const handedOverSchema = z.strictObject({
     .array(
       z.looseObject({
         key: z.string().min(1).max(300),
-        platform: z.enum(['slack', 'discord', 'console']),
+        platform: z.enum(PLATFORM_NAMES),
         channel: z.string().min(1).max(200),
         op: z.enum(['open', 'reply', 'update-parent', 'post']),
         resource: z.string().max(200).nullable(),

@@ -19,6 +19,7 @@ export interface Member {
   readonly slack?: string | undefined;
   readonly discord?: string | undefined;
   readonly console?: string | undefined;
+  readonly web?: string | undefined;
 }
 
 export type Schedule =
@@ -85,12 +86,12 @@ export function memberOf(actor: Actor, team: readonly Member[]): Member | undefi
 /**
  * Who a policy names, as strings in the configuration:
  * `anyone`, `team` (any member of the on-call team), `oncall` (whoever is on call now), a team
- * member's name, `slack:U123`, `slack-group:S123`, `discord:123`, `discord-role:456`, `console:NAME`.
+ * member's name, `slack:U123`, `slack-group:S123`, `discord:123`, `discord-role:456`, `console:NAME`, `web:NAME`.
  */
 export type Principal = string;
 
 export const PRINCIPAL_PATTERN =
-  /^(anyone|team|oncall|[A-Za-z][A-Za-z0-9._-]{0,63}|(slack|slack-group|discord|discord-role|console):[A-Za-z0-9._-]{1,64})$/;
+  /^(anyone|team|oncall|[A-Za-z][A-Za-z0-9._-]{0,63}|(slack|slack-group|discord|discord-role|console|web):[A-Za-z0-9._-]{1,64})$/;
 
 export function matchesPrincipal(
   principal: Principal,
@@ -110,6 +111,7 @@ export function matchesPrincipal(
     case 'slack':
     case 'discord':
     case 'console':
+    case 'web':
       return actor.platform === kind && actor.userId === id;
     case 'slack-group':
       return actor.platform === 'slack' && actor.roles.includes(id);

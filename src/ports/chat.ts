@@ -4,7 +4,8 @@
 
 import type { Message } from '../core/message.js';
 
-export type PlatformName = 'slack' | 'discord' | 'console';
+export const PLATFORM_NAMES = ['slack', 'discord', 'console', 'web'] as const;
+export type PlatformName = (typeof PLATFORM_NAMES)[number];
 
 export interface PostOptions {
   /** Post as a reply in the thread of this platform message id (Slack ts, Discord message id). */
