@@ -9,7 +9,9 @@ import type { HandoverClock } from '../core/policy.js';
 
 const DAY_MS = 24 * 3_600_000;
 
-export function handoverClock(expression: string): HandoverClock {
+export function handoverClock(
+  expression: string,
+): HandoverClock & { previous(atOrBefore: Date): Date | null } {
   const matcher: ScheduledTask = createTask(expression, () => {});
   const fields = parse(expression);
   const seconds = fields.second.length > 0 ? fields.second : [0];
@@ -41,6 +43,17 @@ export function handoverClock(expression: string): HandoverClock {
       let day = startOfDay(after);
       for (let i = 0; i < 367; i++, day = nextDay(day)) {
         for (const at of timesOn(day)) if (at > after) return at;
+      }
+      return null;
+    },
+    previous(atOrBefore) {
+      let day = startOfDay(atOrBefore);
+      for (let i = 0; i < 367; i++) {
+        const times = timesOn(day).filter((at) => at <= atOrBefore);
+        const last = times.at(-1);
+        if (last !== undefined) return last;
+        // 23 hours back from midnight lands in the previous local day, DST or not.
+        day = startOfDay(new Date(day.getTime() - DAY_MS + 3_600_000));
       }
       return null;
     },

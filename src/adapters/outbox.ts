@@ -24,6 +24,8 @@ export interface OutboxOptions {
   readonly random?: () => number;
   /** Called after each confirmed delivery, for metrics and benchmarks. */
   readonly onDelivered?: (entry: OutboxEntry, confirmedAt: number) => void;
+  /** Called after each failed attempt (metrics). */
+  readonly onFailed?: (entry: OutboxEntry, error: DeliveryError) => void;
   /**
    * Asked right before every send: only the leader of a pair sends; with no leader at all, critical
    * alerts still go out, with a note (fail open). Without a gate this instance always sends.
@@ -286,6 +288,7 @@ export class Outbox {
           err instanceof DeliveryError
             ? err
             : new DeliveryError(`unexpected: ${(err as Error).message}`, true);
+        this.#options.onFailed?.(entry, error);
         if (!error.retryable) {
           log.error(
             { entry: entry.id, op: entry.op, err: error.message, status: error.status },

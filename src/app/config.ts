@@ -149,6 +149,8 @@ const leaderSchema = z
     path: ['retryMs'],
   });
 
+const cronExpression = z.string().refine((e) => validateCron(e), 'a cron expression, e.g. "0 8 * * *"');
+
 const principal = z
   .string()
   .regex(
@@ -191,7 +193,10 @@ const oncallSchema = z
             .regex(/^\d{5,25}$/, 'a Discord user id (snowflake)')
             .optional(),
           console: z.string().min(1).max(64).optional(),
-          web: z.string().regex(/^[A-Za-z][A-Za-z0-9._-]{0,63}$/, 'a web console user name').optional(),
+          web: z
+            .string()
+            .regex(/^[A-Za-z][A-Za-z0-9._-]{0,63}$/, 'a web console user name')
+            .optional(),
         }),
       )
       .default([]),
@@ -201,7 +206,7 @@ const oncallSchema = z
     rotation: z
       .strictObject({
         order: z.array(memberName).min(1),
-        handover: z.string().refine((e) => validateCron(e), 'a cron expression, e.g. "0 9 * * 1"'),
+        handover: cronExpression,
         since: z.iso.datetime({ local: true, offset: true }),
       })
       .optional(),
@@ -322,6 +327,31 @@ export const configSchema = z.strictObject({
   oncall: oncallSchema.default({ team: [], announce: true }),
   /** Per changing command: who may request it, confirmation and approvals (README: Policies). */
   policies: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'a command name'), policySchema).default({}),
+  /**
+   * Scheduled work (cron expressions, 5 or 6 fields, in this host's time zone; null turns a job off).
+   * Only the leader runs them; a slot missed during a leadership change runs once on the new leader.
+   */
+  schedules: z
+    .strictObject({
+      /** Compare the engine with `drbdsetup events2 --now` on both hosts; differences are reported. */
+      reconcile: cronExpression.nullable().default('*/10 * * * *'),
+      /** The daily digest to every channel of the routes. */
+      digest: cronExpression.nullable().default('0 8 * * *'),
+    })
+    .default({ reconcile: '*/10 * * * *', digest: '0 8 * * *' }),
+  /** Prometheus /metrics, /healthz and /readyz (no authentication: keep it on loopback or a management network). */
+  status: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      listen: z
+        .strictObject({
+          host: z.string().min(1).default('127.0.0.1'),
+          // drbd-reactor's exporter uses 9942; this one sits beside it.
+          port: z.int().min(0).max(65_535).default(9943),
+        })
+        .default({ host: '127.0.0.1', port: 9943 }),
+    })
+    .default({ enabled: true, listen: { host: '127.0.0.1', port: 9943 } }),
   /** Which notifications go where. Without routes nothing is posted (the console shows all). */
   routes: z.array(routeSchema).default([]),
 });

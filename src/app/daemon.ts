@@ -3,14 +3,19 @@
 // delivery.flushOnStopMs; the rest stays in the outbox for the next start) and reloads its
 // configuration on SIGHUP without dropping state.
 
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { COMMANDS } from '../../commands/index.js';
 import { AuditLog } from '../adapters/audit-log.js';
-import { every, handoverClock } from '../adapters/cron.js';
+import { handoverClock } from '../adapters/cron.js';
+import { runForOutput } from '../adapters/exec.js';
 import { LxcCli } from '../adapters/lxd.js';
+import { Metrics } from '../adapters/metrics.js';
 import { OperationStore } from '../adapters/operation-store.js';
 import { type Gate, Outbox } from '../adapters/outbox.js';
+import { StatusServer } from '../adapters/status-server.js';
 import type { OutboxEntry } from '../core/delivery.js';
+import { digestMessage } from '../core/digest.js';
 import type { ElectionEvent } from '../core/leader.js';
 import type { Message } from '../core/message.js';
 import type { Notification } from '../core/notification.js';
@@ -39,6 +44,7 @@ import type { Logger } from './log.js';
 import { Notifier } from './notifier.js';
 import { Operations } from './operations.js';
 import { PeerLink } from './peer.js';
+import { type ScheduledJob, Scheduler } from './scheduler.js';
 import { runAction } from './steps.js';
 import { type RunningWatch, startWatch } from './watch.js';
 
@@ -107,7 +113,9 @@ export class Daemon {
   readonly #audit: AuditLog;
   readonly #clock: HandoverClock | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
-  #handovers: { stop(): void } | undefined;
+  readonly scheduler: Scheduler;
+  readonly metrics: Metrics;
+  #statusServer: StatusServer | undefined;
 
   constructor(options: DaemonOptions) {
     this.#config = options.config;
@@ -128,6 +136,9 @@ export class Daemon {
       },
       backoff: delivery.retry,
       gate: (entry) => this.#gate(entry),
+      onDelivered: (entry, confirmedAt) =>
+        this.metrics.observeDelivery(entry.platform, (confirmedAt - entry.createdAt) / 1_000),
+      onFailed: (entry, error) => this.metrics.deliveryFailed(entry.platform, error.retryable),
     });
     const store =
       options.lockStore ??
@@ -176,6 +187,8 @@ export class Daemon {
             localState: () => this.#watch?.watcher.watch.state,
             localContainers: () => this.#localContainers(),
             runLocalStep: (action) => this.#runLocalStep(action),
+            reconcileLocal: () => this.#reconcileLocal(),
+            jobDone: (job, slot) => this.scheduler.record(job, slot),
           });
     this.notifier = new Notifier({
       stateDir: options.config.stateDir,
@@ -201,7 +214,119 @@ export class Daemon {
       context: () => this.#commandContext(),
       planContext: { host: options.config.host, resources, lxd },
       logger: options.logger.child({ part: 'operations' }),
+      onOutcome: (command, outcome) => this.#logger.info({ command, outcome }, 'change finished'),
     });
+    this.metrics = new Metrics({
+      host: options.config.host,
+      state: () => this.#watch?.watcher.watch.state,
+      leader: () => ({ leads: this.elector?.mayAct() ?? true, token: this.elector?.state.token ?? 0 }),
+      outboxDepth: () => this.outbox.depth,
+      platforms: [...options.platforms.keys()],
+    });
+    this.scheduler = new Scheduler({
+      jobs: this.#scheduledJobs(),
+      stateDir: options.config.stateDir,
+      leading: () => this.#platformsStarted && (this.elector?.mayAct() ?? true),
+      logger: options.logger.child({ part: 'scheduler' }),
+      ...(this.peer === undefined
+        ? {}
+        : {
+            tellPeer: (job: string, slot: string) => this.peer?.tellJobDone(job, slot) ?? Promise.resolve(),
+          }),
+    });
+  }
+
+  #scheduledJobs(): ScheduledJob[] {
+    const config = this.#config;
+    const jobs: ScheduledJob[] = [];
+    if (config.schedules.reconcile !== null) {
+      jobs.push({
+        name: 'reconcile',
+        cron: config.schedules.reconcile,
+        run: async () => {
+          await this.#reconcileLocal();
+          await this.peer?.askReconcile(this.elector?.state.token ?? 0);
+        },
+      });
+    }
+    if (config.schedules.digest !== null) {
+      // A digest missed while nobody led (up to 6 hours) is posted by the next leader.
+      jobs.push({
+        name: 'digest',
+        cron: config.schedules.digest,
+        catchUpMs: 6 * 3_600_000,
+        run: (slot) => this.#digest(slot),
+      });
+    }
+    const rotation = config.oncall.rotation;
+    if (rotation !== undefined && config.oncall.announce) {
+      jobs.push({
+        name: 'oncall-handover',
+        cron: rotation.handover,
+        catchUpMs: 3_600_000,
+        run: async (slot) => {
+          const roster = this.#onCall();
+          const names = (people: readonly { name: string }[]) =>
+            people.map((m) => m.name).join(', ') || 'nobody';
+          await this.#announce(
+            `On call now: ${names(roster.now)}${roster.handoverAt === null ? '' : ` (next: ${names(roster.next)} from ${roster.handoverAt.toISOString()})`}`,
+            `handover:${slot.toISOString()}`,
+          );
+        },
+      });
+    }
+    return jobs;
+  }
+
+  /** Compare this host's engine with `drbdsetup events2 --now`; differences become notifications. */
+  async #reconcileLocal(): Promise<void> {
+    const watch = this.#watch;
+    if (watch === undefined || !watch.isLive()) return;
+    const drbd = this.#config.drbd;
+    const { stdout } = await runForOutput(drbd.drbdsetup, ['events2', '--now'], {
+      timeoutMs: drbd.commandTimeoutMs,
+      env: drbd.env,
+    });
+    const result = watch.watcher.reconcile(stdout.split('\n'), Date.now());
+    if (result.notifications.length > 0) {
+      this.#logger.warn({ differences: result.changes.length }, 'reconciliation found differences');
+    }
+    for (const n of result.notifications) this.#collect(n);
+  }
+
+  async #digest(slot: Date): Promise<void> {
+    const own = this.#watch === undefined ? [] : [this.#watch.watcher.watch.state];
+    const peerState = await this.peer?.peerState();
+    const peerName = this.#config.peer?.name;
+    let lockStoreProblem: string | null = null;
+    if (this.#lockStore !== undefined) {
+      try {
+        await this.#lockStore.read(this.#config.leader.key);
+      } catch (err) {
+        lockStoreProblem = (err as Error).message;
+      }
+    }
+    let deadLetters = 0;
+    try {
+      deadLetters = readdirSync(join(this.#config.stateDir, 'outbox')).filter((f) =>
+        f.startsWith('dead-letter-'),
+      ).length;
+    } catch {
+      deadLetters = 0;
+    }
+    const view = await this.#leadershipView();
+    const message = digestMessage({
+      now: Date.now(),
+      hosts: peerState === undefined ? own : [...own, peerState],
+      silent: peerName !== undefined && peerState === undefined ? [peerName] : [],
+      incidents: this.notifier.incidents,
+      operations: this.operations.list(),
+      outbox: { depth: this.outbox.depth, deadLetters },
+      leader: { host: view.leader, token: view.token },
+      lockStoreProblem,
+      onCall: this.#onCall().now.map((m) => m.name),
+    });
+    await this.#postToRoutes(message, `digest:${slot.toISOString()}`);
   }
 
   #onCall() {
@@ -274,7 +399,21 @@ export class Daemon {
     await this.outbox.open();
     await this.operations.open();
     const context = this.#commandContext();
-    this.#handler = commandHandler(context, this.#logger.child({ part: 'commands' }));
+    const handle = commandHandler(context, this.#logger.child({ part: 'commands' }));
+    this.#handler = async (command, reply) => {
+      const answer = await handle(command, reply);
+      const [first = '', second = ''] = command.text.trim().toLowerCase().split(/\s+/);
+      const name = COMMANDS.some((c) => c.name === `${first}-${second}`) ? `${first}-${second}` : first;
+      this.metrics.commandRun(
+        name,
+        answer.message.tone === 'critical' && answer.private === true
+          ? 'error'
+          : answer.message.tone === 'warning' && answer.private === true
+            ? 'refused'
+            : 'ok',
+      );
+      return answer;
+    };
     await this.peer?.start();
     if (this.elector === undefined) {
       await this.#startPlatforms();
@@ -289,23 +428,54 @@ export class Daemon {
       if (!this.#platformsStarted) return;
       this.operations.sweep().catch((err: Error) => this.#logger.error({ err }, 'expiring requests failed'));
     }, 15_000);
-    const rotation = this.#config.oncall.rotation;
-    if (rotation !== undefined && this.#config.oncall.announce) {
-      this.#handovers = every(rotation.handover, 'oncall-handover', async () => {
-        if (!this.#platformsStarted) return;
-        const roster = this.#onCall();
-        const names = (people: readonly { name: string }[]) =>
-          people.map((m) => m.name).join(', ') || 'nobody';
-        await this.#announce(
-          `On call now: ${names(roster.now)}${roster.handoverAt === null ? '' : ` (next: ${names(roster.next)} from ${roster.handoverAt.toISOString()})`}`,
-        );
-      });
-    }
     if (this.elector !== undefined) {
       this.#pairTimer = setInterval(() => {
         this.#pairChores().catch((err: Error) => this.#logger.error({ err }, 'pair housekeeping failed'));
       }, this.#config.leader.retryMs);
     }
+    this.scheduler.start();
+    await this.#startStatusServer();
+  }
+
+  /** /metrics, /healthz, /readyz. A port in use is logged, not fatal: alerting matters more. */
+  async #startStatusServer(): Promise<void> {
+    const status = this.#config.status;
+    if (!status.enabled) return;
+    const server = new StatusServer({
+      host: status.listen.host,
+      port: status.listen.port,
+      metrics: this.metrics,
+      logger: this.#logger.child({ part: 'status' }),
+      health: () => ({
+        eventSource:
+          this.#watch?.isLive() === true
+            ? { ok: true }
+            : { ok: false, reason: 'the DRBD event stream is not live' },
+      }),
+      ready: () => ({
+        leader:
+          this.elector === undefined || this.elector.mayAct()
+            ? { ok: true }
+            : { ok: false, reason: 'another instance leads (or none can be elected)' },
+        chat: this.#platformsStarted ? { ok: true } : { ok: false, reason: 'chat platforms not connected' },
+      }),
+    });
+    try {
+      const address = await server.start();
+      this.#statusServer = server;
+      this.#logger.info({ host: address.address, port: address.port }, 'metrics and health listening');
+    } catch (err) {
+      this.#logger.error(
+        { err: (err as Error).message, ...status.listen },
+        'metrics and health server could not start',
+      );
+    }
+  }
+
+  /** Where /metrics listens (tests ask for port 0). */
+  get statusAddress(): { host: string; port: number } | undefined {
+    const address = this.#statusServer?.address;
+    return address === undefined ? undefined : { host: address.address, port: address.port };
   }
 
   async #leadershipView(): Promise<LeadershipView> {
@@ -406,6 +576,8 @@ export class Daemon {
     // A request that was running when this instance stopped is reported, never continued.
     await this.operations.recover();
     await this.operations.sweep();
+    // Scheduled slots nobody ran while leadership was changing hands run once, now.
+    void this.scheduler.catchUp();
   }
 
   async #stopPlatforms(): Promise<void> {
@@ -434,22 +606,36 @@ export class Daemon {
       .catch((err: Error) => this.#logger.error({ err }, 'could not apply a leadership change'));
   }
 
-  /** A leadership change, posted once to every channel the routes name. */
-  async #announce(title: string): Promise<void> {
+  /** A leadership change or a hand-over, posted once to every channel the routes name. */
+  async #announce(title: string, key = `leader:${title}`): Promise<void> {
     const message: Message = { title, tone: 'info', host: this.#config.host, at: new Date().toISOString() };
+    await this.#postToRoutes(message, key);
+  }
+
+  /**
+   * One message to every channel of the routes. `key` names it: posts are checked with the platform
+   * by key before sending, so a message a former leader already posted is not posted again.
+   */
+  async #postToRoutes(message: Message, key: string): Promise<void> {
     const channels = new Map(this.#config.routes.map((r) => [`${r.platform}\u0000${r.channel}`, r]));
     await this.outbox.enqueue(
       [...channels.values()].map((route) => ({
-        key: `leader:${title}:${route.platform}:${route.channel}`,
+        key: `${key}:${route.platform}:${route.channel}`,
         platform: route.platform,
         channel: route.channel,
         op: 'post' as const,
         message,
         resource: null,
-        severity: 'info' as const,
+        severity:
+          message.tone === 'critical'
+            ? ('critical' as const)
+            : message.tone === 'warning'
+              ? ('warning' as const)
+              : ('info' as const),
         urgent: false,
         kinds: {},
         changes: 0,
+        sending: true,
       })),
     );
   }
@@ -460,6 +646,7 @@ export class Daemon {
    */
   #collect(n: Notification): void {
     this.#onNotification?.(n);
+    this.metrics.notified(n.kind, n.severity);
     const elector = this.elector;
     const peer = this.peer;
     if (elector !== undefined && !elector.mayAct()) {
@@ -541,7 +728,8 @@ export class Daemon {
   async stop(): Promise<void> {
     clearInterval(this.#pairTimer);
     clearInterval(this.#sweepTimer);
-    this.#handovers?.stop();
+    await this.scheduler.stop();
+    await this.#statusServer?.stop();
     // A running change finishes (or fails and rolls back) before the chat clients go.
     await this.operations.idle();
     await this.#watch?.stop();

@@ -85,6 +85,11 @@ const stepSchema = z.strictObject({
   ]),
 });
 
+const jobSchema = z.strictObject({
+  job: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
+  slot: z.iso.datetime(),
+});
+
 /** How long forwarded notifications are kept for a takeover (well beyond lease + delivery time). */
 const RECENT_MS = 5 * 60_000;
 
@@ -110,6 +115,10 @@ export interface PeerLinkOptions {
   readonly localContainers?: () => Promise<ContainersView>;
   /** Run a plan step here for the leader. */
   readonly runLocalStep?: (action: StepAction) => Promise<StepRun[]>;
+  /** Compare this host's engine with the live DRBD state, at the leader's request. */
+  readonly reconcileLocal?: () => Promise<void>;
+  /** The leader ran a scheduled job's slot (so this instance does not run it again on takeover). */
+  readonly jobDone?: (job: string, slot: string) => Promise<void>;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -183,6 +192,26 @@ export class PeerLink {
             if (options.localContainers === undefined)
               throw new PeerError('no LXD resources configured here', 404);
             return await options.localContainers();
+          },
+        },
+        {
+          method: 'POST',
+          path: '/v1/reconcile',
+          fenced: true,
+          handle: async () => {
+            await options.reconcileLocal?.();
+            return { reconciled: options.reconcileLocal !== undefined };
+          },
+        },
+        {
+          method: 'POST',
+          path: '/v1/jobs',
+          handle: async (body) => {
+            const parsed = jobSchema.safeParse(body);
+            if (!parsed.success)
+              throw new PeerError(`bad job: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 400);
+            await options.jobDone?.(parsed.data.job, parsed.data.slot);
+            return { recorded: true };
           },
         },
         {
@@ -295,6 +324,20 @@ export class PeerLink {
     } catch (err) {
       return { unreachable: (err as Error).message };
     }
+  }
+
+  /** Ask the peer to reconcile its engine with its live DRBD state (the scheduled reconciliation). */
+  async askReconcile(token: number): Promise<void> {
+    try {
+      await this.#client.request('POST', '/v1/reconcile', {}, { token, timeoutMs: 60_000 });
+    } catch (err) {
+      this.#options.logger.warn({ err: (err as Error).message }, 'the peer could not reconcile');
+    }
+  }
+
+  /** Tell the peer a scheduled slot is done. */
+  async tellJobDone(job: string, slot: string): Promise<void> {
+    await this.#client.request('POST', '/v1/jobs', { job, slot });
   }
 
   /** Run a plan step on the peer, fenced by this leader's token. */

@@ -183,6 +183,39 @@ export function describeChange(change: Change): string {
 }
 
 /** Imperative wrapper for adapters that feed a stream line by line. */
+/**
+ * Compare the engine's state with a fresh `drbdsetup events2 --now` dump (the scheduled
+ * reconciliation). Any difference in the fields that matter means the engine missed something:
+ * it is reported as a watcher-gap listing what differed, the alerts the differences imply are
+ * raised, and the engine takes the fresh state. No difference: nothing is said.
+ */
+export function reconcile(watch: WatchState, dump: readonly string[], at: number): StepResult {
+  if (watch.phase !== 'live') return { watch, changes: [], notifications: [] };
+  let fresh = emptyHostState(watch.host);
+  for (const line of dump) {
+    const record = parseEvents2Line(line);
+    if (record.type === 'event') fresh = applyEvent(fresh, record, at).state;
+  }
+  fresh = carryOverVanishedConnections(watch.state, fresh);
+  const changes = diffHostStates(watch.state, fresh, at);
+  if (changes.length === 0) return { watch, changes, notifications: [] };
+  const result = evaluateChanges(changes, watch.state, fresh, watch.problems);
+  const differences = changes.map(describeChange);
+  const gap = gapNotification(
+    watch.host,
+    `Reconciliation on ${watch.host}: the live DRBD state differs from what the event stream reported ` +
+      `(${differences.length} difference${differences.length === 1 ? '' : 's'}: ${differences.join('; ')}). ` +
+      'The live state is taken as the truth.',
+    at,
+    { reason: 'reconciliation', differences: differences.length },
+  );
+  return {
+    watch: { ...watch, state: fresh, problems: result.problems },
+    changes,
+    notifications: [gap, ...result.notifications],
+  };
+}
+
 export class HostWatcher {
   #watch: WatchState;
 
@@ -202,5 +235,11 @@ export class HostWatcher {
 
   restarted(at: number, reason: string): void {
     this.#watch = streamRestarted(this.#watch, at, reason);
+  }
+
+  reconcile(dump: readonly string[], at: number): StepResult {
+    const result = reconcile(this.#watch, dump, at);
+    this.#watch = result.watch;
+    return result;
   }
 }
