@@ -1,0 +1,888 @@
+// The web console platform: a small page served by the bot, showing the channel (alerts with their
+// severity colours, incident threads, plan messages edited in place), a command line with the same
+// commands as Slack and Discord, the plans' buttons, and a live status panel of both hosts. Meant
+// for development and, in production, as an out-of-band console on the management network when
+// Slack or Discord cannot be reached.
+//
+// Access needs a token (one per user, from the environment or a file); a valid token gives an
+// HttpOnly SameSite=Strict session cookie. It listens on loopback unless told otherwise. Updates
+// reach the page over server-sent events. Everything is kept in memory: a restart starts an empty
+// channel (the notifier's incident parents come back when they are next edited).
+
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Logger } from '../../app/log.js';
+import type { Message } from '../../core/message.js';
+import type {
+  ChatPlatform,
+  CommandHandler,
+  CommandReply,
+  IncomingCommand,
+  Posted,
+  PostOptions,
+} from '../../ports/chat.js';
+import { APP_CSS, APP_JS, consolePage, loginPage } from './page.js';
+import type { ConsoleStatus } from './status.js';
+import { webUserProblems } from './users.js';
+
+export type { ConsoleHostStatus, ConsoleResourceStatus, ConsoleStatus } from './status.js';
+export { hostStatus } from './status.js';
+export { parseWebUsers, WebUsersError } from './users.js';
+
+export interface WebConsoleOptions {
+  /** Where to listen (default 127.0.0.1: loopback only). */
+  readonly host?: string;
+  /** 0: any free port (see `address`). */
+  readonly port: number;
+  /** Access token → user name (parseWebUsers). The name is the command's userId (`web:NAME`). */
+  readonly users: ReadonlyMap<string, string>;
+  /** Shown in the page header (default "DRBD chat-ops"). */
+  readonly title?: string;
+  /** The channel the page shows and commands run in (the routes' `channel`; default "web"). */
+  readonly channel?: string;
+  /** The status panel's source; none: the panel says so. */
+  readonly status?: () => Promise<ConsoleStatus>;
+  /** How often `status` is asked while someone is connected (default 2000 ms). */
+  readonly statusIntervalMs?: number;
+  readonly logger: Logger;
+  /** Messages kept for the page, oldest dropped first (default 1000). */
+  readonly maxMessages?: number;
+  /** A session ends after this long without use (default 12 h). */
+  readonly sessionIdleMs?: number;
+  /** stop(): how long to wait for commands still running (default 10 s). */
+  readonly stopTimeoutMs?: number;
+  /** Mark the cookie Secure (when a TLS proxy is in front). */
+  readonly secureCookie?: boolean;
+  /** Origins besides the console's own that may post commands (a TLS proxy's https://name). */
+  readonly allowedOrigins?: readonly string[];
+}
+
+/** One message of the channel as the page gets it. */
+export interface ConsoleEntry {
+  readonly id: string;
+  /** Order of first appearance. */
+  readonly seq: number;
+  readonly channel: string;
+  /** The thread's parent message. */
+  readonly threadOf?: string;
+  readonly message: Message;
+  readonly postedAt: string;
+  readonly editedAt?: string;
+  /** Set on the answer to a command. */
+  readonly reply?: {
+    readonly command: string;
+    readonly user: string;
+    readonly source: IncomingCommand['source'];
+    readonly private: boolean;
+  };
+}
+
+export interface StatusPayload {
+  readonly status: ConsoleStatus | null;
+  readonly error?: string;
+  readonly at: string | null;
+}
+
+export const SESSION_COOKIE = 'drbd_console';
+const MAX_COMMAND_BODY = 16 * 1024;
+const MAX_LOGIN_BODY = 4 * 1024;
+const MAX_COMMAND_TEXT = 2_000;
+const MAX_PRIVATE_REPLIES = 50;
+const MAX_SESSIONS = 1_000;
+const LOGIN_FAILURES_PER_MINUTE = 10;
+const HEARTBEAT_MS = 15_000;
+const STATUS_TIMEOUT_MS = 10_000;
+/** A client that does not read its stream (this much unsent) is dropped; it reconnects to a snapshot. */
+const MAX_STREAM_BACKLOG = 4 * 1024 * 1024;
+
+const SECURITY_HEADERS: Record<string, string> = {
+  'Content-Security-Policy':
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+  'X-Content-Type-Options': 'nosniff',
+  'X-Frame-Options': 'DENY',
+  // same-origin (not no-referrer): same-origin form posts keep their real Origin header.
+  'Referrer-Policy': 'same-origin',
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+  'Cache-Control': 'no-store',
+};
+
+interface Stream {
+  readonly res: ServerResponse;
+  readonly session: Session;
+}
+
+interface Session {
+  /** sha256 of the cookie value: the map key; the value itself is not kept. */
+  readonly key: string;
+  readonly user: string;
+  lastSeen: number;
+  readonly streams: Set<Stream>;
+  /** This session's private command replies, oldest first. */
+  readonly privateReplies: Map<string, ConsoleEntry>;
+}
+
+interface Reply {
+  readonly id: string;
+  readonly session: Session;
+  readonly command: string;
+  readonly user: string;
+  readonly source: IncomingCommand['source'];
+  readonly threadOf: string | undefined;
+  entry: ConsoleEntry | undefined;
+}
+
+class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+function internalErrorMessage(): Message {
+  return {
+    title: 'Internal error',
+    tone: 'critical',
+    body: 'The command failed unexpectedly. The details are in the bot’s log.',
+  };
+}
+
+/** "/drbd status r0", "/status r0" and "status r0" all mean the same. */
+export function normaliseCommand(text: string): string {
+  return text
+    .trim()
+    .replace(/^\/drbd(\s+|$)/, '')
+    .replace(/^\//, '')
+    .trim();
+}
+
+function parseCookies(header: string | undefined): Map<string, string> {
+  const cookies = new Map<string, string>();
+  for (const part of (header ?? '').split(';')) {
+    const eq = part.indexOf('=');
+    if (eq < 0) continue;
+    cookies.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
+  }
+  return cookies;
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<'timeout'>((resolve) => {
+    timer = setTimeout(() => resolve('timeout'), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export class WebConsolePlatform implements ChatPlatform {
+  readonly name = 'web' as const;
+
+  readonly #host: string;
+  readonly #port: number;
+  readonly #users: readonly { readonly digest: Buffer; readonly user: string }[];
+  readonly #title: string;
+  readonly #channel: string;
+  readonly #status: (() => Promise<ConsoleStatus>) | undefined;
+  readonly #statusIntervalMs: number;
+  readonly #log: Logger;
+  readonly #maxMessages: number;
+  readonly #sessionIdleMs: number;
+  readonly #stopTimeoutMs: number;
+  readonly #secureCookie: boolean;
+  readonly #allowedOrigins: ReadonlySet<string>;
+  /** Ids differ from one run to the next, so an id from before a restart never names a new message. */
+  readonly #run = randomBytes(3).toString('hex');
+
+  #state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
+  #server: Server | undefined;
+  #handler: CommandHandler | undefined;
+  #seq = 0;
+  #next = 0;
+  /** The channel, in order of first appearance (Map order). */
+  readonly #entries = new Map<string, ConsoleEntry>();
+  /** idempotencyKey → message id; kept longer than the messages so a late retry still finds its post. */
+  readonly #keys = new Map<string, string>();
+  readonly #sessions = new Map<string, Session>();
+  readonly #streams = new Set<Stream>();
+  readonly #inflight = new Set<Promise<unknown>>();
+  readonly #loginFailures = new Map<string, { count: number; since: number }>();
+  #heartbeat: NodeJS.Timeout | undefined;
+  #sweeper: NodeJS.Timeout | undefined;
+  #statusTimer: NodeJS.Timeout | undefined;
+  #statusRunning = false;
+  #statusPayload: StatusPayload = { status: null, at: null };
+  #statusJson = '';
+
+  constructor(options: WebConsoleOptions) {
+    if (options.users.size === 0) throw new Error('web console: no users, so nobody could sign in');
+    for (const [token, user] of options.users) {
+      const problems = webUserProblems(user, token);
+      if (problems.length > 0) throw new Error(`web console: ${problems.join('; ')}`);
+    }
+    this.#host = options.host ?? '127.0.0.1';
+    this.#port = options.port;
+    this.#users = [...options.users].map(([token, user]) => ({ digest: digest(token), user }));
+    this.#title = options.title ?? 'DRBD chat-ops';
+    this.#channel = options.channel ?? 'web';
+    this.#status = options.status;
+    this.#statusIntervalMs = options.statusIntervalMs ?? 2_000;
+    this.#log = options.logger.child({ component: 'web-console' });
+    this.#maxMessages = Math.max(1, options.maxMessages ?? 1_000);
+    this.#sessionIdleMs = options.sessionIdleMs ?? 12 * 3_600_000;
+    this.#stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.#secureCookie = options.secureCookie ?? false;
+    this.#allowedOrigins = new Set(options.allowedOrigins ?? []);
+  }
+
+  /** Where the server listens (the real port when 0 was asked for); undefined when not started. */
+  get address(): { host: string; port: number } | undefined {
+    const address = this.#server?.address();
+    if (address === null || address === undefined || typeof address === 'string') return undefined;
+    return { host: (address as AddressInfo).address, port: (address as AddressInfo).port };
+  }
+
+  /** The page's address, e.g. http://127.0.0.1:8080/. */
+  get url(): string | undefined {
+    const address = this.address;
+    if (address === undefined) return undefined;
+    const host = address.host.includes(':') ? `[${address.host}]` : address.host;
+    return `http://${host}:${address.port}/`;
+  }
+
+  /** The channel the page shows. */
+  get channel(): string {
+    return this.#channel;
+  }
+
+  /** Open event streams (connected pages). */
+  get connections(): number {
+    return this.#streams.size;
+  }
+
+  async start(handler: CommandHandler): Promise<void> {
+    if (this.#state === 'started' || this.#state === 'stopping')
+      throw new Error(`WebConsolePlatform.start: already ${this.#state}`);
+    this.#handler = handler;
+    const server = createServer((req, res) => this.#onRequest(req, res));
+    server.headersTimeout = 20_000;
+    server.requestTimeout = 60_000;
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: this.#host, port: this.#port }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+    server.on('error', (err) => this.#log.error({ err }, 'web console: server error'));
+    this.#server = server;
+    this.#state = 'started';
+    this.#heartbeat = setInterval(() => this.#ping(), HEARTBEAT_MS);
+    this.#heartbeat.unref();
+    this.#sweeper = setInterval(() => this.#sweep(), 60_000);
+    this.#sweeper.unref();
+    this.#log.info({ url: this.url, users: this.#users.length }, 'web console: listening');
+  }
+
+  async stop(): Promise<void> {
+    if (this.#state !== 'started') return;
+    this.#state = 'stopping';
+    clearInterval(this.#heartbeat);
+    clearInterval(this.#sweeper);
+    this.#stopStatusTimer();
+    for (const stream of [...this.#streams]) this.#closeStream(stream);
+    const server = this.#server;
+    const closed =
+      server === undefined
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => {
+            server.close(() => resolve());
+            server.closeIdleConnections();
+          });
+    if (this.#inflight.size > 0) {
+      const finished = await withTimeout(Promise.allSettled([...this.#inflight]), this.#stopTimeoutMs);
+      if (finished === 'timeout')
+        this.#log.warn({ pending: this.#inflight.size }, 'web console: stopping with commands still running');
+    }
+    if (server !== undefined) {
+      server.closeIdleConnections();
+      if ((await withTimeout(closed, 1_000)) === 'timeout') {
+        server.closeAllConnections();
+        await closed;
+      }
+    }
+    this.#server = undefined;
+    this.#state = 'stopped';
+  }
+
+  // ---- ChatPlatform: the channel ---------------------------------------------------------------
+
+  async post(channel: string, message: Message, options: PostOptions): Promise<Posted> {
+    const existing = this.#keys.get(options.idempotencyKey);
+    if (existing !== undefined) return { messageId: existing };
+    const messageId = `m-${this.#run}-${++this.#next}`;
+    const threadOf = this.#rootOf(options.threadOf);
+    const entry: ConsoleEntry = {
+      id: messageId,
+      seq: ++this.#seq,
+      channel,
+      ...(threadOf === undefined ? {} : { threadOf }),
+      message,
+      postedAt: new Date().toISOString(),
+    };
+    this.#remember(options.idempotencyKey, messageId);
+    this.#store(entry);
+    this.#broadcast('post', entry);
+    return { messageId };
+  }
+
+  async update(channel: string, messageId: string, message: Message): Promise<void> {
+    const now = new Date().toISOString();
+    const before = this.#entries.get(messageId);
+    // Unknown (from before a restart, or dropped as old): shown again, as an edited message.
+    const entry: ConsoleEntry =
+      before === undefined
+        ? { id: messageId, seq: ++this.#seq, channel, message, postedAt: now, editedAt: now }
+        : { ...before, channel, message, editedAt: now };
+    this.#store(entry);
+    this.#broadcast('update', entry);
+  }
+
+  async findPosted(_channel: string, idempotencyKey: string): Promise<Posted | undefined> {
+    const messageId = this.#keys.get(idempotencyKey);
+    return messageId === undefined ? undefined : { messageId };
+  }
+
+  /** The channel as the page shows it to everyone (private replies left out), oldest first. */
+  messages(): ConsoleEntry[] {
+    return [...this.#entries.values()];
+  }
+
+  /** Ask for the status now and push it to the pages if it changed. */
+  async refreshStatus(): Promise<void> {
+    const status = this.#status;
+    if (status === undefined || this.#statusRunning) return;
+    this.#statusRunning = true;
+    try {
+      const result = await withTimeout(status(), STATUS_TIMEOUT_MS);
+      if (result === 'timeout') throw new Error(`no answer within ${STATUS_TIMEOUT_MS / 1000} s`);
+      this.#setStatus({ status: result, at: new Date().toISOString() });
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      if (this.#statusPayload.error !== error)
+        this.#log.warn({ reason: error }, 'web console: the status could not be read');
+      this.#setStatus({ status: this.#statusPayload.status, error, at: this.#statusPayload.at });
+    } finally {
+      this.#statusRunning = false;
+    }
+  }
+
+  #setStatus(payload: StatusPayload): void {
+    const json = JSON.stringify({ status: payload.status, error: payload.error });
+    this.#statusPayload = payload;
+    if (json === this.#statusJson) return;
+    this.#statusJson = json;
+    this.#broadcast('status', payload);
+  }
+
+  #rootOf(threadOf: string | undefined): string | undefined {
+    if (threadOf === undefined) return undefined;
+    return this.#entries.get(threadOf)?.threadOf ?? threadOf;
+  }
+
+  #remember(key: string, messageId: string): void {
+    this.#keys.set(key, messageId);
+    const limit = this.#maxMessages * 4;
+    for (const oldest of this.#keys.keys()) {
+      if (this.#keys.size <= limit) break;
+      this.#keys.delete(oldest);
+    }
+  }
+
+  #store(entry: ConsoleEntry): void {
+    this.#entries.set(entry.id, entry);
+    for (const oldest of this.#entries.keys()) {
+      if (this.#entries.size <= this.#maxMessages) break;
+      this.#entries.delete(oldest);
+    }
+  }
+
+  // ---- HTTP ------------------------------------------------------------------------------------
+
+  #onRequest(req: IncomingMessage, res: ServerResponse): void {
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+    this.#route(req, res).catch((err: unknown) => {
+      if (err instanceof HttpError) {
+        this.#json(res, err.status, { error: err.message });
+        return;
+      }
+      this.#log.error({ err, path: req.url?.split('?')[0] }, 'web console: request failed');
+      this.#json(res, 500, { error: 'internal error' });
+    });
+  }
+
+  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://console.invalid');
+    const method = req.method ?? 'GET';
+    const path = url.pathname;
+    const allow = (...methods: string[]): boolean => {
+      if (methods.includes(method)) return true;
+      req.resume();
+      res.setHeader('Allow', methods.join(', '));
+      this.#json(res, 405, { error: 'method not allowed' });
+      return false;
+    };
+    switch (path) {
+      case '/': {
+        if (!allow('GET', 'HEAD')) return;
+        const token = url.searchParams.get('token');
+        if (token !== null) {
+          this.#login(req, res, token);
+          return;
+        }
+        const session = this.#session(req);
+        if (session === undefined) this.#html(res, 401, loginPage(this.#title));
+        else this.#html(res, 200, consolePage(this.#title));
+        return;
+      }
+      case '/login': {
+        if (!allow('POST')) return;
+        this.#checkOrigin(req);
+        const body = await this.#readBody(req, MAX_LOGIN_BODY);
+        this.#login(req, res, new URLSearchParams(body).get('token') ?? '');
+        return;
+      }
+      case '/app.js':
+        if (!allow('GET', 'HEAD')) return;
+        this.#send(res, 200, 'text/javascript; charset=utf-8', APP_JS);
+        return;
+      case '/app.css':
+        if (!allow('GET', 'HEAD')) return;
+        this.#send(res, 200, 'text/css; charset=utf-8', APP_CSS);
+        return;
+      case '/api/session': {
+        if (!allow('GET')) return;
+        const session = this.#session(req);
+        if (session === undefined) throw new HttpError(401, 'not signed in');
+        this.#json(res, 200, { user: session.user });
+        return;
+      }
+      case '/api/events': {
+        if (!allow('GET')) return;
+        const session = this.#session(req);
+        if (session === undefined) throw new HttpError(401, 'not signed in');
+        this.#openStream(req, res, session);
+        return;
+      }
+      case '/api/command': {
+        if (!allow('POST')) return;
+        await this.#command(req, res);
+        return;
+      }
+      case '/api/logout': {
+        if (!allow('POST')) return;
+        this.#checkPost(req);
+        req.resume();
+        const session = this.#session(req);
+        if (session !== undefined) this.#endSession(session);
+        res.setHeader('Set-Cookie', this.#cookie('', 0));
+        this.#json(res, 200, { ok: true });
+        return;
+      }
+      default:
+        req.resume();
+        this.#json(res, 404, { error: 'not found' });
+    }
+  }
+
+  #send(res: ServerResponse, status: number, type: string, body: string): void {
+    res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
+    res.end(res.req.method === 'HEAD' ? undefined : body);
+  }
+
+  #html(res: ServerResponse, status: number, body: string): void {
+    this.#send(res, status, 'text/html; charset=utf-8', body);
+  }
+
+  #json(res: ServerResponse, status: number, value: unknown): void {
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    this.#send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
+  }
+
+  /** The console's own origin as the browser sees it (from Host), and any configured ones. */
+  #originAllowed(req: IncomingMessage, origin: string): boolean {
+    if (this.#allowedOrigins.has(origin)) return true;
+    const host = req.headers.host;
+    return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
+  }
+
+  /** Refuse requests another site makes the browser send. */
+  #checkOrigin(req: IncomingMessage): void {
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.#originAllowed(req, origin))
+      throw new HttpError(403, 'cross-origin request refused');
+    const site = req.headers['sec-fetch-site'];
+    if (site !== undefined && site !== 'same-origin' && site !== 'none' && origin === undefined)
+      throw new HttpError(403, 'cross-site request refused');
+  }
+
+  /** An API POST: JSON only (a cross-site form cannot send it without a CORS preflight), same origin. */
+  #checkPost(req: IncomingMessage): void {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    if (type !== 'application/json') throw new HttpError(415, 'Content-Type must be application/json');
+    this.#checkOrigin(req);
+  }
+
+  async #readBody(req: IncomingMessage, limit: number): Promise<string> {
+    const declared = Number(req.headers['content-length']);
+    if (Number.isFinite(declared) && declared > limit) {
+      req.resume();
+      throw new HttpError(413, `request body over ${limit} bytes`);
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        req.resume();
+        throw new HttpError(413, `request body over ${limit} bytes`);
+      }
+      chunks.push(chunk as Buffer);
+    }
+    return Buffer.concat(chunks).toString('utf8');
+  }
+
+  // ---- sessions --------------------------------------------------------------------------------
+
+  /** The user whose token this is; every configured token is compared, in constant time. */
+  #userOf(token: string): string | undefined {
+    const presented = digest(token);
+    let found: string | undefined;
+    for (const candidate of this.#users) {
+      if (timingSafeEqual(presented, candidate.digest) && found === undefined) found = candidate.user;
+    }
+    return found;
+  }
+
+  #login(req: IncomingMessage, res: ServerResponse, token: string): void {
+    const remote = req.socket.remoteAddress ?? '?';
+    const now = Date.now();
+    const failures = this.#loginFailures.get(remote);
+    if (
+      failures !== undefined &&
+      now - failures.since < 60_000 &&
+      failures.count >= LOGIN_FAILURES_PER_MINUTE
+    ) {
+      res.setHeader('Retry-After', '60');
+      this.#html(res, 429, loginPage(this.#title, 'Too many failed attempts; try again in a minute.'));
+      return;
+    }
+    const user = token === '' ? undefined : this.#userOf(token);
+    if (user === undefined) {
+      const window =
+        failures !== undefined && now - failures.since < 60_000 ? failures : { count: 0, since: now };
+      this.#loginFailures.set(remote, { count: window.count + 1, since: window.since });
+      this.#log.warn({ remote }, 'web console: sign-in with an unknown token refused');
+      this.#html(
+        res,
+        401,
+        loginPage(this.#title, token === '' ? 'Enter your access token.' : 'Unknown token.'),
+      );
+      return;
+    }
+    this.#loginFailures.delete(remote);
+    const value = randomBytes(32).toString('base64url');
+    const session: Session = {
+      key: digest(value).toString('hex'),
+      user,
+      lastSeen: now,
+      streams: new Set(),
+      privateReplies: new Map(),
+    };
+    this.#sessions.set(session.key, session);
+    for (const oldest of this.#sessions.values()) {
+      if (this.#sessions.size <= MAX_SESSIONS) break;
+      this.#endSession(oldest);
+    }
+    this.#log.info({ user, remote }, 'web console: signed in');
+    res.setHeader('Set-Cookie', this.#cookie(value, Math.floor(this.#sessionIdleMs / 1000)));
+    // 303 to the page: the token leaves the address bar (and a reload does not post it again).
+    res.writeHead(303, { Location: '/', 'Content-Length': 0 });
+    res.end();
+  }
+
+  #cookie(value: string, maxAgeS: number): string {
+    return [
+      `${SESSION_COOKIE}=${value}`,
+      'Path=/',
+      'HttpOnly',
+      'SameSite=Strict',
+      `Max-Age=${maxAgeS}`,
+      ...(this.#secureCookie ? ['Secure'] : []),
+    ].join('; ');
+  }
+
+  #session(req: IncomingMessage): Session | undefined {
+    const value = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+    if (value === undefined || value === '' || value.length > 100) return undefined;
+    const session = this.#sessions.get(digest(value).toString('hex'));
+    if (session === undefined) return undefined;
+    const now = Date.now();
+    if (now - session.lastSeen > this.#sessionIdleMs && session.streams.size === 0) {
+      this.#endSession(session);
+      return undefined;
+    }
+    session.lastSeen = now;
+    return session;
+  }
+
+  #endSession(session: Session): void {
+    this.#sessions.delete(session.key);
+    for (const stream of [...session.streams]) this.#closeStream(stream);
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const session of [...this.#sessions.values()]) {
+      if (session.streams.size > 0) session.lastSeen = now;
+      else if (now - session.lastSeen > this.#sessionIdleMs) this.#endSession(session);
+    }
+    for (const [remote, failures] of [...this.#loginFailures]) {
+      if (now - failures.since > 60_000) this.#loginFailures.delete(remote);
+    }
+  }
+
+  // ---- the event stream ------------------------------------------------------------------------
+
+  #openStream(req: IncomingMessage, res: ServerResponse, session: Session): void {
+    if (this.#state !== 'started') throw new HttpError(503, 'the console is stopping');
+    res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      'Cache-Control': 'no-store',
+      Connection: 'keep-alive',
+      'X-Accel-Buffering': 'no',
+    });
+    res.flushHeaders();
+    req.socket.setNoDelay(true);
+    req.socket.setKeepAlive(true, HEARTBEAT_MS);
+    const stream: Stream = { res, session };
+    res.write('retry: 2000\n\n');
+    this.#write(stream, 'snapshot', this.#snapshot(session));
+    this.#streams.add(stream);
+    session.streams.add(stream);
+    res.on('close', () => this.#forgetStream(stream));
+    if (this.#streams.size === 1) this.#startStatusTimer();
+  }
+
+  #snapshot(session: Session) {
+    const entries = [...this.#entries.values(), ...session.privateReplies.values()].sort(
+      (a, b) => a.seq - b.seq,
+    );
+    return {
+      you: { user: session.user },
+      title: this.#title,
+      channel: this.#channel,
+      maxMessages: this.#maxMessages,
+      entries,
+      status: this.#statusPayload,
+    };
+  }
+
+  #write(stream: Stream, event: string, data: unknown): void {
+    const res = stream.res;
+    if (res.destroyed || res.writableEnded) return;
+    if (res.writableLength > MAX_STREAM_BACKLOG) {
+      this.#log.warn({ user: stream.session.user }, 'web console: dropping a stream that does not keep up');
+      res.destroy();
+      return;
+    }
+    // JSON has no raw line breaks, so the data is one `data:` line.
+    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  }
+
+  #broadcast(event: string, data: unknown, except?: Session): void {
+    for (const stream of this.#streams) if (stream.session !== except) this.#write(stream, event, data);
+  }
+
+  #toSession(session: Session, event: string, data: unknown): void {
+    for (const stream of session.streams) this.#write(stream, event, data);
+  }
+
+  #ping(): void {
+    for (const stream of this.#streams) {
+      if (!stream.res.destroyed && !stream.res.writableEnded) stream.res.write(': ping\n\n');
+    }
+  }
+
+  #closeStream(stream: Stream): void {
+    this.#forgetStream(stream);
+    if (!stream.res.writableEnded) stream.res.end();
+  }
+
+  #forgetStream(stream: Stream): void {
+    this.#streams.delete(stream);
+    stream.session.streams.delete(stream);
+    stream.session.lastSeen = Date.now();
+    if (this.#streams.size === 0) this.#stopStatusTimer();
+  }
+
+  #startStatusTimer(): void {
+    if (this.#status === undefined || this.#statusTimer !== undefined) return;
+    void this.refreshStatus();
+    this.#statusTimer = setInterval(() => void this.refreshStatus(), this.#statusIntervalMs);
+    this.#statusTimer.unref();
+  }
+
+  #stopStatusTimer(): void {
+    clearInterval(this.#statusTimer);
+    this.#statusTimer = undefined;
+  }
+
+  // ---- commands --------------------------------------------------------------------------------
+
+  async #command(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const session = this.#session(req);
+    if (session === undefined) {
+      req.resume();
+      throw new HttpError(401, 'not signed in');
+    }
+    try {
+      this.#checkPost(req);
+    } catch (err) {
+      req.resume();
+      throw err;
+    }
+    const body = await this.#readBody(req, MAX_COMMAND_BODY);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body);
+    } catch {
+      throw new HttpError(400, 'the body is not JSON');
+    }
+    const { text: rawText, source, messageId } = (parsed ?? {}) as Record<string, unknown>;
+    if (typeof rawText !== 'string') throw new HttpError(400, 'text must be a string');
+    if (source !== 'slash-command' && source !== 'button')
+      throw new HttpError(400, "source must be 'slash-command' or 'button'");
+    if (messageId !== undefined && typeof messageId !== 'string')
+      throw new HttpError(400, 'messageId must be a string');
+    const text = normaliseCommand(rawText);
+    if (text === '') throw new HttpError(400, 'empty command');
+    if (text.length > MAX_COMMAND_TEXT)
+      throw new HttpError(400, `the command is longer than ${MAX_COMMAND_TEXT} characters`);
+    const handler = this.#handler;
+    if (this.#state !== 'started' || handler === undefined)
+      throw new HttpError(503, 'the console is stopping');
+    // A click's public answer goes to the clicked message's thread, as on Slack.
+    const clicked = messageId === undefined ? undefined : this.#entries.get(messageId);
+    const reply: Reply = {
+      id: `r-${this.#run}-${++this.#next}`,
+      session,
+      command: text,
+      user: session.user,
+      source,
+      threadOf: source === 'button' && clicked !== undefined ? (clicked.threadOf ?? clicked.id) : undefined,
+      entry: undefined,
+    };
+    const run = this.#runHandler(handler, reply);
+    this.#inflight.add(run);
+    void run.finally(() => this.#inflight.delete(run));
+    const entry = await run;
+    if (res.destroyed) return;
+    this.#json(res, 200, {
+      id: entry.id,
+      private: entry.reply?.private === true,
+      message: entry.message,
+      entry,
+    });
+  }
+
+  async #runHandler(handler: CommandHandler, reply: Reply): Promise<ConsoleEntry> {
+    const command: IncomingCommand = {
+      platform: 'web',
+      text: reply.command,
+      userId: reply.user,
+      userName: reply.user,
+      roles: [],
+      channelId: this.#channel,
+      source: reply.source,
+    };
+    this.#log.info(
+      { user: reply.user, source: reply.source, command: reply.command },
+      'web console: command',
+    );
+    let answer: CommandReply;
+    try {
+      answer = await handler(command, {
+        update: async (message) => {
+          this.#putReply(reply, message, undefined);
+        },
+      });
+    } catch (err) {
+      this.#log.error(
+        { user: reply.user, command: reply.command, err },
+        'web console: command handler failed',
+      );
+      answer = { message: internalErrorMessage(), private: true };
+    }
+    return this.#putReply(reply, answer.message, answer.private === true);
+  }
+
+  /**
+   * Show or replace a command's reply. `privately` undefined keeps the reply's visibility (public
+   * when there is none yet, as on Slack). A private reply reaches only the session that asked.
+   */
+  #putReply(reply: Reply, message: Message, privately: boolean | undefined): ConsoleEntry {
+    const before = reply.entry;
+    const isPrivate = privately ?? before?.reply?.private ?? false;
+    const now = new Date().toISOString();
+    const details = { command: reply.command, user: reply.user, source: reply.source, private: isPrivate };
+    const entry: ConsoleEntry =
+      before === undefined
+        ? {
+            id: reply.id,
+            seq: ++this.#seq,
+            channel: this.#channel,
+            ...(reply.threadOf === undefined ? {} : { threadOf: reply.threadOf }),
+            message,
+            postedAt: now,
+            reply: details,
+          }
+        : { ...before, message, editedAt: now, reply: details };
+    reply.entry = entry;
+    const wasPrivate = before?.reply?.private;
+    const session = reply.session;
+    if (isPrivate) {
+      if (wasPrivate === false) {
+        // Was public (progress), is private now: the others no longer see it.
+        this.#entries.delete(reply.id);
+        this.#broadcast('remove', { id: reply.id }, session);
+      }
+      session.privateReplies.delete(reply.id);
+      session.privateReplies.set(reply.id, entry);
+      for (const oldest of session.privateReplies.keys()) {
+        if (session.privateReplies.size <= MAX_PRIVATE_REPLIES) break;
+        session.privateReplies.delete(oldest);
+      }
+      this.#toSession(session, 'reply', entry);
+    } else {
+      if (wasPrivate === true) session.privateReplies.delete(reply.id);
+      this.#store(entry);
+      this.#broadcast('reply', entry);
+    }
+    return entry;
+  }
+}
