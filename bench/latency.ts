@@ -11,7 +11,8 @@ import { createLogger } from '../src/app/log.js';
 import { SIMULATOR_BIN } from '../src/app/paths.js';
 import { HostWatcher } from '../src/core/watcher.js';
 import { SimulatedPair } from '../src/sim/pair.js';
-import { percentile } from './stats.js';
+import type { BenchRow } from './report.js';
+import { formatRatio, p50p99, percentile } from './stats.js';
 
 export interface LatencyResult {
   readonly changes: number;
@@ -102,4 +103,25 @@ export function describeLatency(r: LatencyResult): string {
     `  change → notification out of the rules:       ${ms(r.notificationP50Ms)} / ${ms(r.notificationP99Ms)}`,
     `  of which parser + state + rules:              ${ms(r.pipelineP50Ms)} / ${ms(r.pipelineP99Ms)}`,
   ].join('\n');
+}
+
+export function latencyRows(r: LatencyResult): BenchRow[] {
+  const benchmark = `simulator change → notification (${r.changes} role changes)`;
+  const notification = p50p99(r.notificationP50Ms, r.notificationP99Ms);
+  return [
+    {
+      benchmark,
+      measure: 'change → notification out of the rules',
+      value: notification,
+      baseline: `change → first events2 line read: ${p50p99(r.lineP50Ms, r.lineP99Ms)}`,
+      ratio: `${formatRatio(r.notificationP50Ms / r.lineP50Ms)} the baseline (p50), ${formatRatio(r.notificationP99Ms / r.lineP99Ms)} (p99)`,
+    },
+    {
+      benchmark,
+      measure: 'of which parser + state + rules',
+      value: p50p99(r.pipelineP50Ms, r.pipelineP99Ms),
+      baseline: `change → notification: ${notification}`,
+      ratio: `${((100 * r.pipelineP50Ms) / r.notificationP50Ms).toFixed(0)} % of it (p50)`,
+    },
+  ];
 }

@@ -8,7 +8,8 @@
 import { DEFAULT_LEADER_SETTINGS, type LeaderSettings } from '../src/core/leader.js';
 import { EtcdCluster } from '../test/fakes/etcd/cluster.js';
 import { type Host, type LockChoice, PairHarness } from '../test/helpers/pair-harness.js';
-import { median } from './stats.js';
+import type { BenchRow } from './report.js';
+import { formatRatio, formatSeconds, median } from './stats.js';
 
 export interface TakeoverOptions {
   readonly backend: 'file' | 'etcd';
@@ -119,10 +120,20 @@ export function describeTakeover(r: TakeoverResult): string {
   ].join('\n');
 }
 
-/** `npm run bench -- --takeover`: both backends, one after the other. */
-export async function printTakeover(runs = 20): Promise<void> {
-  for (const backend of ['file', 'etcd'] as const) {
-    console.log();
-    console.log(describeTakeover(await benchTakeover({ backend, runs })));
-  }
+export function takeoverRows(r: TakeoverResult): BenchRow[] {
+  const { leaseMs, retryMs } = r.leader;
+  const benchmark = `leader takeover after kill -9, ${r.backend} lock store (${r.runs} runs, lease ${formatSeconds(leaseMs)}, retry ${formatSeconds(retryMs)})`;
+  // Not measured: the settings' bound, the latest a follower can take an expired lease.
+  const baseline = `bound lease + retry: ${formatSeconds(r.boundMs)}`;
+  const row = (measure: string, medianMs: number, maxMs: number): BenchRow => ({
+    benchmark,
+    measure,
+    value: `median ${formatSeconds(medianMs)} / max ${formatSeconds(maxMs)}`,
+    baseline,
+    ratio: `${formatRatio(medianMs / r.boundMs)} the bound (median), ${formatRatio(maxMs / r.boundMs)} (max)`,
+  });
+  return [
+    row('kill → became-leader (log)', r.electedMedianMs, r.electedMaxMs),
+    row('kill → "leads" announcement in Slack', r.announcedMedianMs, r.announcedMaxMs),
+  ];
 }

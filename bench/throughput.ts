@@ -3,7 +3,8 @@
 
 import { feedLine, startWatch } from '../src/core/watcher.js';
 import { parseEvents2Line } from '../src/drbd/events2.js';
-import { formatRate, median } from './stats.js';
+import type { BenchRow } from './report.js';
+import { formatCount, formatRate, formatRatio, median } from './stats.js';
 
 /**
  * A stream shaped like a busy pair: four resources, statistics lines dominate (as with
@@ -110,4 +111,17 @@ export function describeThroughput(r: ThroughputResult): string {
     `  parser:                            ${formatRate(r.parsePerSecond)}  (${(r.baselinePerSecond / r.parsePerSecond).toFixed(1)}x the baseline's time)`,
     `  parser + state + rules (watcher):  ${formatRate(r.pipelinePerSecond)}  (${(r.baselinePerSecond / r.pipelinePerSecond).toFixed(1)}x the baseline's time)`,
   ].join('\n');
+}
+
+export function throughputRows(r: ThroughputResult): BenchRow[] {
+  const benchmark = `events2 throughput (${formatCount(r.lines)} lines, median of ${r.runs} runs)`;
+  const baseline = `split into words: ${formatCount(r.baselinePerSecond)} events/s`;
+  const row = (measure: string, perSecond: number): BenchRow => ({
+    benchmark,
+    measure,
+    value: `${formatCount(perSecond)} events/s`,
+    baseline,
+    ratio: `${formatRatio(r.baselinePerSecond / perSecond)} the baseline's time`,
+  });
+  return [row('parser', r.parsePerSecond), row('parser + state + rules (watcher)', r.pipelinePerSecond)];
 }

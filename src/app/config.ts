@@ -272,6 +272,30 @@ export const configSchema = z.strictObject({
   slack: slackSchema,
   discord: discordSchema,
   /**
+   * The web console: the channel, a command line and a live status panel in a browser, as an
+   * out-of-band console when Slack or Discord is unreachable. Users sign in with a token; the users
+   * ("alice:TOKEN,bob:TOKEN", tokens of 16+ characters) come from usersEnv or a root-only usersFile.
+   */
+  web: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      listen: z
+        .strictObject({
+          host: z.string().min(1).default('127.0.0.1'),
+          port: z.int().min(0).max(65_535).default(7780),
+        })
+        .default({ host: '127.0.0.1', port: 7780 }),
+      usersEnv: envName.default('DRBD_CHATOPS_WEB_USERS'),
+      usersFile: z.string().min(1).optional(),
+      /** The channel the page shows; routes to `{platform: web, channel: …}` post there. */
+      channel: z.string().min(1).max(64).default('web'),
+      title: z.string().min(1).max(80).optional(),
+      /** Behind a TLS proxy: mark the session cookie Secure and accept the proxy's origin. */
+      secureCookie: z.boolean().default(false),
+      allowedOrigins: z.array(z.url()).default([]),
+    })
+    .optional(),
+  /**
    * Two instances, one voice: with a lock store the instances of a pair elect a leader, and only
    * the leader connects to chat and acts. Without it this instance acts alone.
    */

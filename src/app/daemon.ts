@@ -14,6 +14,7 @@ import { Metrics } from '../adapters/metrics.js';
 import { OperationStore } from '../adapters/operation-store.js';
 import { type Gate, Outbox } from '../adapters/outbox.js';
 import { StatusServer } from '../adapters/status-server.js';
+import { type ConsoleStatus, hostStatus } from '../adapters/web-console/web-console.js';
 import type { OutboxEntry } from '../core/delivery.js';
 import { digestMessage } from '../core/digest.js';
 import type { ElectionEvent } from '../core/leader.js';
@@ -31,6 +32,7 @@ import type { ContainerRuntime } from '../ports/containers.js';
 import type { LockStore } from '../ports/lock.js';
 import {
   type CommandContext,
+  type CommandDefinition,
   type ContainersView,
   commandHandler,
   type LeadershipView,
@@ -60,6 +62,8 @@ export interface DaemonOptions {
   readonly lockStore?: LockStore;
   /** The LXD daemons of the resources (the demo's simulated ones); otherwise lxc per config.resources. */
   readonly containers?: ContainerRuntime;
+  /** The chat commands (default: commands/index.ts; the demo adds its fault injection). */
+  readonly commands?: readonly CommandDefinition[];
 }
 
 /** The configured resources with their defaults filled in (the recipe's /r0/lxd). */
@@ -109,6 +113,7 @@ export class Daemon {
   readonly peer: PeerLink | undefined;
   readonly operations: Operations;
   readonly #containers: ContainerRuntime | undefined;
+  readonly #commands: readonly CommandDefinition[];
   readonly #operationStore: OperationStore;
   readonly #audit: AuditLog;
   readonly #clock: HandoverClock | undefined;
@@ -123,6 +128,7 @@ export class Daemon {
     this.#logger = options.logger;
     this.#platforms = options.platforms;
     this.#onNotification = options.onNotification;
+    this.#commands = options.commands ?? COMMANDS;
     const delivery = options.config.delivery;
     this.outbox = new Outbox({
       dir: join(options.config.stateDir, 'outbox'),
@@ -205,7 +211,7 @@ export class Daemon {
       host: options.config.host,
       store: this.#operationStore,
       audit: this.#audit,
-      commands: COMMANDS,
+      commands: this.#commands,
       policies: options.config.policies,
       chat: (platform) => (this.#platformsStarted ? this.#platforms.get(platform) : undefined),
       runStep: (action, host, token) => this.#runStep(action, host, token),
@@ -374,7 +380,7 @@ export class Daemon {
       },
       incidents: () => this.notifier.incidents,
       ...(this.#lockStore === undefined ? {} : { leadership: () => this.#leadershipView() }),
-      commands: COMMANDS,
+      commands: this.#commands,
       now: Date.now,
       resources: resourceSettings(config),
       ...(this.#containers === undefined && this.peer === undefined
@@ -403,7 +409,7 @@ export class Daemon {
     this.#handler = async (command, reply) => {
       const answer = await handle(command, reply);
       const [first = '', second = ''] = command.text.trim().toLowerCase().split(/\s+/);
-      const name = COMMANDS.some((c) => c.name === `${first}-${second}`) ? `${first}-${second}` : first;
+      const name = this.#commands.some((c) => c.name === `${first}-${second}`) ? `${first}-${second}` : first;
       this.metrics.commandRun(
         name,
         answer.message.tone === 'critical' && answer.private === true
@@ -470,6 +476,25 @@ export class Daemon {
         'metrics and health server could not start',
       );
     }
+  }
+
+  /** The web console's status panel: both hosts' DRBD view, the leader, who is on call. */
+  async consoleStatus(): Promise<ConsoleStatus> {
+    const hosts = [hostStatus(this.#config.host, this.#watch?.watcher.watch.state)];
+    const peerName = this.#config.peer?.name;
+    if (peerName !== undefined) hosts.push(hostStatus(peerName, await this.peer?.peerState()));
+    const state = this.elector?.state;
+    return {
+      leader:
+        this.elector === undefined
+          ? this.#config.host
+          : state?.role === 'leader'
+            ? this.#config.host
+            : (state?.leader ?? null),
+      token: state?.token ?? 0,
+      hosts,
+      onCall: this.#onCall().now.map((m) => m.name),
+    };
   }
 
   /** Where /metrics listens (tests ask for port 0). */
@@ -697,7 +722,7 @@ export class Daemon {
     try {
       const { config } = await loadConfig(this.#configPath);
       const needsRestart = (
-        ['host', 'drbd', 'stateDir', 'slack', 'discord', 'resources', 'lxd', 'policies'] as const
+        ['host', 'drbd', 'stateDir', 'slack', 'discord', 'web', 'resources', 'lxd', 'policies'] as const
       ).filter((key) => JSON.stringify(config[key]) !== JSON.stringify(this.#config[key]));
       this.notifier.setRoutes(config.routes);
       this.#logger.level = config.log.level;

@@ -5,12 +5,20 @@ import { COMMANDS } from '../../commands/index.js';
 import { ConsolePlatform } from '../adapters/console.js';
 import { DiscordPlatform } from '../adapters/discord/discord-platform.js';
 import { SlackPlatform } from '../adapters/slack/slack-platform.js';
+import {
+  type ConsoleStatus,
+  parseWebUsers,
+  WebConsolePlatform,
+} from '../adapters/web-console/web-console.js';
 import type { Message } from '../core/message.js';
 import type { ChatPlatform, CommandHandler, PlatformName, Posted, PostOptions } from '../ports/chat.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
+import { readSecret } from './secrets.js';
 
 export interface PlatformIo {
+  /** The web console's status panel; filled in once the daemon exists. */
+  readonly webStatus?: { current?: () => Promise<ConsoleStatus> };
   /** Show messages on this stream (and read commands from `input`) as the console platform. */
   readonly console?: { output: NodeJS.WritableStream & { isTTY?: boolean }; input?: NodeJS.ReadableStream };
 }
@@ -90,6 +98,32 @@ export async function createPlatforms(
             commands: COMMANDS,
           }),
       ),
+    );
+  }
+  if (config.web?.enabled === true) {
+    const web = config.web;
+    const users = parseWebUsers(
+      readSecret('web console users', { envName: web.usersEnv, file: web.usersFile }),
+      web.usersFile ?? web.usersEnv,
+    );
+    // One object across leadership terms: it can start again after a stop, keeping its page state.
+    platforms.set(
+      'web',
+      new WebConsolePlatform({
+        host: web.listen.host,
+        port: web.listen.port,
+        users,
+        channel: web.channel,
+        ...(web.title === undefined ? {} : { title: web.title }),
+        secureCookie: web.secureCookie,
+        allowedOrigins: web.allowedOrigins,
+        status: async () => {
+          const current = io.webStatus?.current;
+          if (current === undefined) return { leader: null, token: 0, hosts: [] };
+          return current();
+        },
+        logger: logger.child({ platform: 'web' }),
+      }),
     );
   }
   if (io.console !== undefined) {

@@ -1,19 +1,22 @@
 // `drbd-chatops` command line. Each subcommand declares its options once; --help text and argument
 // checking come from that declaration. Bad arguments exit 2 with a message naming the problem.
 
-import { createReadStream, mkdtempSync, rmSync } from 'node:fs';
+import { createReadStream, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { stringify as stringifyYaml } from 'yaml';
+import { DEMO_FAULTS, type DemoFault } from '../../commands/demo.js';
 import { COMMANDS as CHAT_COMMANDS } from '../../commands/index.js';
 import { AUDIT_EVENTS, formatAudit, readAudit } from '../adapters/audit-log.js';
 import { DiscordPlatform } from '../adapters/discord/discord-platform.js';
+import type { ConsoleStatus } from '../adapters/web-console/web-console.js';
 import { type Config, ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../app/config.js';
 import { Daemon } from '../app/daemon.js';
 import { runDemo } from '../app/demo.js';
+import { startDemoPair } from '../app/demo-pair.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { PACKAGE_ROOT } from '../app/paths.js';
 import { createPlatforms } from '../app/platforms.js';
@@ -50,9 +53,36 @@ const CONFIG_HELP: [string, string] = [
 ];
 
 const COMMANDS: Record<string, Command> = {
+  start: {
+    summary: 'the default way to run: the daemon with a configuration, the built-in demo without one',
+    usage: 'drbd-chatops start [--config FILE] [--port N]',
+    details:
+      'With --config FILE, $DRBD_CHATOPS_CONFIG or /etc/drbd-chatops/config.yaml present, runs the daemon\n' +
+      '(as `run`). Without any configuration, starts the built-in demo (as `demo`): `npm start` on a\n' +
+      'fresh clone shows what the bot does.',
+    options: { ...CONFIG_OPTION, port: { type: 'string' } },
+    optionHelp: [CONFIG_HELP, ['--port N', 'the demo: web console port (default 7780; 0: any free port)']],
+    positionals: { min: 0, max: 0 },
+    run: start,
+  },
   demo: {
-    summary: 'run the built-in demo: a simulated DRBD pair, its watchers and a tour of faults',
-    usage: 'drbd-chatops demo [--dialect 9|8.4] [--speed N]',
+    summary: 'the built-in demo: a simulated pair, two bot instances and the web console',
+    usage: 'drbd-chatops demo [--port N]',
+    details:
+      'Starts the DRBD simulator with hosts alpha and beta and resources r0 (Primary on alpha) and r1\n' +
+      '(Primary on beta), simulated LXD containers, and two real bot instances electing a leader\n' +
+      'through a file lock and talking over the peer link on loopback, with the web console as their\n' +
+      'chat platform. Prints the console URL (one per demo user). Break things from the page\n' +
+      '(`demo split-brain r0`) or by typing here: link-down r0, link-up r0, split-brain r0, crash alpha,\n' +
+      'boot alpha, disk-fail beta r1, disk-attach beta r1, tour. Needs no DRBD, LXD or chat account.',
+    options: { port: { type: 'string' } },
+    optionHelp: [['--port N', 'web console port on 127.0.0.1 (default 7780; 0: any free port)']],
+    positionals: { min: 0, max: 0 },
+    run: demo,
+  },
+  tour: {
+    summary: 'a scripted tour of faults on a simulated pair, printed in the terminal',
+    usage: 'drbd-chatops tour [--dialect 9|8.4] [--speed N]',
     details:
       'Starts the DRBD simulator with two hosts (alpha, beta) and resources r0 and r1, one watcher per\n' +
       'host reading the simulated `drbdsetup events2`, and walks through a link failure, a planned\n' +
@@ -64,7 +94,7 @@ const COMMANDS: Record<string, Command> = {
       ['--speed N', 'multiply every pause by N (default 1; 0.2 is fast)'],
     ],
     positionals: { min: 0, max: 0 },
-    run: demo,
+    run: tour,
   },
   replay: {
     summary: 'feed a recorded events2 stream through the rules and print notifications as JSON lines',
@@ -353,7 +383,93 @@ async function watch(
   return 0;
 }
 
+function demoPort(value: string | boolean | undefined): number {
+  if (value === undefined) return 7780;
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new UsageError(`--port must be a port number (0 for any free one), got ${JSON.stringify(value)}`);
+  }
+  return port;
+}
+
+const TOUR_STEPS: readonly {
+  readonly say: string;
+  readonly fault: [DemoFault, string, string?];
+  readonly waitMs: number;
+}[] = [
+  { say: 'the replication link of r0 fails', fault: ['link-down', 'r0'], waitMs: 4_000 },
+  { say: 'it comes back (the resync follows)', fault: ['link-up', 'r0'], waitMs: 8_000 },
+  { say: 'a split-brain on r1', fault: ['split-brain', 'r1'], waitMs: 6_000 },
+  { say: 'alpha crashes: beta takes over the lead', fault: ['crash', 'alpha'], waitMs: 10_000 },
+  { say: 'alpha boots again', fault: ['boot', 'alpha'], waitMs: 4_000 },
+];
+
 async function demo(
+  values: Record<string, string | boolean | undefined>,
+  _p: string[],
+  io: Io,
+): Promise<number> {
+  const port = demoPort(values.port);
+  const logger = createLogger({ level: 'error', format: 'auto', destination: io.stderr });
+  const pair = await startDemoPair({ logger, port });
+  const say = (line: string) => io.stdout.write(`${line}\n`);
+  say('drbd-chatops demo: DRBD pair alpha + beta (r0 Primary on alpha, r1 on beta), simulated containers,');
+  say('two bot instances (leader elected through a file lock, peer link on loopback).');
+  say('');
+  say('Open the web console:');
+  say(`  as alice:            ${pair.urls.alice}`);
+  say(`  as bob (on call):    ${pair.urls.bob}`);
+  say('');
+  say('Try in the page: status, containers, ip set web1 198.51.100.20, demo split-brain r0, help.');
+  say('Or type a fault here: link-down r0 | link-up r0 | split-brain r0 | crash alpha | boot alpha |');
+  say('disk-fail beta r1 | disk-attach beta r1 | tour.   Ctrl-C stops.');
+  const lines = createInterface({ input: io.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+  let touring = false;
+  lines.on('line', (line) => {
+    const [fault = '', target = '', resource] = line.trim().split(/\s+/);
+    if (fault === '') return;
+    if (fault === 'tour') {
+      if (touring) return;
+      touring = true;
+      void (async () => {
+        for (const step of TOUR_STEPS) {
+          say(`▶ ${step.say}`);
+          say(`  ${await pair.fault(...step.fault).catch((err: Error) => err.message)}`);
+          await new Promise((r) => setTimeout(r, step.waitMs));
+        }
+        touring = false;
+        say('▶ end of the tour');
+      })();
+      return;
+    }
+    if (!(DEMO_FAULTS as readonly string[]).includes(fault)) {
+      say(`  unknown: ${fault}; try ${DEMO_FAULTS.join(', ')} or tour`);
+      return;
+    }
+    pair
+      .fault(fault as DemoFault, target, resource)
+      .then((answer) => say(`  ${answer}`))
+      .catch((err: Error) => say(`  ${err.message}`));
+  });
+  await waitForStopSignal();
+  lines.close();
+  await pair.stop();
+  return 0;
+}
+
+async function start(
+  values: Record<string, string | boolean | undefined>,
+  p: string[],
+  io: Io,
+): Promise<number> {
+  const given = (values.config as string | undefined) ?? process.env.DRBD_CHATOPS_CONFIG;
+  if (given !== undefined || existsSync(DEFAULT_CONFIG_PATH)) {
+    return runCommand({ config: given ?? DEFAULT_CONFIG_PATH }, p, io);
+  }
+  return demo({ port: values.port }, p, io);
+}
+
+async function tour(
   values: Record<string, string | boolean | undefined>,
   _p: string[],
   io: Io,
@@ -390,10 +506,13 @@ async function runCommand(
 ): Promise<number> {
   const { config, path } = await loadConfig(values.config as string | undefined);
   const logger = createLogger({ level: config.log.level, format: config.log.format, destination: io.stderr });
-  const platforms = await createPlatforms(config, logger);
+  const webStatus: { current?: () => Promise<ConsoleStatus> } = {};
+  const platforms = await createPlatforms(config, logger, { webStatus });
   if (platforms.size === 0)
-    logger.warn('no chat platform configured (slack, discord): notifications stay in the outbox');
-  return runUntilSignal(new Daemon({ config, configPath: path ?? undefined, logger, platforms }), logger);
+    logger.warn('no chat platform configured (slack, discord, web): notifications stay in the outbox');
+  const daemon = new Daemon({ config, configPath: path ?? undefined, logger, platforms });
+  webStatus.current = () => daemon.consoleStatus();
+  return runUntilSignal(daemon, logger);
 }
 
 /** Run the daemon until SIGTERM/SIGINT; SIGHUP reloads the configuration. */

@@ -7,9 +7,9 @@ import { describe, expect, it } from 'vitest';
 const BIN = join(import.meta.dirname, '../../bin/drbd-chatops');
 
 for (const dialect of ['9', '8.4'] as const) {
-  describe(`drbd-chatops demo --dialect ${dialect}`, () => {
+  describe(`drbd-chatops tour --dialect ${dialect}`, () => {
     it('tours the faults, reports them from both hosts and cleans up after itself', async () => {
-      const r = await execa(process.execPath, [BIN, 'demo', '--dialect', dialect, '--speed', '0.2'], {
+      const r = await execa(process.execPath, [BIN, 'tour', '--dialect', dialect, '--speed', '0.2'], {
         reject: false,
         timeout: 60_000,
       });
@@ -33,14 +33,14 @@ for (const dialect of ['9', '8.4'] as const) {
   });
 }
 
-describe('drbd-chatops demo arguments', () => {
+describe('drbd-chatops tour arguments', () => {
   it('rejects a bad dialect or speed with exit 2', async () => {
     for (const args of [
       ['--dialect', '8.3'],
       ['--speed', 'fast'],
       ['--speed', '0'],
     ]) {
-      const r = await execa(process.execPath, [BIN, 'demo', ...args], { reject: false, timeout: 20_000 });
+      const r = await execa(process.execPath, [BIN, 'tour', ...args], { reject: false, timeout: 20_000 });
       expect(r.exitCode, args.join(' ')).toBe(2);
       expect(r.stderr).toMatch(/--(dialect|speed) must be/);
     }

@@ -24,6 +24,7 @@ export function consolePage(title: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
 <title>${t}</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/app.css">
 <script src="/app.js" defer></script>
 </head>
@@ -70,6 +71,7 @@ export function loginPage(title: string, problem?: string): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="same-origin">
 <title>${t}: sign in</title>
+<link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/app.css">
 </head>
 <body class="login-page">
@@ -85,6 +87,35 @@ export function loginPage(title: string, problem?: string): string {
 </html>
 `;
 }
+
+/**
+ * After signing in from a link on another site: the browser does not send a SameSite=Strict cookie
+ * on a redirect that started elsewhere, so this page moves on to the console itself (same origin).
+ */
+export function signedInPage(title: string): string {
+  const t = escapeHtml(title);
+  return `<!doctype html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta http-equiv="refresh" content="0;url=/">
+<meta name="referrer" content="same-origin">
+<title>${t}</title>
+<link rel="stylesheet" href="/app.css">
+</head>
+<body class="login-page">
+<p class="login">Signed in. <a href="/">Continue to the console</a></p>
+</body>
+</html>
+`;
+}
+
+/** Two disks side by side, the pair. */
+export const FAVICON_SVG =
+  '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 32 32">' +
+  '<rect x="2" y="8" width="12" height="16" rx="3" fill="#2f81f7"/>' +
+  '<rect x="18" y="8" width="12" height="16" rx="3" fill="#2da44e"/>' +
+  '<path d="M14 16h4" stroke="#24292f" stroke-width="2"/></svg>';
 
 const toneCss = TONES.map((tone) => `.tone-${tone} { --tone: ${hexColour(tone)}; }`).join('\n');
 
@@ -119,7 +150,7 @@ header.top h1 { font-size: 15px; margin: 0; flex: 1; }
 .conn { font-size: 11px; padding: 1px 8px; border-radius: 10px; background: #6e7781; }
 .conn.live { background: var(--ok); }
 .conn.reconnecting, .conn.offline { background: #9a6700; }
-main.layout { flex: 1; min-height: 0; display: grid; grid-template-columns: minmax(0, 1fr) 360px; }
+main.layout { flex: 1; min-height: 0; display: grid; grid-template-columns: minmax(0, 1fr) 380px; }
 .channel { display: flex; flex-direction: column; min-height: 0; border-right: 1px solid var(--border); }
 .messages { flex: 1; min-height: 0; overflow-y: auto; padding: 10px 14px; }
 .item { margin-bottom: 8px; }
@@ -178,8 +209,8 @@ aside.status { overflow-y: auto; padding: 10px 14px; background: var(--panel); }
 .res.unhealthy .res-name { color: var(--bad); }
 .res-grid { display: grid; grid-template-columns: repeat(2, minmax(0, 1fr)); gap: 1px 8px; font-size: 12px; }
 .cell { display: flex; justify-content: space-between; gap: 4px; padding: 0 4px; border-radius: 3px; min-width: 0; }
-.cell .k { color: var(--muted); }
-.cell .v { font-family: var(--mono); overflow-wrap: anywhere; text-align: right; }
+.cell .k { color: var(--muted); white-space: nowrap; }
+.cell .v { font-family: var(--mono); white-space: nowrap; overflow: hidden; text-overflow: ellipsis; text-align: right; }
 .cell.bad { background: var(--bad-bg); color: var(--bad); font-weight: 600; }
 .cell.bad .k { color: var(--bad); }
 .sync { display: flex; align-items: center; gap: 6px; font-size: 12px; margin-top: 2px; }
@@ -466,6 +497,7 @@ export const APP_JS = String.raw`'use strict';
         for (const [key, label, value, ok] of checks) {
           const cell = el('span', ok ? 'cell' : 'cell bad');
           cell.dataset.k = key;
+          cell.title = label + ': ' + value;
           cell.appendChild(el('span', 'k', label));
           cell.appendChild(el('span', 'v', value));
           grid.appendChild(cell);

@@ -11,7 +11,7 @@
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Logger } from '../../app/log.js';
 import type { Message } from '../../core/message.js';
 import type {
@@ -22,7 +22,7 @@ import type {
   Posted,
   PostOptions,
 } from '../../ports/chat.js';
-import { APP_CSS, APP_JS, consolePage, loginPage } from './page.js';
+import { APP_CSS, APP_JS, consolePage, FAVICON_SVG, loginPage, signedInPage } from './page.js';
 import type { ConsoleStatus } from './status.js';
 import { webUserProblems } from './users.js';
 
@@ -76,6 +76,14 @@ export interface ConsoleEntry {
     readonly source: IncomingCommand['source'];
     readonly private: boolean;
   };
+}
+
+/** The answer to POST /api/command: the handler's CommandReply, with where the page shows it. */
+export interface CommandAnswer {
+  readonly id: string;
+  readonly private: boolean;
+  readonly message: Message;
+  readonly entry: ConsoleEntry;
 }
 
 export interface StatusPayload {
@@ -217,6 +225,7 @@ export class WebConsolePlatform implements ChatPlatform {
   readonly #sessions = new Map<string, Session>();
   readonly #streams = new Set<Stream>();
   readonly #inflight = new Set<Promise<unknown>>();
+  readonly #sockets = new Set<Socket>();
   readonly #loginFailures = new Map<string, { count: number; since: number }>();
   #heartbeat: NodeJS.Timeout | undefined;
   #sweeper: NodeJS.Timeout | undefined;
@@ -276,6 +285,10 @@ export class WebConsolePlatform implements ChatPlatform {
       throw new Error(`WebConsolePlatform.start: already ${this.#state}`);
     this.#handler = handler;
     const server = createServer((req, res) => this.#onRequest(req, res));
+    server.on('connection', (socket: Socket) => {
+      this.#sockets.add(socket);
+      socket.on('close', () => this.#sockets.delete(socket));
+    });
     server.headersTimeout = 20_000;
     server.requestTimeout = 60_000;
     await new Promise<void>((resolve, reject) => {
@@ -316,7 +329,9 @@ export class WebConsolePlatform implements ChatPlatform {
         this.#log.warn({ pending: this.#inflight.size }, 'web console: stopping with commands still running');
     }
     if (server !== undefined) {
-      server.closeIdleConnections();
+      // Every answer has been written: end the connections (after what is still buffered goes out),
+      // kept-alive ones and ones that never sent a request included.
+      for (const socket of this.#sockets) socket.end();
       if ((await withTimeout(closed, 1_000)) === 'timeout') {
         server.closeAllConnections();
         await closed;
@@ -466,6 +481,11 @@ export class WebConsolePlatform implements ChatPlatform {
       case '/app.js':
         if (!allow('GET', 'HEAD')) return;
         this.#send(res, 200, 'text/javascript; charset=utf-8', APP_JS);
+        return;
+      case '/favicon.svg':
+      case '/favicon.ico':
+        if (!allow('GET', 'HEAD')) return;
+        this.#send(res, 200, 'image/svg+xml', FAVICON_SVG);
         return;
       case '/app.css':
         if (!allow('GET', 'HEAD')) return;
@@ -620,7 +640,13 @@ export class WebConsolePlatform implements ChatPlatform {
     }
     this.#log.info({ user, remote }, 'web console: signed in');
     res.setHeader('Set-Cookie', this.#cookie(value, Math.floor(this.#sessionIdleMs / 1000)));
-    // 303 to the page: the token leaves the address bar (and a reload does not post it again).
+    // To the page: the token leaves the address bar (and a reload does not post it again). From a
+    // link on another site (chat), a same-origin page does it, so the Strict cookie goes along.
+    const site = req.headers['sec-fetch-site'];
+    if (req.method === 'GET' && (site === 'cross-site' || site === 'same-site')) {
+      this.#html(res, 200, signedInPage(this.#title));
+      return;
+    }
     res.writeHead(303, { Location: '/', 'Content-Length': 0 });
     res.end();
   }
@@ -802,12 +828,13 @@ export class WebConsolePlatform implements ChatPlatform {
     void run.finally(() => this.#inflight.delete(run));
     const entry = await run;
     if (res.destroyed) return;
-    this.#json(res, 200, {
+    const answer: CommandAnswer = {
       id: entry.id,
       private: entry.reply?.private === true,
       message: entry.message,
       entry,
-    });
+    };
+    this.#json(res, 200, answer);
   }
 
   async #runHandler(handler: CommandHandler, reply: Reply): Promise<ConsoleEntry> {

@@ -1,0 +1,67 @@
+// `drbd-chatops demo` as a newcomer runs it: the real binary starts the simulated pair with two bot
+// instances and the web console, prints the URL, answers commands from the page's API, shows a
+// fault's alert, and cleans up on SIGTERM.
+
+import { join } from 'node:path';
+import { execa } from 'execa';
+import { describe, expect, it } from 'vitest';
+import { onCleanup } from '../helpers/cleanup.js';
+import { until } from '../helpers/wait.js';
+
+const BIN = join(import.meta.dirname, '../../bin/drbd-chatops');
+
+describe('drbd-chatops demo', () => {
+  it('starts the pair and the web console, runs commands and faults, stops cleanly', async () => {
+    const child = execa(process.execPath, [BIN, 'demo', '--port', '0'], { reject: false, timeout: 90_000 });
+    onCleanup(() => {
+      if (child.exitCode === null) child.kill('SIGKILL');
+    });
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += String(chunk);
+    });
+    await until(() => /as alice:\s+(http\S+)/.test(out), 'the console URL', 30_000);
+    const url = /as alice:\s+(http\S+)/.exec(out)?.[1] ?? '';
+    const origin = new URL(url).origin;
+    const login = await fetch(url, { redirect: 'manual' });
+    expect(login.status).toBe(303);
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    const run = async (text: string) => {
+      const r = await fetch(`${origin}/api/command`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', cookie, origin },
+        body: JSON.stringify({ text, source: 'slash-command' }),
+      });
+      expect(r.status).toBe(200);
+      return (await r.json()) as {
+        message: { title: string; body?: string; fields?: { label: string; value: string }[] };
+      };
+    };
+    // The instances elect a leader first; until then the console says so.
+    let status = await run('status');
+    const deadline = Date.now() + 30_000;
+    // …and the leader answers for both hosts once its peer link has the other's view.
+    const both = () => (status.message.fields ?? []).some((f) => f.label === 'r0 on beta');
+    while ((status.message.title !== 'DRBD status' || !both()) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 300));
+      status = await run('status');
+    }
+    expect(status.message.title).toBe('DRBD status');
+    expect(status.message.fields?.map((f) => f.label)).toEqual(
+      expect.arrayContaining(['r0 on alpha', 'r1 on alpha', 'r0 on beta', 'r1 on beta', 'Leader']),
+    );
+    expect((await run('containers')).message.body).toBe('3 of 4 running.');
+    expect((await run('demo link-down r0')).message.title).toBe('The replication link of r0 is down.');
+    let seen = false;
+    const until2 = Date.now() + 20_000;
+    while (!seen && Date.now() < until2) {
+      const fields = (await run('status')).message.fields ?? [];
+      seen = fields.some((f) => f.label.startsWith('Open incident: r0'));
+      if (!seen) await new Promise((r) => setTimeout(r, 300));
+    }
+    expect(seen).toBe(true);
+    child.kill('SIGTERM');
+    const result = await child;
+    expect(result.exitCode).toBe(0);
+  }, 120_000);
+});

@@ -1,0 +1,346 @@
+// The web console in a real browser: Debian's chromium driven by playwright-core (never a
+// downloaded browser). The real daemon runs on the DRBD simulator with simulated LXD containers and
+// the web console as its only chat platform. Someone signs in with a token, watches the status
+// panel, sees a split-brain arrive as a red critical alert, types `ip set` in the command line,
+// clicks Confirm on the plan, and sees the plan message edited in place until it says done.
+// Screenshots of the page after the split-brain alert and after the change are kept in
+// test-artifacts/ at the repository root.
+
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import {
+  type ConsoleStatus,
+  hostStatus,
+  WebConsolePlatform,
+} from '../../src/adapters/web-console/web-console.js';
+import { parseConfig } from '../../src/app/config.js';
+import type { Daemon } from '../../src/app/daemon.js';
+import type { HostState } from '../../src/core/host-state.js';
+import { hexColour } from '../../src/core/message.js';
+import { HostWatcher } from '../../src/core/watcher.js';
+import type { SimulatedPair } from '../../src/sim/pair.js';
+import {
+  IP_SET,
+  logger,
+  NEW_ADDRESS,
+  type PairEnv,
+  SIM_BIN,
+  SUBNET,
+  setupPair,
+  simContainer,
+  startDaemon,
+  waitForFinished,
+} from '../e2e/approvals-harness.js';
+import { onCleanup, tempDir } from '../helpers/cleanup.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_FLAGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+  '--disable-quic',
+];
+const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts');
+const VIEWPORT = { width: 1280, height: 800 };
+const WAIT = { timeout: 20_000 };
+
+function requireChromium(): void {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(
+      `The web console browser test needs Debian's chromium at ${CHROMIUM}. Install it with ` +
+        '`apt-get install -y --no-install-recommends chromium` (never `npx playwright install`: ' +
+        'playwright-core drives the Debian package).',
+    );
+  }
+}
+
+/** A browser with a fresh profile, closed after the test; every console error and page error kept. */
+async function openBrowser(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+  requireChromium();
+  const context = await chromium.launchPersistentContext(tempDir('drbd-chatops-chromium-'), {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_FLAGS,
+    viewport: VIEWPORT,
+  });
+  onCleanup(() => context.close());
+  const page = context.pages()[0] ?? (await context.newPage());
+  const problems: string[] = [];
+  // A CSP violation, a failed request or a script error shows up here.
+  page.on('console', (message) => {
+    if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+  });
+  page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
+  return { context, page, problems };
+}
+
+/** beta's own view, as its events2 dump shows it (the pair has no peer link in this test). */
+function betaView(pair: SimulatedPair): HostState {
+  const watcher = new HostWatcher('beta');
+  const now = Date.now();
+  for (const line of pair.eventsNow('beta', { statistics: true })) watcher.feed(line, now);
+  return watcher.watch.state;
+}
+
+function isPng(path: string): { width: number; height: number; bytes: number } {
+  const data = readFileSync(path);
+  expect(data.subarray(0, 8).toString('hex')).toBe('89504e470d0a1a0a');
+  expect(data.subarray(12, 16).toString('ascii')).toBe('IHDR');
+  return { width: data.readUInt32BE(16), height: data.readUInt32BE(20), bytes: data.length };
+}
+
+async function screenshot(page: Page, name: string): Promise<void> {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, name);
+  rmSync(path, { force: true });
+  await page.screenshot({ path });
+  const png = isPng(path);
+  expect(png).toMatchObject(VIEWPORT);
+  // A blank page compresses to a few kilobytes; this one has text, colours and a panel.
+  expect(png.bytes).toBeGreaterThan(20_000);
+}
+
+/** The daemon on the simulator with the web console as its only platform; alice may sign in. */
+async function webBot(env: PairEnv, token: string) {
+  let daemon: Daemon | undefined;
+  const status = async (): Promise<ConsoleStatus> => ({
+    leader: 'alpha',
+    token: daemon?.elector?.state.token ?? 0,
+    onCall: ['alice'],
+    hosts: [hostStatus('alpha', daemon?.watch?.watcher.watch.state), hostStatus('beta', betaView(env.pair))],
+  });
+  const platform = new WebConsolePlatform({
+    port: 0,
+    users: new Map([[token, 'alice']]),
+    title: 'drbd-chatops · alpha + beta',
+    status,
+    statusIntervalMs: 250,
+    logger,
+  });
+  const config = parseConfig({
+    host: 'alpha',
+    stateDir: env.stateDir,
+    log: { level: 'silent', format: 'json' },
+    drbd: { drbdsetup: SIM_BIN, env: { DRBD_SIM_DIR: env.simDir, DRBD_SIM_HOST: 'alpha' } },
+    resources: { r0: { subnets: [SUBNET] } },
+    lxd: { stopTimeoutS: 5, verifyTimeoutMs: 2_000 },
+    oncall: {
+      team: [
+        { name: 'alice', web: 'alice' },
+        { name: 'bob', web: 'bob' },
+      ],
+      static: ['alice'],
+      announce: false,
+    },
+    routes: [{ platform: 'web', channel: 'web' }],
+  });
+  daemon = await startDaemon(env, config, new Map([['web', platform]]));
+  const url = platform.url;
+  if (url === undefined) throw new Error('the web console is not listening');
+  return { daemon, platform, url };
+}
+
+/** The article of the first message whose title matches. */
+function messageTitled(page: Page, title: string | RegExp) {
+  return page
+    .locator('article.msg')
+    .filter({ has: page.locator(':scope > .msg-head .title', { hasText: title }) });
+}
+
+/** The browser's getComputedStyle, typed here (the tests compile without the DOM library). */
+interface Styles {
+  getComputedStyle(element: unknown): { borderLeftColor: string };
+}
+
+function hexToRgb(hex: string): string {
+  const n = Number.parseInt(hex.slice(1), 16);
+  return `rgb(${(n >> 16) & 255}, ${(n >> 8) & 255}, ${n & 255})`;
+}
+
+describe('the web console in Debian’s chromium', () => {
+  it('shows a split-brain alert in red, runs ip set from the command line and its Confirm button', async () => {
+    const env = setupPair();
+    const token = randomBytes(24).toString('base64url');
+    const { daemon, platform, url } = await webBot(env, token);
+    const { page, problems } = await openBrowser();
+
+    // Sign in with the token in the address; it leaves the address bar at once.
+    await page.goto(`${url}?token=${token}`);
+    expect(page.url()).toBe(url);
+    await page.locator('body[data-ready="true"]').waitFor(WAIT);
+    await expect.poll(() => page.locator('#who').textContent()).toBe('signed in as alice');
+    await expect.poll(() => page.locator('#conn').textContent()).toBe('live');
+
+    // The status panel: both hosts, r0 healthy on each, the leader and who is on call.
+    const alphaR0 = page.locator('.host[data-host="alpha"] .res[data-resource="r0"]');
+    const betaR0 = page.locator('.host[data-host="beta"] .res[data-resource="r0"]');
+    await alphaR0.waitFor(WAIT);
+    await expect.poll(() => alphaR0.locator('[data-k="role"] .v').textContent()).toBe('Primary');
+    await expect.poll(() => betaR0.locator('[data-k="role"] .v').textContent()).toBe('Secondary');
+    expect(await alphaR0.getAttribute('class')).not.toContain('unhealthy');
+    expect(await page.locator('.host[data-host="alpha"] .badge.leader').textContent()).toBe('leader');
+    expect(await page.locator('.summary').textContent()).toContain('alice');
+
+    // Markup in a message, and in a typed command, is shown as text and never runs.
+    const markup = '<img src=x onerror="window.__pwned=1">';
+    await platform.post(
+      'web',
+      {
+        title: `${markup} in a title`,
+        tone: 'warning',
+        body: `<script>window.__pwned=2</script> \`${markup}\``,
+      },
+      { idempotencyKey: 'markup-check' },
+    );
+    const marked = messageTitled(page, 'in a title');
+    await marked.waitFor(WAIT);
+    expect(await marked.locator('.title').textContent()).toBe(`${markup} in a title`);
+    expect(await marked.locator('.body').textContent()).toBe(`<script>window.__pwned=2</script> ${markup}`);
+    expect(await marked.locator('.body code').textContent()).toBe(markup);
+    await page.locator('#cmd-input').fill(`ip show ${markup}`);
+    await page.locator('#cmd-input').press('Enter');
+    const typed = page.locator('article.msg.private .reply-by .ran', { hasText: 'ip show <img' });
+    await typed.waitFor(WAIT);
+    expect(await typed.textContent()).toBe(`/drbd ip show ${markup}`);
+    expect(await page.locator('#messages img, #messages script').count()).toBe(0);
+    expect(await page.evaluate(() => (globalThis as { __pwned?: number }).__pwned)).toBeUndefined();
+
+    // A split-brain on r0: the critical alert arrives live, with the critical colour. (The incident's
+    // parent is about the replication link; the split-brain itself is told in the alert text.)
+    env.pair.splitBrain('r0');
+    const alertMessage = page.locator('article.msg.tone-critical', { hasText: 'Split-brain on r0' }).first();
+    await alertMessage.waitFor(WAIT);
+    const incident = page.locator('.item', { has: alertMessage }).locator(':scope > article.msg');
+    expect(await incident.getAttribute('class')).toContain('tone-critical');
+    expect(await incident.locator('.title').textContent()).toMatch(/^r0: /);
+    expect(await alertMessage.locator('.tone-label').first().textContent()).toBe('CRITICAL');
+    expect(
+      await alertMessage.evaluate(
+        (e) => (globalThis as unknown as Styles).getComputedStyle(e).borderLeftColor,
+      ),
+    ).toBe(hexToRgb(hexColour('critical')));
+    // …and the panel shows r0 unhealthy on alpha (StandAlone after the split-brain).
+    await expect.poll(() => alphaR0.getAttribute('class'), { timeout: 20_000 }).toContain('unhealthy');
+    await expect
+      .poll(() => alphaR0.locator('[data-k="connection"]').getAttribute('class'), { timeout: 20_000 })
+      .toContain('bad');
+    await screenshot(page, 'web-console-split-brain.png');
+
+    // The incident's thread folds away and back.
+    const thread = page.locator('.item', { has: alertMessage }).locator(':scope > .thread');
+    const toggle = thread.locator('.thread-toggle');
+    expect(await toggle.textContent()).toMatch(/^▾ \d+ repl(y|ies)$/);
+    await toggle.click();
+    await alertMessage.waitFor({ state: 'hidden', ...WAIT });
+    expect(await toggle.textContent()).toMatch(/^▸ /);
+    await toggle.click();
+    await alertMessage.waitFor(WAIT);
+
+    // ip set from the command line: a private answer, and the plan with its buttons in the channel.
+    await page.locator('#cmd-input').fill(`/drbd ${IP_SET}`);
+    await page.locator('#cmd-input').press('Enter');
+    const answer = page.locator('article.msg.private', { hasText: /Plan [0-9a-f]{8} posted/ });
+    await answer.waitFor(WAIT);
+    const plan = messageTitled(page, /^ip set web1 198\.51\.100\.20: waiting for confirmation$/);
+    await plan.waitFor(WAIT);
+    const planId = await plan.getAttribute('data-id');
+    expect(planId).toMatch(/^m-/);
+    const buttons = plan.locator('.actions button');
+    expect(await buttons.allTextContents()).toEqual(['Confirm', 'Cancel']);
+    const confirm = await plan
+      .locator('.actions button', { hasText: 'Confirm' })
+      .getAttribute('data-command');
+    const operation = /^confirm ([0-9a-f]{8})$/.exec(confirm ?? '')?.[1];
+    expect(operation, `the Confirm button's command: ${confirm}`).toBeDefined();
+
+    await plan.locator('.actions button', { hasText: 'Confirm' }).click();
+    // The same message, edited in place until it says done; its buttons are gone.
+    const samePlan = page.locator(`article.msg[data-id="${planId}"]`);
+    await expect
+      .poll(() => samePlan.locator('.title').textContent(), { timeout: 30_000 })
+      .toMatch(/^ip set web1 198\.51\.100\.20: done in /);
+    expect(await samePlan.getAttribute('class')).toContain('tone-resolved');
+    expect(await samePlan.locator('.edited').count()).toBe(1);
+    expect(await samePlan.locator('.actions').count()).toBe(0);
+    expect(await page.locator(`article.msg[data-id="${planId}"]`).count()).toBe(1);
+    expect(await samePlan.locator('.field .value').allTextContents()).toContainEqual(
+      expect.stringContaining('✅ Check 198.51.100.20 is up'),
+    );
+    await waitForFinished(env, operation as string);
+    expect(simContainer(env, 'web1')).toMatchObject({ status: 'Running', ipv4: [NEW_ADDRESS] });
+    await screenshot(page, 'web-console-after-change.png');
+
+    expect(problems).toEqual([]);
+    expect(daemon.outbox.depth).toBe(0);
+  });
+
+  it('reconnects its event stream after the console restarts, and keeps the session', async () => {
+    const token = randomBytes(24).toString('base64url');
+    const port = await freePort();
+    const platform = new WebConsolePlatform({ port, users: new Map([[token, 'alice']]), logger });
+    const handler = async () => ({ message: { title: 'pong', tone: 'info' as const }, private: true });
+    await platform.start(handler);
+    onCleanup(() => platform.stop());
+    const url = platform.url as string;
+    const { page, problems } = await openBrowser();
+    await page.goto(`${url}?token=${token}`);
+    await page.locator('body[data-ready="true"]').waitFor(WAIT);
+    await platform.post('web', { title: 'before the restart', tone: 'info' }, { idempotencyKey: 'a' });
+    await messageTitled(page, 'before the restart').waitFor(WAIT);
+
+    await platform.stop();
+    await expect.poll(() => page.locator('#conn').textContent()).not.toBe('live');
+    await platform.post('web', { title: 'while it was down', tone: 'warning' }, { idempotencyKey: 'b' });
+    await platform.start(handler);
+    await messageTitled(page, 'while it was down').waitFor(WAIT);
+    await expect.poll(() => page.locator('#conn').textContent()).toBe('live');
+    await page.locator('#cmd-input').fill('ping');
+    await page.locator('#cmd-input').press('Enter');
+    await messageTitled(page, 'pong').waitFor(WAIT);
+    // The browser logs the refused connections while the console was down; nothing else.
+    expect(problems.filter((p) => !p.includes('ERR_CONNECTION_REFUSED'))).toEqual([]);
+  });
+
+  it('signs in from a link on another site (the Strict cookie still reaches the console)', async () => {
+    const token = randomBytes(24).toString('base64url');
+    const platform = new WebConsolePlatform({ port: 0, users: new Map([[token, 'alice']]), logger });
+    await platform.start(async () => ({ message: { title: 'ok', tone: 'info' } }));
+    onCleanup(() => platform.stop());
+    // "localhost" and "127.0.0.1" are different sites to the browser.
+    const link = `${platform.url}?token=${token}`;
+    const chat = createHttpServer((_req, res) => {
+      res.setHeader('Content-Type', 'text/html; charset=utf-8');
+      res.end(`<!doctype html><a id="console" href="${link}">web console</a>`);
+    });
+    await new Promise<void>((r) => chat.listen(0, '127.0.0.1', () => r()));
+    onCleanup(() => new Promise<void>((r) => chat.close(() => r())));
+    const chatPort = (chat.address() as { port: number }).port;
+    const { page, problems } = await openBrowser();
+    await page.goto(`http://localhost:${chatPort}/`);
+    await page.locator('#console').click();
+    await page.locator('body[data-ready="true"]').waitFor(WAIT);
+    expect(page.url()).toBe(platform.url);
+    expect(await page.locator('#who').textContent()).toBe('signed in as alice');
+    expect(problems).toEqual([]);
+  });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolvePort(typeof address === 'object' && address !== null ? address.port : 0));
+    });
+  });
+}
