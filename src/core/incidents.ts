@@ -59,6 +59,8 @@ export interface Incident {
   readonly reopened: number;
   /** Hosts that reported it. */
   readonly hosts: readonly string[];
+  /** A split-brain was seen while it was open: the title keeps saying so until it is resolved. */
+  readonly splitBrain?: boolean;
 }
 
 export type Incidents = Readonly<Record<string, Incident>>;
@@ -107,6 +109,13 @@ export function notificationMessage(n: Notification, incidentKey?: string): Mess
   };
 }
 
+/** What an open incident is about: a split-brain stays the headline whatever follows it. */
+function headline(incident: Incident): string {
+  const latest = KIND_TITLES[incident.latest.kind];
+  if (incident.splitBrain !== true || incident.latest.kind === 'split-brain') return latest;
+  return `${KIND_TITLES['split-brain']} (now ${latest})`;
+}
+
 /** The parent message of an incident, showing its current state. */
 export function incidentMessage(incident: Incident, now: number): Message {
   const resolved = incident.resolvedAt !== undefined;
@@ -119,7 +128,7 @@ export function incidentMessage(incident: Incident, now: number): Message {
   if (incident.reopened > 0) fields.push({ label: 'Reopened', value: `${incident.reopened}×`, short: true });
   const tone: Tone = resolved ? 'resolved' : incident.severity;
   return {
-    title: `${incident.resource}: ${INCIDENT_TITLES[incident.family]} — ${resolved ? 'resolved' : KIND_TITLES[incident.latest.kind]}`,
+    title: `${incident.resource}: ${INCIDENT_TITLES[incident.family]} — ${resolved ? 'resolved' : headline(incident)}`,
     tone,
     host: incident.latest.host,
     resource: incident.resource,
@@ -170,6 +179,7 @@ export function applyNotification(incidents: Incidents, n: Notification): Incide
         changes: 1,
         reopened: 0,
         hosts,
+        ...(n.kind === 'split-brain' ? { splitBrain: true } : {}),
       };
       return {
         incidents: { ...incidents, [key]: incident },
@@ -177,9 +187,11 @@ export function applyNotification(incidents: Incidents, n: Notification): Incide
       };
     }
     const reopening = current.resolvedAt !== undefined;
-    const { resolvedAt: _r, ...rest } = current;
+    const { resolvedAt: _r, splitBrain: seen, ...rest } = current;
+    const splitBrain = n.kind === 'split-brain' || (!reopening && seen === true);
     const incident: Incident = {
       ...rest,
+      ...(splitBrain ? { splitBrain: true } : {}),
       ...(reopening ? { openedAt: now } : {}),
       severity: reopening ? n.severity : worseSeverity(current.severity, n.severity),
       latest: n,

@@ -142,3 +142,30 @@ describe('incidents', () => {
     expect(Object.keys(pruneIncidents(incidents, T0 + 2 + REOPEN_WINDOW_MS))).toEqual([]);
   });
 });
+
+describe('split-brain headline', () => {
+  it('keeps saying split-brain in the parent title while StandAlone and other follow-ups arrive', async () => {
+    const { applyNotification } = await import('../../src/core/incidents.js');
+    const at = (s: number) => new Date(Date.parse('2026-11-29T03:00:00Z') + s * 1_000).toISOString();
+    const n = (kind: 'split-brain' | 'standalone' | 'connection-restored', s: number) =>
+      ({
+        kind,
+        severity: kind === 'connection-restored' ? 'info' : 'critical',
+        host: 'alpha',
+        resource: 'r0',
+        text: kind,
+        details: {},
+        at: at(s),
+      }) as const;
+    let step = applyNotification({}, n('split-brain', 0));
+    expect(step.deliveries[0]?.message.title).toBe('r0: Replication link — Split-brain');
+    step = applyNotification(step.incidents, n('standalone', 1));
+    expect(step.deliveries.find((d) => d.op === 'update-parent')?.message.title).toBe(
+      'r0: Replication link — Split-brain (now Connection StandAlone)',
+    );
+    step = applyNotification(step.incidents, n('connection-restored', 60));
+    expect(step.deliveries.find((d) => d.op === 'update-parent')?.message.title).toBe(
+      'r0: Replication link — resolved',
+    );
+  });
+});
