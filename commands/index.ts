@@ -4,6 +4,7 @@ import { approve } from './approve.js';
 import { cancel } from './cancel.js';
 import { confirm } from './confirm.js';
 import { containers } from './containers.js';
+import { failover } from './failover.js';
 import { help } from './help.js';
 import { ipSet } from './ip-set.js';
 import { ipShow } from './ip-show.js';
@@ -15,6 +16,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   containers,
   ipShow,
   ipSet,
+  failover,
   oncall,
   confirm,
   approve,

@@ -10,6 +10,7 @@ import type { Decision, Operation, Plan } from '../core/operation.js';
 import type { CommandPolicy, Member, OnCall } from '../core/policy.js';
 import type { CommandHandler, CommandReply, IncomingCommand } from '../ports/chat.js';
 import type { ContainerInfo } from '../ports/containers.js';
+import type { PreflightCheck } from '../ports/host.js';
 import type { Logger } from './log.js';
 
 export interface CommandOption {
@@ -23,6 +24,9 @@ export interface CommandOption {
 export interface ResourceSettings {
   readonly lxdDir: string;
   readonly subnets: readonly string[];
+  readonly mountPoint: string;
+  readonly device: string;
+  readonly lxdUnit: string;
 }
 
 /** Every container of the pair, from whichever host is Primary for its resource. */
@@ -66,6 +70,13 @@ export interface CommandContext {
   readonly onCall: () => OnCall;
   readonly operations?: OperationsPort;
   readonly lxd: { readonly stopTimeoutS: number; readonly verifyTimeoutMs: number };
+  /** Can `host` take `resource` (asked of it over the peer link when it is the other host). */
+  readonly preflight?: (
+    host: string,
+    resource: string,
+  ) => Promise<readonly PreflightCheck[] | { readonly unreachable: string }>;
+  /** The other host of the pair, when a peer is configured. */
+  readonly peerName?: string;
 }
 
 export interface LeadershipView {
@@ -90,6 +101,8 @@ interface CommonDefinition<A> {
   readonly args: z.ZodType<A>;
   /** Replies only the requester sees. */
   readonly private?: boolean;
+  /** Words read for people and skipped by the parser: "failover r0 to beta". */
+  readonly fillers?: readonly string[];
 }
 
 /** A command that only looks: it answers at once. */
@@ -206,6 +219,7 @@ export function parseCommandText(
       args[option.name] = named.value ?? (option.type === 'boolean' ? 'true' : '');
       continue;
     }
+    if (definition.fillers?.includes(word.text.toLowerCase()) === true) continue;
     while (next < positional.length && args[positional[next]?.name ?? ''] !== undefined) next++;
     const option = positional[next];
     if (option === undefined) {

@@ -25,6 +25,8 @@ const drbdSchema = z.strictObject({
   /** The drbdsetup binary (or the simulator, for the demo and tests). */
   drbdsetup: z.string().min(1).default('/usr/sbin/drbdsetup'),
   drbdadm: z.string().min(1).default('/usr/sbin/drbdadm'),
+  /** Arguments before every drbdadm verb, e.g. [-c, /etc/drbd.conf] (tests: [-s, the simulator]). */
+  drbdadmArgs: z.array(z.string()).default([]),
   /** Arguments of the event stream; `--full` is added when `full` allows it. */
   events2Args: z.array(z.string()).default(['events2', '--timestamps', '--statistics']),
   /**
@@ -225,9 +227,39 @@ const oncallSchema = z
   );
 export type OncallConfig = z.infer<typeof oncallSchema>;
 
+const argv = z.array(z.string().min(1)).min(1);
+
 const resourceSchema = z.strictObject({
   /** The resource's LXD daemon (the recipe: /r0/lxd on the file system mounted at /r0). */
   lxdDir: z.string().min(1).optional(),
+  /** Where its file system is mounted on the Primary (default /<name>). */
+  mountPoint: z
+    .string()
+    .regex(/^\/[^\s]*$/, 'an absolute path')
+    .optional(),
+  /** Its DRBD device (default /dev/drbd/by-res/<name>/0, drbd-utils' udev name). */
+  device: z
+    .string()
+    .regex(/^\/dev\/\S+$/, 'a device path')
+    .optional(),
+  /** The systemd unit of its LXD daemon (default <name>lxd, as in the recipe). */
+  lxdUnit: z
+    .string()
+    .regex(/^[A-Za-z0-9@._-]+$/, 'a systemd unit name')
+    .optional(),
+  /**
+   * The commands a failover runs, as argument arrays (never a shell), when the defaults do not fit:
+   * mount, umount, lxdStart, lxdStop. Defaults: mount DEVICE MOUNTPOINT, umount MOUNTPOINT,
+   * systemctl start|stop UNIT.
+   */
+  commands: z
+    .strictObject({
+      mount: argv.optional(),
+      umount: argv.optional(),
+      lxdStart: argv.optional(),
+      lxdStop: argv.optional(),
+    })
+    .default({}),
   /** Where `ip set` may put addresses for this resource's containers (CIDR). */
   subnets: z
     .array(

@@ -9,6 +9,7 @@ import { COMMANDS } from '../../commands/index.js';
 import { AuditLog } from '../adapters/audit-log.js';
 import { handoverClock } from '../adapters/cron.js';
 import { runForOutput } from '../adapters/exec.js';
+import { CommandHost } from '../adapters/host.js';
 import { LxcCli } from '../adapters/lxd.js';
 import { Metrics } from '../adapters/metrics.js';
 import { OperationStore } from '../adapters/operation-store.js';
@@ -29,6 +30,7 @@ import type {
   PlatformName,
 } from '../ports/chat.js';
 import type { ContainerRuntime } from '../ports/containers.js';
+import type { HostOps } from '../ports/host.js';
 import type { LockStore } from '../ports/lock.js';
 import {
   type CommandContext,
@@ -62,6 +64,8 @@ export interface DaemonOptions {
   readonly lockStore?: LockStore;
   /** The LXD daemons of the resources (the demo's simulated ones); otherwise lxc per config.resources. */
   readonly containers?: ContainerRuntime;
+  /** DRBD roles, mounts and the LXD daemons for failovers (the demo's simulated host); otherwise commands per config. */
+  readonly host?: HostOps;
   /** The chat commands (default: commands/index.ts; the demo adds its fault injection). */
   readonly commands?: readonly CommandDefinition[];
 }
@@ -71,7 +75,13 @@ export function resourceSettings(config: Config): Record<string, ResourceSetting
   return Object.fromEntries(
     Object.entries(config.resources).map(([name, r]) => [
       name,
-      { lxdDir: r.lxdDir ?? `/${name}/lxd`, subnets: r.subnets },
+      {
+        lxdDir: r.lxdDir ?? `/${name}/lxd`,
+        subnets: r.subnets,
+        mountPoint: r.mountPoint ?? `/${name}`,
+        device: r.device ?? `/dev/drbd/by-res/${name}/0`,
+        lxdUnit: r.lxdUnit ?? `${name}lxd`,
+      },
     ]),
   );
 }
@@ -114,6 +124,7 @@ export class Daemon {
   readonly operations: Operations;
   readonly #containers: ContainerRuntime | undefined;
   readonly #commands: readonly CommandDefinition[];
+  readonly #host: HostOps | undefined;
   readonly #operationStore: OperationStore;
   readonly #audit: AuditLog;
   readonly #clock: HandoverClock | undefined;
@@ -177,6 +188,23 @@ export class Daemon {
               config: options.config.lxd.commandTimeoutMs,
             },
           }));
+    const drbd = options.config.drbd;
+    this.#host =
+      options.host ??
+      (Object.keys(resources).length === 0
+        ? undefined
+        : new CommandHost({
+            drbdadm: drbd.drbdadm,
+            drbdadmArgs: drbd.drbdadmArgs,
+            env: drbd.env,
+            timeoutMs: drbd.commandTimeoutMs,
+            resources: Object.fromEntries(
+              Object.entries(resources).map(([name, r]) => [
+                name,
+                { ...r, commands: options.config.resources[name]?.commands ?? {} },
+              ]),
+            ),
+          }));
     const rotation = options.config.oncall.rotation;
     this.#clock = rotation === undefined ? undefined : handoverClock(rotation.handover);
     this.peer =
@@ -194,6 +222,7 @@ export class Daemon {
             localContainers: () => this.#localContainers(),
             runLocalStep: (action) => this.#runLocalStep(action),
             reconcileLocal: () => this.#reconcileLocal(),
+            preflight: (resource) => this.#localPreflight(resource),
             jobDone: (job, slot) => this.scheduler.record(job, slot),
           });
     this.notifier = new Notifier({
@@ -357,7 +386,17 @@ export class Daemon {
 
   async #runLocalStep(action: Parameters<typeof runAction>[0]) {
     if (this.#containers === undefined) throw new Error(`${this.#config.host} manages no LXD resources`);
-    return runAction(action, { containers: this.#containers });
+    return runAction(action, {
+      containers: this.#containers,
+      ...(this.#host === undefined ? {} : { host: this.#host }),
+    });
+  }
+
+  async #localPreflight(resource: string) {
+    if (this.#host === undefined) {
+      return [{ name: 'failover', ok: false, detail: `${this.#config.host} is not set up for failovers` }];
+    }
+    return this.#host.preflight(resource);
   }
 
   async #runStep(action: Parameters<typeof runAction>[0], host: string, token: number) {
@@ -388,6 +427,12 @@ export class Daemon {
         : { containers: () => this.#allContainers() }),
       team: config.oncall.team,
       onCall: () => this.#onCall(),
+      preflight: async (host, resource) => {
+        if (host === config.host) return this.#localPreflight(resource);
+        if (this.peer !== undefined && host === config.peer?.name) return this.peer.peerPreflight(resource);
+        return { unreachable: `${host} is neither this host nor its peer` };
+      },
+      ...(config.peer === undefined ? {} : { peerName: config.peer.name }),
       operations: this.operations,
       lxd: { stopTimeoutS: config.lxd.stopTimeoutS, verifyTimeoutMs: config.lxd.verifyTimeoutMs },
     };

@@ -16,6 +16,7 @@ import { type ConsoleStatus, hostStatus, WebConsolePlatform } from '../adapters/
 import type { Message } from '../core/message.js';
 import type { ChatPlatform, CommandHandler, Posted, PostOptions } from '../ports/chat.js';
 import { SimulatedContainers } from '../sim/containers.js';
+import { SimulatedHost } from '../sim/host.js';
 import { SimulatedPair } from '../sim/pair.js';
 import { parseConfig } from './config.js';
 import { Daemon } from './daemon.js';
@@ -219,6 +220,15 @@ export async function startDemoPair(options: DemoPairOptions): Promise<DemoPair>
         pair.crash(h);
         await daemons.get(h)?.stop();
         daemons.delete(h);
+        // Its mounts and LXD daemons are gone with it, and so are its running containers.
+        const sim = new SimulatedContainers(containersDir, h);
+        const held = sim.hostState();
+        const lost = ['r0', 'r1'].filter((r) => held.mounted[r] === h || held.lxd[r] === h);
+        sim.setHostState({
+          mounted: Object.fromEntries(lost.map((r) => [r, null])),
+          lxd: Object.fromEntries(lost.map((r) => [r, null])),
+        });
+        sim.stopAll(lost);
         return `${h} crashed (DRBD and its bot instance).`;
       }
       case 'boot': {
@@ -282,6 +292,7 @@ export async function startDemoPair(options: DemoPairOptions): Promise<DemoPair>
       logger: options.logger.child({ host }),
       platforms: new Map([['web', new ConsoleSeat(hall, host)]]),
       containers: new SimulatedContainers(containersDir, host),
+      host: new SimulatedHost(pair, new SimulatedContainers(containersDir, host), host),
       commands,
     });
     daemons.set(host, daemon);

@@ -13,6 +13,7 @@ import { ALERT_KINDS, type Notification, SEVERITIES } from '../core/notification
 import type { StepAction } from '../core/operation.js';
 import { PLATFORM_NAMES } from '../ports/chat.js';
 import type { StepRun } from '../ports/containers.js';
+import type { PreflightCheck } from '../ports/host.js';
 import type { ContainersView } from './command-registry.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -82,6 +83,28 @@ const stepSchema = z.strictObject({
       ipv6: addresses,
       timeoutMs: z.int().min(0).max(3_600_000),
     }),
+    z.strictObject({
+      kind: z.literal('containers-stop'),
+      resource: name,
+      containers: z.array(name).max(500),
+      timeoutS: z.int().min(1).max(3_600),
+    }),
+    z.strictObject({
+      kind: z.literal('containers-start'),
+      resource: name,
+      containers: z.array(name).max(500),
+    }),
+    z.strictObject({
+      kind: z.literal('containers-verify-all'),
+      resource: name,
+      expect: z.array(z.strictObject({ name, ipv4: addresses, ipv6: addresses })).max(500),
+      timeoutMs: z.int().min(0).max(3_600_000),
+    }),
+    z.strictObject({
+      kind: z.enum(['lxd-stop', 'lxd-start', 'mount', 'umount', 'holders-check']),
+      resource: name,
+    }),
+    z.strictObject({ kind: z.literal('drbd-role'), resource: name, role: z.enum(['primary', 'secondary']) }),
   ]),
 });
 
@@ -115,6 +138,8 @@ export interface PeerLinkOptions {
   readonly localContainers?: () => Promise<ContainersView>;
   /** Run a plan step here for the leader. */
   readonly runLocalStep?: (action: StepAction) => Promise<StepRun[]>;
+  /** Whether this host can take a resource (mount point, LXD unit, binaries). */
+  readonly preflight?: (resource: string) => Promise<readonly PreflightCheck[]>;
   /** Compare this host's engine with the live DRBD state, at the leader's request. */
   readonly reconcileLocal?: () => Promise<void>;
   /** The leader ran a scheduled job's slot (so this instance does not run it again on takeover). */
@@ -192,6 +217,16 @@ export class PeerLink {
             if (options.localContainers === undefined)
               throw new PeerError('no LXD resources configured here', 404);
             return await options.localContainers();
+          },
+        },
+        {
+          method: 'POST',
+          path: '/v1/preflight',
+          handle: async (body) => {
+            const parsed = z.strictObject({ resource: name }).safeParse(body);
+            if (!parsed.success) throw new PeerError('bad preflight request', 400);
+            if (options.preflight === undefined) throw new PeerError('this host does no failovers', 404);
+            return { checks: await options.preflight(parsed.data.resource) };
           },
         },
         {
@@ -321,6 +356,18 @@ export class PeerLink {
       return await this.#client.request<ContainersView>('GET', '/v1/containers', undefined, {
         timeoutMs: 30_000,
       });
+    } catch (err) {
+      return { unreachable: (err as Error).message };
+    }
+  }
+
+  /** The peer's readiness to take a resource, or why it could not say. */
+  async peerPreflight(
+    resource: string,
+  ): Promise<readonly PreflightCheck[] | { readonly unreachable: string }> {
+    try {
+      return (await this.#client.request<{ checks: PreflightCheck[] }>('POST', '/v1/preflight', { resource }))
+        .checks;
     } catch (err) {
       return { unreachable: (err as Error).message };
     }

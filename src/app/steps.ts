@@ -4,6 +4,41 @@
 
 import type { StepAction } from '../core/operation.js';
 import { type ContainerRuntime, ExternalCommandError, type StepRun } from '../ports/containers.js';
+import type { HostOps } from '../ports/host.js';
+
+/** "(-12) Device is held open by someone" and friends, explained for the person reading the plan. */
+export function explainFailure(message: string): string {
+  if (message.includes('(-12)')) {
+    return `${message}. Something still has the DRBD device open: often multipathd (blacklist DRBD devices in multipath.conf) or a process left on the mount; \`fuser -vm\` and \`lsof\` on the device show it`;
+  }
+  if (message.includes('(-2)')) {
+    return `${message}. DRBD refuses to promote without UpToDate data: the disk here is not UpToDate (check \`drbdadm status\`)`;
+  }
+  if (message.includes('target is busy')) {
+    return `${message}. A process still uses the mount point (\`fuser -vm\` shows which)`;
+  }
+  return message;
+}
+
+/** Run one call per container at once; every run is kept, failures listed together. */
+async function parallel(
+  names: readonly string[],
+  work: (name: string) => Promise<StepRun[]>,
+): Promise<StepRun[]> {
+  const results = await Promise.allSettled(names.map((name) => collect(() => work(name))));
+  const runs: StepRun[] = [];
+  const failed: string[] = [];
+  for (const [i, result] of results.entries()) {
+    if (result.status === 'fulfilled') runs.push(...result.value);
+    else {
+      const err = result.reason as Error;
+      if (err instanceof StepFailed) runs.push(...err.runs);
+      failed.push(`${names[i]}: ${err.message}`);
+    }
+  }
+  if (failed.length > 0) throw new StepFailed(failed.join('; '), runs);
+  return runs;
+}
 
 /** A step that failed, with every command it ran (the failed one included) for the audit log. */
 export class StepFailed extends Error {
@@ -19,6 +54,8 @@ export class StepFailed extends Error {
 
 export interface StepPorts {
   readonly containers: ContainerRuntime;
+  /** DRBD, mounts and the LXD daemon; absent where this instance does no failovers. */
+  readonly host?: HostOps;
   /** For waiting in `container-verify`; tests pass a faster one. */
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
@@ -53,6 +90,67 @@ export async function runAction(action: StepAction, ports: StepPorts): Promise<S
           ipv6: action.ipv6,
         }),
       );
+    case 'containers-stop':
+      return parallel(action.containers, (name) =>
+        lxd.stop(action.resource, name, { timeoutS: action.timeoutS }),
+      );
+    case 'containers-start':
+      return parallel(action.containers, (name) => lxd.start(action.resource, name));
+    case 'containers-verify-all': {
+      const results = await Promise.allSettled(
+        action.expect.map((e) =>
+          runAction(
+            {
+              kind: 'container-verify',
+              resource: action.resource,
+              container: e.name,
+              ipv4: e.ipv4,
+              ipv6: e.ipv6,
+              timeoutMs: action.timeoutMs,
+            },
+            ports,
+          ),
+        ),
+      );
+      const failed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
+      if (failed.length > 0) throw new StepFailed(failed.join('; '), []);
+      return [];
+    }
+    case 'lxd-stop':
+    case 'lxd-start':
+    case 'mount':
+    case 'umount':
+    case 'holders-check':
+    case 'drbd-role': {
+      const host = ports.host;
+      if (host === undefined)
+        throw new StepFailed('this host is not set up for failovers (no host operations)', []);
+      try {
+        switch (action.kind) {
+          case 'lxd-stop':
+            return await collect(() => host.lxdStop(action.resource));
+          case 'lxd-start':
+            return await collect(() => host.lxdStart(action.resource));
+          case 'mount':
+            return await collect(() => host.mount(action.resource));
+          case 'umount':
+            return await collect(() => host.umount(action.resource));
+          case 'drbd-role':
+            return await collect(() => host.drbdRole(action.resource, action.role));
+          case 'holders-check': {
+            const found = await host.holders(action.resource);
+            if (found.holders.length > 0) {
+              throw new StepFailed(`still in use: ${found.holders.join('; ')}`, found.runs);
+            }
+            return [...found.runs];
+          }
+        }
+      } catch (err) {
+        if (err instanceof StepFailed) throw new StepFailed(explainFailure(err.message), err.runs);
+        throw err;
+      }
+      break;
+    }
     case 'container-verify': {
       const sleep = ports.sleep ?? delay;
       const now = ports.now ?? Date.now;

@@ -33,7 +33,31 @@ export type StepAction =
       readonly ipv4: readonly string[];
       readonly ipv6: readonly string[];
       readonly timeoutMs: number;
-    };
+    }
+  // A failover's steps. Containers are stopped and started in parallel, one step for all of them.
+  | {
+      readonly kind: 'containers-stop';
+      readonly resource: string;
+      readonly containers: readonly string[];
+      readonly timeoutS: number;
+    }
+  | { readonly kind: 'containers-start'; readonly resource: string; readonly containers: readonly string[] }
+  | {
+      /** Wait until each is Running with its addresses up. */
+      readonly kind: 'containers-verify-all';
+      readonly resource: string;
+      readonly expect: readonly {
+        readonly name: string;
+        readonly ipv4: readonly string[];
+        readonly ipv6: readonly string[];
+      }[];
+      readonly timeoutMs: number;
+    }
+  | {
+      readonly kind: 'lxd-stop' | 'lxd-start' | 'mount' | 'umount' | 'holders-check';
+      readonly resource: string;
+    }
+  | { readonly kind: 'drbd-role'; readonly resource: string; readonly role: 'primary' | 'secondary' };
 
 export interface PlanStep {
   readonly id: string;
@@ -60,6 +84,8 @@ export interface Plan {
    */
   readonly facts: Readonly<Record<string, string>>;
   readonly steps: readonly PlanStep[];
+  /** Service downtime runs from the start of one step to the end of another (a failover's). */
+  readonly downtime?: { readonly from: string; readonly to: string };
 }
 
 export const OPEN_STATES = ['awaiting-confirmation', 'awaiting-approval'] as const;
@@ -371,6 +397,15 @@ export function operationMessage(op: Operation, team: readonly Member[]): Messag
   });
   if (isOpen(op.state)) {
     fields.push({ label: 'Expires', value: new Date(op.expiresAt).toISOString(), short: true });
+  }
+  const from = plan.downtime === undefined ? undefined : byId.get(plan.downtime.from);
+  const to = plan.downtime === undefined ? undefined : byId.get(plan.downtime.to);
+  if (from !== undefined && to?.status === 'done' && to.durationMs !== undefined) {
+    fields.push({
+      label: 'Service downtime',
+      value: `${formatMs(to.startedAt + to.durationMs - from.startedAt)} (first container stopped → last one running)`,
+      short: true,
+    });
   }
   const actions: MessageAction[] = [];
   if (op.state === 'awaiting-confirmation') {

@@ -30,6 +30,16 @@ interface SimFile {
   containers: SimContainer[];
   /** Addresses the host already uses: starting a container with one fails as LXD does. */
   reserved: string[];
+  /** Per resource: the host that has its file system mounted (absent: not simulated). */
+  mounted?: Record<string, string | null>;
+  /** Per resource: the host whose LXD daemon for it runs (absent: wherever it is asked). */
+  lxd?: Record<string, string | null>;
+}
+
+/** Mounts and LXD daemons per resource, for the simulated host (src/sim/host.ts). */
+export interface SimHostState {
+  readonly mounted: Readonly<Record<string, string | null>>;
+  readonly lxd: Readonly<Record<string, string | null>>;
 }
 
 export class SimulatedContainers implements ContainerRuntime {
@@ -43,11 +53,16 @@ export class SimulatedContainers implements ContainerRuntime {
   }
 
   /** Create the file with these containers (the demo's and tests' starting point). */
-  static init(dir: string, containers: readonly Omit<SimContainer, 'startedAt'>[]): void {
+  static init(
+    dir: string,
+    containers: readonly Omit<SimContainer, 'startedAt'>[],
+    hosts?: SimHostState,
+  ): void {
     const now = new Date().toISOString();
     const file: SimFile = {
       containers: containers.map((c) => ({ ...c, startedAt: c.status === 'Running' ? now : null })),
       reserved: [],
+      ...(hosts === undefined ? {} : { mounted: { ...hosts.mounted }, lxd: { ...hosts.lxd } }),
     };
     writeFileDurably(join(dir, 'containers.json'), `${JSON.stringify(file, null, 2)}\n`);
   }
@@ -59,6 +74,40 @@ export class SimulatedContainers implements ContainerRuntime {
 
   #write(file: SimFile): void {
     writeFileDurably(this.path, `${JSON.stringify(file, null, 2)}\n`);
+  }
+
+  hostState(): SimHostState {
+    const file = this.#read();
+    return { mounted: file.mounted ?? {}, lxd: file.lxd ?? {} };
+  }
+
+  setHostState(change: {
+    mounted?: Record<string, string | null>;
+    lxd?: Record<string, string | null>;
+  }): void {
+    const file = this.#read();
+    file.mounted = { ...(file.mounted ?? {}), ...(change.mounted ?? {}) };
+    file.lxd = { ...(file.lxd ?? {}), ...(change.lxd ?? {}) };
+    this.#write(file);
+  }
+
+  /** LXD answers for a resource only on the host whose daemon for it runs. */
+  #daemonHere(file: SimFile, resource: string): string | undefined {
+    const on = file.lxd?.[resource];
+    if (file.lxd === undefined || !(resource in file.lxd) || on === this.host) return undefined;
+    return `LXD of ${resource} (LXD_DIR=/${resource}/lxd) did not answer: Get "http://unix.socket/1.0": dial unix /${resource}/lxd/unix.socket: connect: no such file or directory`;
+  }
+
+  /** A host went down: the containers of these resources are not running any more. */
+  stopAll(resources: readonly string[]): void {
+    const file = this.#read();
+    for (const c of file.containers) {
+      if (resources.includes(c.resource) && c.status === 'Running') {
+        c.status = 'Stopped';
+        c.startedAt = null;
+      }
+    }
+    this.#write(file);
   }
 
   /** Make the host use an address (so a container routed to it cannot start). */
@@ -83,8 +132,11 @@ export class SimulatedContainers implements ContainerRuntime {
   }
 
   async list(resource: string): Promise<ContainerInfo[]> {
-    return this.#read()
-      .containers.filter((c) => c.resource === resource)
+    const file = this.#read();
+    const down = this.#daemonHere(file, resource);
+    if (down !== undefined) throw new Error(down);
+    return file.containers
+      .filter((c) => c.resource === resource)
       .map((c) => ({
         name: c.name,
         resource: c.resource,
@@ -113,7 +165,11 @@ export class SimulatedContainers implements ContainerRuntime {
   }
 
   #find(file: SimFile, resource: string, name: string): SimContainer | string {
-    return file.containers.find((c) => c.name === name && c.resource === resource) ?? 'Instance not found';
+    return (
+      this.#daemonHere(file, resource) ??
+      file.containers.find((c) => c.name === name && c.resource === resource) ??
+      'Instance not found'
+    );
   }
 
   async stop(resource: string, name: string, options: { timeoutS?: number } = {}): Promise<StepRun[]> {

@@ -65,8 +65,14 @@ export function commandContext(
     commands: COMMANDS,
     now: () => NOW,
     resources: {
-      r0: { lxdDir: '/r0/lxd', subnets: ['198.51.100.0/24'] },
-      r1: { lxdDir: '/r1/lxd', subnets: ['203.0.113.0/24', '2001:db8:1::/64'] },
+      r0: { lxdDir: '/r0/lxd', subnets: ['198.51.100.0/24'], mountPoint: '/r0', device: '/dev/drbd0', lxdUnit: 'r0lxd' },
+      r1: {
+        lxdDir: '/r1/lxd',
+        subnets: ['203.0.113.0/24', '2001:db8:1::/64'],
+        mountPoint: '/r1',
+        device: '/dev/drbd1',
+        lxdUnit: 'r1lxd',
+      },
     },
     containers: async () => view,
     team: TEAM,

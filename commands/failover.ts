@@ -1,0 +1,275 @@
+// `failover <resource> [to <host>]`: a planned switchover of a DRBD resource and every container
+// on it to the other host. The plan shows the pre-flight checks (any failure blocks it and says
+// why), then: on the source, stop the containers (in parallel), stop the resource's LXD daemon,
+// make sure nothing holds the mount, unmount, demote; on the target, promote, mount, start LXD,
+// start exactly the containers that were running, and check each is Running with its addresses.
+// A failed step takes back everything done before it, so the services end up where they were.
+import { z } from 'zod';
+import {
+  ARGS,
+  type CommandContext,
+  CommandError,
+  type ContainersView,
+  defineChange,
+  type LeadershipView,
+} from '../src/app/command-registry.js';
+import type { HostState, ResourceState } from '../src/core/host-state.js';
+import { INCIDENT_TITLES } from '../src/core/incidents.js';
+import type { PlanStep, StepAction } from '../src/core/operation.js';
+import type { PreflightCheck } from '../src/ports/host.js';
+
+export interface FailoverWorld {
+  readonly hosts: readonly HostState[];
+  readonly peerName: string | undefined;
+  readonly source: string | null;
+  readonly target: string | null;
+  readonly view: ContainersView | { readonly unavailable: string };
+  readonly preflight: readonly PreflightCheck[] | { readonly unreachable: string } | null;
+  readonly fences: LeadershipView['fences'];
+  readonly splitBrainOpen: boolean;
+}
+
+function primaryOf(hosts: readonly HostState[], resource: string): string[] {
+  return hosts.filter((h) => h.resources[resource]?.fields.role === 'Primary').map((h) => h.host);
+}
+
+export async function observeFailover(
+  resource: string,
+  to: string | undefined,
+  context: CommandContext,
+): Promise<FailoverWorld> {
+  const hosts = await context.hosts();
+  const primaries = primaryOf(hosts, resource);
+  const source = primaries.length === 1 ? (primaries[0] ?? null) : null;
+  const pair = [context.host, ...(context.peerName === undefined ? [] : [context.peerName])];
+  const target = to ?? pair.find((h) => h !== source) ?? null;
+  let view: FailoverWorld['view'];
+  try {
+    view =
+      context.containers === undefined
+        ? { unavailable: 'no LXD resources configured' }
+        : await context.containers();
+  } catch (err) {
+    view = { unavailable: (err as Error).message };
+  }
+  const preflight =
+    target === null || context.preflight === undefined ? null : await context.preflight(target, resource);
+  const fences = context.leadership === undefined ? [] : (await context.leadership()).fences;
+  const splitBrainOpen = Object.values(context.incidents()).some(
+    (i) => i.resource === resource && i.resolvedAt === undefined && i.splitBrain === true,
+  );
+  return { hosts, peerName: context.peerName, source, target, view, preflight, fences, splitBrainOpen };
+}
+
+interface Check {
+  readonly name: string;
+  readonly ok: boolean;
+  readonly detail: string;
+}
+
+function replication(state: ResourceState | undefined, peer: string) {
+  const connection = state?.connections[peer];
+  const peerDevices = Object.values(connection?.peerDevices ?? {});
+  return {
+    connection: connection?.fields.connection ?? 'unknown',
+    replication: peerDevices.map((pd) => pd.fields.replication ?? '?').join('/') || 'none',
+    peerDisk: peerDevices.map((pd) => pd.fields['peer-disk'] ?? '?').join('/') || 'unknown',
+    disk:
+      Object.values(state?.devices ?? {})
+        .map((d) => d.fields.disk ?? '?')
+        .join('/') || 'unknown',
+    resyncing: peerDevices.some(
+      (pd) => pd.resync !== undefined || /^(Sync|PausedSync)/.test(pd.fields.replication ?? ''),
+    ),
+    outOfSyncKiB: peerDevices.reduce((sum, pd) => sum + (pd.resync?.outOfSyncKiB ?? 0), 0),
+  };
+}
+
+export const failover = defineChange({
+  kind: 'change',
+  name: 'failover',
+  description:
+    'Move a resource and its containers to the other host (planned switchover; checked, approved, rolled back on failure)',
+  options: [
+    { name: 'resource', description: 'The DRBD resource, e.g. r0', type: 'string', required: true },
+    { name: 'to', description: 'The target host (default: the other one)', type: 'string', required: false },
+  ],
+  fillers: ['to'],
+  args: z.object({ resource: ARGS.resource, to: ARGS.host.optional() }),
+  // Moving every service of a resource needs a second person, who is on call.
+  policy: { confirm: true, approvals: 1, approverOnCall: true },
+  observe: (args, context) => observeFailover(args.resource, args.to, context),
+  plan(args, world, context) {
+    const resource = args.resource;
+    const settings = context.resources[resource];
+    if (settings === undefined) {
+      throw new CommandError(
+        `No resource ${resource} in the configuration (resources: ${Object.keys(context.resources).join(', ') || 'none'}).`,
+      );
+    }
+    const checks: Check[] = [];
+    const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+    const { source, target } = world;
+    const primaries = primaryOf(world.hosts, resource);
+    check(
+      'one Primary',
+      source !== null,
+      source !== null
+        ? `${source} is Primary`
+        : primaries.length === 0
+          ? 'no host is Primary'
+          : `${primaries.join(' and ')} are all Primary`,
+    );
+    check(
+      'target',
+      target !== null && target !== source,
+      target === null
+        ? 'no other host known (peer link not configured?)'
+        : target === source
+          ? `${target} is already Primary`
+          : target,
+    );
+    const sourceState = world.hosts.find((h) => h.host === source)?.resources[resource];
+    const targetHost = world.hosts.find((h) => h.host === target);
+    check(
+      'target reachable',
+      targetHost !== undefined,
+      targetHost !== undefined
+        ? `${target} answers over the peer link and runs the bot`
+        : `${target ?? 'the target'} did not answer over the peer link`,
+    );
+    const r = replication(sourceState, target ?? '');
+    const t = replication(targetHost?.resources[resource], source ?? '');
+    check(
+      'connected',
+      r.connection === 'Connected',
+      `${source ?? '?'} → ${target ?? '?'}: ${r.connection}, replication ${r.replication}`,
+    );
+    check(
+      'disks UpToDate',
+      r.disk === 'UpToDate' && r.peerDisk === 'UpToDate' && t.disk === 'UpToDate',
+      `${source}: ${r.disk}, ${target}: ${t.disk}`,
+    );
+    check(
+      'no resync',
+      !r.resyncing && !t.resyncing && r.outOfSyncKiB === 0,
+      r.resyncing || t.resyncing
+        ? `a resync is running (${r.replication}); wait for it to finish`
+        : 'out-of-sync 0',
+    );
+    check(
+      'no split-brain',
+      !world.splitBrainOpen && r.connection !== 'StandAlone',
+      world.splitBrainOpen
+        ? `an open ${INCIDENT_TITLES.connection} incident saw a split-brain: recover first (splitbrain)`
+        : 'none seen',
+    );
+    const pre = world.preflight;
+    if (pre === null) check('target ready', false, 'could not ask the target');
+    else if ('unreachable' in pre)
+      check('target ready', false, `${target} could not be asked: ${pre.unreachable}`);
+    else for (const c of pre) check(`${target}: ${c.name}`, c.ok, c.detail);
+    const fence = world.fences.find((f) => f.key === resource);
+    if (fence !== undefined) {
+      check(
+        'fence lock',
+        fence.error === undefined && (fence.holder === null || fence.holder === source),
+        fence.error !== undefined
+          ? `unknown: ${fence.error}`
+          : fence.holder === null
+            ? 'free'
+            : `held by ${fence.holder}`,
+      );
+    }
+    if ('unavailable' in world.view)
+      check('containers', false, `could not list them: ${world.view.unavailable}`);
+    const lines = checks.map((c) => `${c.ok ? '✅' : '❌'} ${c.name}: ${c.detail}`).join('\n');
+    if (checks.some((c) => !c.ok) || source === null || target === null || 'unavailable' in world.view) {
+      throw new CommandError(`Failover of ${resource} is blocked by its pre-flight checks:\n${lines}`);
+    }
+    const running = world.view.containers
+      .filter((c) => c.resource === resource && c.host === source && c.status === 'Running')
+      .sort((a, b) => a.name.localeCompare(b.name));
+    const names = running.map((c) => c.name);
+    const steps: PlanStep[] = [];
+    const step = (id: string, host: string, label: string, action: StepAction, undo?: StepAction[]) =>
+      steps.push({ id, host, label, action, ...(undo === undefined ? {} : { undo }) });
+    const on = { resource };
+    if (names.length > 0) {
+      step(
+        'stop-containers',
+        source,
+        `Stop ${names.length} container${names.length === 1 ? '' : 's'} (${names.join(', ')})`,
+        {
+          kind: 'containers-stop',
+          ...on,
+          containers: names,
+          timeoutS: context.lxd.stopTimeoutS,
+        },
+        [{ kind: 'containers-start', ...on, containers: names }],
+      );
+    }
+    step('stop-lxd', source, `Stop LXD of ${resource} (${settings.lxdUnit})`, { kind: 'lxd-stop', ...on }, [
+      { kind: 'lxd-start', ...on },
+    ]);
+    step('holders', source, `Check nothing holds ${settings.mountPoint} or the device`, {
+      kind: 'holders-check',
+      ...on,
+    });
+    step('umount', source, `Unmount ${settings.mountPoint}`, { kind: 'umount', ...on }, [
+      { kind: 'mount', ...on },
+    ]);
+    step('demote', source, `drbdadm secondary ${resource}`, { kind: 'drbd-role', ...on, role: 'secondary' }, [
+      { kind: 'drbd-role', ...on, role: 'primary' },
+    ]);
+    step('promote', target, `drbdadm primary ${resource}`, { kind: 'drbd-role', ...on, role: 'primary' }, [
+      { kind: 'drbd-role', ...on, role: 'secondary' },
+    ]);
+    step('mount', target, `Mount ${settings.mountPoint}`, { kind: 'mount', ...on }, [
+      { kind: 'umount', ...on },
+    ]);
+    step(
+      'start-lxd',
+      target,
+      `Start LXD of ${resource} (${settings.lxdUnit})`,
+      { kind: 'lxd-start', ...on },
+      [{ kind: 'lxd-stop', ...on }],
+    );
+    if (names.length > 0) {
+      step(
+        'start-containers',
+        target,
+        `Start ${names.join(', ')}`,
+        { kind: 'containers-start', ...on, containers: names },
+        [{ kind: 'containers-stop', ...on, containers: names, timeoutS: context.lxd.stopTimeoutS }],
+      );
+      step('verify', target, 'Check each is Running with its addresses', {
+        kind: 'containers-verify-all',
+        ...on,
+        expect: running.map((c) => ({
+          name: c.name,
+          ipv4: c.nic?.ipv4 ?? c.addresses.ipv4,
+          ipv6: c.nic?.ipv6 ?? c.addresses.ipv6,
+        })),
+        timeoutMs: context.lxd.verifyTimeoutMs,
+      });
+    }
+    return {
+      command: context.command,
+      name: 'failover',
+      title: `failover ${resource}: ${source} → ${target}`,
+      resource,
+      summary: `${resource} and its ${names.length} running container${names.length === 1 ? '' : 's'} move from ${source} to ${target}. Services are down from the first container stop until the last one runs on ${target}.`,
+      fields: [{ label: 'Pre-flight', value: lines }],
+      facts: {
+        [`${resource} on ${source}`]: sourceState?.fields.role ?? '?',
+        [`${resource} on ${target}`]: targetHost?.resources[resource]?.fields.role ?? '?',
+        [`${resource} connection`]: r.connection,
+        [`${resource} disks`]: `${r.disk}/${t.disk}`,
+        [`${resource} running containers`]: names.join(',') || 'none',
+      },
+      steps,
+      ...(names.length > 0 ? { downtime: { from: 'stop-containers', to: 'start-containers' } } : {}),
+    };
+  },
+});
