@@ -110,16 +110,16 @@ export class SimulatedContainers implements ContainerRuntime {
     this.#write(file);
   }
 
-  /** Make the host use an address (so a container routed to it cannot start). */
+  /** Make this host use an address (so a container routed to it cannot start here). */
   reserve(address: string): void {
     const file = this.#read();
-    file.reserved.push(address);
+    file.reserved.push(`${this.host}/${address}`);
     this.#write(file);
   }
 
   release(address: string): void {
     const file = this.#read();
-    file.reserved = file.reserved.filter((a) => a !== address);
+    file.reserved = file.reserved.filter((a) => a !== `${this.host}/${address}`);
     this.#write(file);
   }
 
@@ -209,7 +209,7 @@ export class SimulatedContainers implements ContainerRuntime {
         const c = this.#find(file, resource, name);
         if (typeof c === 'string') return c;
         if (c.status === 'Running') return undefined;
-        const taken = [...c.ipv4, ...c.ipv6].find((a) => file.reserved.includes(a));
+        const taken = [...c.ipv4, ...c.ipv6].find((a) => file.reserved.includes(`${this.host}/${a}`));
         if (taken !== undefined) {
           return `Failed to start device "${c.device}": Failed adding host route "${taken}": File exists`;
         }

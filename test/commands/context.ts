@@ -65,7 +65,13 @@ export function commandContext(
     commands: COMMANDS,
     now: () => NOW,
     resources: {
-      r0: { lxdDir: '/r0/lxd', subnets: ['198.51.100.0/24'], mountPoint: '/r0', device: '/dev/drbd0', lxdUnit: 'r0lxd' },
+      r0: {
+        lxdDir: '/r0/lxd',
+        subnets: ['198.51.100.0/24'],
+        mountPoint: '/r0',
+        device: '/dev/drbd0',
+        lxdUnit: 'r0lxd',
+      },
       r1: {
         lxdDir: '/r1/lxd',
         subnets: ['203.0.113.0/24', '2001:db8:1::/64'],

@@ -1,0 +1,235 @@
+// `failover` through the operations machinery on the DRBD simulator and simulated hosts (mounts,
+// LXD daemons, containers): the planned switchover moves every running container, pre-flight
+// refuses a pair in resync, a device held open stops the demotion and everything is taken back,
+// a start that fails on the target sends the services back to the source.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/index.js';
+import { AuditLog, readAudit } from '../../src/adapters/audit-log.js';
+import { OperationStore } from '../../src/adapters/operation-store.js';
+import { type CommandContext, commandHandler } from '../../src/app/command-registry.js';
+import { localContainers, mergeContainerViews } from '../../src/app/containers.js';
+import { createLogger } from '../../src/app/log.js';
+import { Operations } from '../../src/app/operations.js';
+import { runAction } from '../../src/app/steps.js';
+import type { Member } from '../../src/core/policy.js';
+import { HostWatcher } from '../../src/core/watcher.js';
+import { SimulatedContainers } from '../../src/sim/containers.js';
+import { SimulatedHost } from '../../src/sim/host.js';
+import { SimulatedPair } from '../../src/sim/pair.js';
+import { commandContext } from '../commands/context.js';
+import { onCleanup, tempDir } from '../helpers/cleanup.js';
+
+const logger = createLogger({ level: 'silent', format: 'json' });
+const TEAM: Member[] = [
+  { name: 'alice', slack: 'UALICE' },
+  { name: 'bob', slack: 'UBOB' },
+];
+
+async function setup() {
+  const dir = tempDir();
+  const pair = SimulatedPair.init(join(dir, 'drbd'), {
+    hosts: ['alpha', 'beta'],
+    resources: [{ name: 'r0', minor: 0 }],
+    primary: { r0: 'alpha' },
+  });
+  SimulatedContainers.init(
+    dir,
+    [
+      {
+        name: 'db1',
+        resource: 'r0',
+        status: 'Running',
+        device: 'eth0',
+        parent: 'p',
+        ipv4: ['198.51.100.10'],
+        ipv6: [],
+      },
+      {
+        name: 'web1',
+        resource: 'r0',
+        status: 'Running',
+        device: 'eth0',
+        parent: 'p',
+        ipv4: ['198.51.100.11'],
+        ipv6: [],
+      },
+      {
+        name: 'web2',
+        resource: 'r0',
+        status: 'Running',
+        device: 'eth0',
+        parent: 'p',
+        ipv4: ['198.51.100.12'],
+        ipv6: [],
+      },
+      {
+        name: 'batch',
+        resource: 'r0',
+        status: 'Stopped',
+        device: 'eth0',
+        parent: 'p',
+        ipv4: ['198.51.100.13'],
+        ipv6: [],
+      },
+    ],
+    { mounted: { r0: 'alpha' }, lxd: { r0: 'alpha' } },
+  );
+  const containers = (host: string) => new SimulatedContainers(dir, host);
+  const hostOps = (host: string) => new SimulatedHost(pair, containers(host), host);
+  // Each host's DRBD view, read fresh from the simulator (what its watcher would hold).
+  const stateOf = (host: string) => {
+    const w = new HostWatcher(host);
+    for (const line of pair.eventsNow(host)) w.feed(line, Date.now());
+    return w.watch.state;
+  };
+  const platform = new (await import('../helpers/recording-platform.js')).RecordingPlatform('slack');
+  const store = new OperationStore(join(dir, 'operations.ndjson'));
+  const audit = new AuditLog(join(dir, 'audit.ndjson'));
+  const base = commandContext();
+  const context: CommandContext = {
+    ...base,
+    host: 'alpha',
+    peerName: 'beta',
+    hosts: async () => [stateOf('alpha'), stateOf('beta')],
+    containers: async () =>
+      mergeContainerViews(
+        await localContainers(containers('alpha'), stateOf('alpha'), ['r0'], 'alpha'),
+        await localContainers(containers('beta'), stateOf('beta'), ['r0'], 'beta'),
+        'beta',
+      ),
+    preflight: async (host, resource) => hostOps(host).preflight(resource),
+    team: TEAM,
+    onCall: () => ({ now: [TEAM[1] as Member], next: [], handoverAt: null }),
+  };
+  const operations: Operations = new Operations({
+    host: 'alpha',
+    store,
+    audit,
+    commands: COMMANDS,
+    policies: {},
+    chat: () => platform,
+    runStep: (action, host) =>
+      runAction(action, { containers: containers(host), host: hostOps(host), sleep: async () => {} }),
+    token: () => 1,
+    roster: () => ({ team: TEAM, onCallNow: [TEAM[1] as Member] }),
+    context: () => full,
+    planContext: { host: 'alpha', resources: context.resources, lxd: context.lxd },
+    logger,
+  });
+  const full: CommandContext = { ...context, operations };
+  await operations.open();
+  onCleanup(async () => {
+    await operations.idle();
+    await store.close();
+    await audit.close();
+  });
+  const handler = commandHandler(full, logger);
+  const say = async (text: string, userId = 'UALICE') =>
+    (
+      await handler(
+        {
+          platform: 'slack',
+          text,
+          userId,
+          userName: userId.toLowerCase(),
+          roles: [],
+          channelId: 'C1',
+          source: 'slash-command',
+        },
+        { update: async () => {} },
+      )
+    ).message;
+  const approveLast = async () => {
+    const id =
+      /confirm ([0-9a-f]{8})/.exec(platform.posts.at(-1)?.message.actions?.[0]?.command ?? '')?.[1] ?? '';
+    expect((await say(`confirm ${id}`)).title).toMatch(/now needs one approval/);
+    expect((await say(`approve ${id}`, 'UBOB')).title).toBe(`Approved by bob; running request ${id}.`);
+    await operations.idle();
+    return id;
+  };
+  const final = () => platform.updates.at(-1)?.message;
+  return { dir, pair, containers, say, approveLast, final, platform };
+}
+
+describe('failover r0 on the simulator', () => {
+  it('moves every running container to beta, with the same addresses, and reports the downtime', async () => {
+    const s = await setup();
+    const plan = await s.say('failover r0 to beta');
+    expect(plan.title).toMatch(/^Plan [0-9a-f]{8} posted/);
+    const posted = s.platform.posts.at(-1)?.message;
+    expect(posted?.title).toBe('failover r0: alpha → beta: waiting for confirmation');
+    expect(posted?.fields?.find((f) => f.label === 'Pre-flight')?.value).toContain(
+      '✅ connected: alpha → beta: Connected',
+    );
+    await s.approveLast();
+    const final = s.final();
+    expect(final?.title).toMatch(/^failover r0: alpha → beta: done in /);
+    expect(final?.fields?.find((f) => f.label === 'Service downtime')?.value).toMatch(
+      /first container stopped → last one running/,
+    );
+    expect(s.pair.role('beta', 'r0')).toBe('Primary');
+    expect(s.pair.role('alpha', 'r0')).toBe('Secondary');
+    const onBeta = await s.containers('beta').list('r0');
+    expect(onBeta.filter((c) => c.status === 'Running').map((c) => [c.name, c.addresses.ipv4[0]])).toEqual([
+      ['db1', '198.51.100.10'],
+      ['web1', '198.51.100.11'],
+      ['web2', '198.51.100.12'],
+    ]);
+    // Exactly the containers that ran before: the stopped one stays stopped.
+    expect(onBeta.find((c) => c.name === 'batch')?.status).toBe('Stopped');
+    await expect(s.containers('alpha').list('r0')).rejects.toThrow(/did not answer/);
+    const outcome = readAudit(join(s.dir, 'audit.ndjson'), { event: 'finished' }).records.map(
+      (r) => r.outcome,
+    );
+    expect(outcome).toEqual(['succeeded']);
+  });
+
+  it('refuses while a resync runs, saying which check failed', async () => {
+    const s = await setup();
+    s.pair.setResyncSeconds(600);
+    s.pair.linkDown('r0');
+    s.pair.linkUp('r0');
+    const answer = await s.say('failover r0');
+    expect(answer.title).toMatch(/^Failover of r0 is blocked by its pre-flight checks:/);
+    expect(answer.title).toMatch(/❌ no resync: a resync is running/);
+    expect(s.platform.posts).toHaveLength(0);
+  });
+
+  it('a device held open (multipathd) stops the switchover before the demotion; everything comes back on alpha', async () => {
+    const s = await setup();
+    await s.say('failover r0');
+    s.pair.openDevice('alpha', 'r0', 'multipathd');
+    await s.approveLast();
+    const final = s.final();
+    expect(final?.title).toBe('failover r0: alpha → beta: failed, rolled back');
+    expect(final?.body).toMatch(/still in use: multipathd/);
+    expect(s.pair.role('alpha', 'r0')).toBe('Primary');
+    const onAlpha = await s.containers('alpha').list('r0');
+    expect(onAlpha.filter((c) => c.status === 'Running').map((c) => c.name)).toEqual(['db1', 'web1', 'web2']);
+  });
+
+  it('containers that cannot start on beta: beta is demoted and the services return to alpha', async () => {
+    const s = await setup();
+    await s.say('failover r0');
+    // Beta's network already uses web2's address: LXD refuses to start it there.
+    s.containers('beta').reserve('198.51.100.12');
+    await s.approveLast();
+    expect(s.final()?.title).toBe('failover r0: alpha → beta: failed, rolled back');
+    expect(s.final()?.body).toMatch(/Start db1, web1, web2 failed: web2: lxc start web2: exit 1/);
+    expect(s.pair.role('alpha', 'r0')).toBe('Primary');
+    expect(s.pair.role('beta', 'r0')).toBe('Secondary');
+    const onAlpha = await s.containers('alpha').list('r0');
+    expect(onAlpha.filter((c) => c.status === 'Running').map((c) => c.name)).toEqual(['db1', 'web1', 'web2']);
+  });
+
+  it('the requester cannot approve their own failover; someone not on call cannot either', async () => {
+    const s = await setup();
+    await s.say('failover r0');
+    const id =
+      /confirm ([0-9a-f]{8})/.exec(s.platform.posts.at(-1)?.message.actions?.[0]?.command ?? '')?.[1] ?? '';
+    await s.say(`confirm ${id}`);
+    expect((await s.say(`approve ${id}`)).title).toMatch(/someone else must approve it/);
+    expect(s.pair.role('alpha', 'r0')).toBe('Primary');
+  });
+});
