@@ -20,6 +20,7 @@ import {
 } from '../../src/adapters/web-console/web-console.js';
 import { parseConfig } from '../../src/app/config.js';
 import type { Daemon } from '../../src/app/daemon.js';
+import { startDemoPair } from '../../src/app/demo-pair.js';
 import type { HostState } from '../../src/core/host-state.js';
 import { hexColour } from '../../src/core/message.js';
 import { HostWatcher } from '../../src/core/watcher.js';
@@ -281,6 +282,48 @@ describe('the web console in Debian’s chromium', () => {
 
     expect(problems).toEqual([]);
     expect(daemon.outbox.depth).toBe(0);
+  });
+
+  it('the built-in demo: /failover r0 confirmed by alice and approved by bob (on call) from their pages', async () => {
+    const demo = await startDemoPair({ logger, port: 0 });
+    onCleanup(() => demo.stop());
+    const { context, page, problems } = await openBrowser();
+    await page.goto(demo.urls.alice);
+    await page.locator('body[data-ready="true"]').waitFor(WAIT);
+    const r0 = (host: string) =>
+      page.locator(`.host[data-host="${host}"] .res[data-resource="r0"] [data-k="role"] .v`);
+    await expect.poll(() => r0('alpha').textContent(), { timeout: 30_000 }).toBe('Primary');
+    await expect.poll(() => r0('beta').textContent(), { timeout: 30_000 }).toBe('Secondary');
+    // The instances elect their leader; until then the console says nobody leads.
+    await expect
+      .poll(
+        async () => {
+          await page.locator('#cmd-input').fill('failover r0 to beta');
+          await page.locator('#cmd-input').press('Enter');
+          return messageTitled(page, /^failover r0: alpha → beta: waiting for confirmation$/).count();
+        },
+        { timeout: 30_000, interval: 1_000 },
+      )
+      .toBeGreaterThan(0);
+    const plan = messageTitled(page, /^failover r0: alpha → beta: waiting for confirmation$/).first();
+    const planId = await plan.getAttribute('data-id');
+    await plan.locator('.actions button', { hasText: 'Confirm' }).click();
+    const samePlan = page.locator(`article.msg[data-id="${planId}"]`);
+    await expect.poll(() => samePlan.locator('.title').textContent(), WAIT).toMatch(/waiting for approval$/);
+    // bob, on call, approves from his own page.
+    const bob = await context.newPage();
+    await bob.goto(demo.urls.bob);
+    await bob.locator('body[data-ready="true"]').waitFor(WAIT);
+    await bob.locator(`article.msg[data-id="${planId}"] .actions button`, { hasText: 'Approve' }).click();
+    await expect
+      .poll(() => samePlan.locator('.title').textContent(), { timeout: 60_000 })
+      .toMatch(/^failover r0: alpha → beta: done in /);
+    expect(await samePlan.locator('.field .value').allTextContents()).toContainEqual(
+      expect.stringContaining('first container stopped → last one running'),
+    );
+    await expect.poll(() => r0('beta').textContent(), { timeout: 30_000 }).toBe('Primary');
+    await screenshot(page, 'web-console-after-failover.png');
+    expect(problems).toEqual([]);
   });
 
   it('reconnects its event stream after the console restarts, and keeps the session', async () => {
