@@ -4,6 +4,8 @@
 // make sure nothing holds the mount, unmount, demote; on the target, promote, mount, start LXD,
 // start exactly the containers that were running, and check each is Running with its addresses.
 // A failed step takes back everything done before it, so the services end up where they were.
+// `failover <resource> --force`, when the other host is dead: take the fence lock, promote and
+// start here; two approvals and the resource name typed to confirm.
 import { z } from 'zod';
 import {
   ARGS,
@@ -12,10 +14,12 @@ import {
   type ContainersView,
   defineChange,
   type LeadershipView,
+  type PlanContext,
+  type ResourceSettings,
 } from '../src/app/command-registry.js';
 import type { HostState, ResourceState } from '../src/core/host-state.js';
 import { INCIDENT_TITLES } from '../src/core/incidents.js';
-import type { PlanStep, StepAction } from '../src/core/operation.js';
+import type { Plan, PlanStep, StepAction } from '../src/core/operation.js';
 import type { PreflightCheck } from '../src/ports/host.js';
 
 export interface FailoverWorld {
@@ -27,6 +31,126 @@ export interface FailoverWorld {
   readonly preflight: readonly PreflightCheck[] | { readonly unreachable: string } | null;
   readonly fences: LeadershipView['fences'];
   readonly splitBrainOpen: boolean;
+}
+
+/** `failover r0 --force`: the other host is gone; this one takes the fence and the services. */
+function forcedPlan(
+  resource: string,
+  settings: ResourceSettings,
+  world: FailoverWorld,
+  context: PlanContext,
+): Plan {
+  const target = world.target ?? context.host;
+  const other = [context.host, world.peerName].find((h) => h !== undefined && h !== target) ?? 'the peer';
+  const checks: { name: string; ok: boolean; detail: string }[] = [];
+  const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  const mine = world.hosts.find((h) => h.host === target)?.resources[resource];
+  const theirs = world.hosts.find((h) => h.host === other);
+  check(
+    'target view',
+    mine !== undefined,
+    mine === undefined ? `no DRBD view of ${resource} on ${target}` : `${target} sees ${resource}`,
+  );
+  check(
+    'target Secondary',
+    mine?.fields.role === 'Secondary',
+    `${target} is ${mine?.fields.role ?? 'unknown'}`,
+  );
+  const connection = mine?.connections[other]?.fields.connection ?? 'gone';
+  check(
+    'peer not connected',
+    connection !== 'Connected',
+    connection === 'Connected'
+      ? `${target} is Connected to ${other}: use a planned failover`
+      : `${target} → ${other}: ${connection}`,
+  );
+  const theirRole = theirs?.resources[resource]?.fields.role;
+  check(
+    'peer not Primary',
+    theirRole !== 'Primary',
+    theirs === undefined
+      ? `${other} does not answer over the peer link`
+      : theirRole === 'Primary'
+        ? `${other} answers over the peer link and is Primary: forcing ${target} would make a split-brain`
+        : `${other} answers and is ${theirRole ?? `not running ${resource}`}`,
+  );
+  const disk =
+    Object.values(mine?.devices ?? {})
+      .map((d) => d.fields.disk ?? '?')
+      .join('/') || 'unknown';
+  check('UpToDate data', disk === 'UpToDate', `${target}: ${disk}`);
+  const fence = world.fences.find((f) => f.key === resource);
+  if (fence !== undefined) {
+    check(
+      'fence lock',
+      fence.error === undefined && (fence.holder === null || fence.holder === target),
+      fence.error !== undefined
+        ? `unknown: ${fence.error}`
+        : fence.holder === null
+          ? 'free: it will be taken'
+          : `held by ${fence.holder}`,
+    );
+  }
+  const pre = world.preflight;
+  if (pre === null || 'unreachable' in pre)
+    check('target ready', false, pre === null ? 'not asked' : pre.unreachable);
+  else for (const c of pre) check(`${target}: ${c.name}`, c.ok, c.detail);
+  const lines = checks.map((c) => `${c.ok ? '✅' : '❌'} ${c.name}: ${c.detail}`).join('\n');
+  if (checks.some((c) => !c.ok)) {
+    throw new CommandError(`Forced failover of ${resource} is blocked by its pre-flight checks:\n${lines}`);
+  }
+  const on = { resource };
+  const steps: PlanStep[] = [
+    {
+      id: 'fence',
+      host: context.host,
+      label: `Take the fence lock of ${resource} for ${target}`,
+      action: { kind: 'fence-acquire', ...on, holder: target },
+      undo: [{ kind: 'fence-release', ...on, holder: target }],
+    },
+    {
+      id: 'promote',
+      host: target,
+      label: `drbdadm primary ${resource}`,
+      action: { kind: 'drbd-role', ...on, role: 'primary' },
+      undo: [{ kind: 'drbd-role', ...on, role: 'secondary' }],
+    },
+    {
+      id: 'mount',
+      host: target,
+      label: `Mount ${settings.mountPoint}`,
+      action: { kind: 'mount', ...on },
+      undo: [{ kind: 'umount', ...on }],
+    },
+    {
+      id: 'start-lxd',
+      host: target,
+      label: `Start LXD of ${resource} (it restarts the containers that were running)`,
+      action: { kind: 'lxd-start', ...on },
+      undo: [{ kind: 'lxd-stop', ...on }],
+    },
+    {
+      id: 'list',
+      host: target,
+      label: `List the containers of ${resource}`,
+      action: { kind: 'containers-list', ...on },
+    },
+  ];
+  return {
+    command: context.command,
+    name: 'failover',
+    title: `FORCED failover ${resource} → ${target}`,
+    resource,
+    summary: `${other} is gone: ${target} takes the fence lock of ${resource}, becomes Primary without its peer and starts the services. If ${other} was in fact alive and writing, this makes a split-brain; its changes would be lost in the recovery.`,
+    fields: [{ label: 'Pre-flight', value: lines }],
+    facts: {
+      [`${resource} on ${target}`]: mine?.fields.role ?? '?',
+      [`${resource} ${target} → ${other}`]: connection,
+      [`${resource} on ${other}`]: theirRole ?? 'no answer',
+    },
+    steps,
+    typedConfirmation: resource,
+  };
 }
 
 function primaryOf(hosts: readonly HostState[], resource: string): string[] {
@@ -92,13 +216,35 @@ export const failover = defineChange({
     'Move a resource and its containers to the other host (planned switchover; checked, approved, rolled back on failure)',
   options: [
     { name: 'resource', description: 'The DRBD resource, e.g. r0', type: 'string', required: true },
-    { name: 'to', description: 'The target host (default: the other one)', type: 'string', required: false },
+    {
+      name: 'to',
+      description: 'The target host (default: the other one; with --force: this one)',
+      type: 'string',
+      required: false,
+    },
+    {
+      name: 'force',
+      description: 'The other host is dead: take the fence lock and start the services here',
+      type: 'boolean',
+      required: false,
+    },
   ],
   fillers: ['to'],
-  args: z.object({ resource: ARGS.resource, to: ARGS.host.optional() }),
+  args: z.object({
+    resource: ARGS.resource,
+    to: ARGS.host.optional(),
+    force: z
+      .literal('true')
+      .optional()
+      .transform((v) => v === 'true'),
+  }),
   // Moving every service of a resource needs a second person, who is on call.
   policy: { confirm: true, approvals: 1, approverOnCall: true },
-  observe: (args, context) => observeFailover(args.resource, args.to, context),
+  // Forcing one host to Primary without its peer is how split-brains are made: two approvals.
+  variants: { 'failover-force': { confirm: true, approvals: 2, approverOnCall: false } },
+  policyName: (args) => (args.force ? 'failover-force' : 'failover'),
+  observe: (args, context) =>
+    observeFailover(args.resource, args.force ? (args.to ?? context.host) : args.to, context),
   plan(args, world, context) {
     const resource = args.resource;
     const settings = context.resources[resource];
@@ -107,6 +253,7 @@ export const failover = defineChange({
         `No resource ${resource} in the configuration (resources: ${Object.keys(context.resources).join(', ') || 'none'}).`,
       );
     }
+    if (args.force) return forcedPlan(resource, settings, world, context);
     const checks: Check[] = [];
     const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
     const { source, target } = world;

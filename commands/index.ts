@@ -9,6 +9,7 @@ import { help } from './help.js';
 import { ipSet } from './ip-set.js';
 import { ipShow } from './ip-show.js';
 import { oncall } from './oncall.js';
+import { splitbrain } from './splitbrain.js';
 import { status } from './status.js';
 
 export const COMMANDS: readonly CommandDefinition[] = [
@@ -17,6 +18,7 @@ export const COMMANDS: readonly CommandDefinition[] = [
   ipShow,
   ipSet,
   failover,
+  splitbrain,
   oncall,
   confirm,
   approve,

@@ -76,6 +76,23 @@ export class CommandHost implements HostOps {
     return this.#run([this.options.drbdadm, ...this.options.drbdadmArgs, role, resource], this.options.env);
   }
 
+  drbdDisconnect(resource: string): Promise<StepRun[]> {
+    this.#resource(resource);
+    return this.#run(
+      [this.options.drbdadm, ...this.options.drbdadmArgs, 'disconnect', resource],
+      this.options.env,
+    );
+  }
+
+  drbdConnect(resource: string, options: { readonly discardMyData?: boolean } = {}): Promise<StepRun[]> {
+    this.#resource(resource);
+    const discard = options.discardMyData === true ? ['--discard-my-data'] : [];
+    return this.#run(
+      [this.options.drbdadm, ...this.options.drbdadmArgs, 'connect', ...discard, resource],
+      this.options.env,
+    );
+  }
+
   async mount(resource: string): Promise<StepRun[]> {
     const r = this.#resource(resource);
     if (isMounted(r.mountPoint, this.options.mountsFile)) return [];

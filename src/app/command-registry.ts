@@ -48,7 +48,7 @@ export interface OperationsPort {
     args: Record<string, string>,
     command: IncomingCommand,
   ): Promise<CommandReply>;
-  decide(id: string, decision: Decision, command: IncomingCommand): Promise<CommandReply>;
+  decide(id: string, decision: Decision, command: IncomingCommand, typed?: string): Promise<CommandReply>;
   list(): readonly Operation[];
 }
 
@@ -121,6 +121,12 @@ export interface ChangeCommand<A = unknown, W = unknown> extends CommonDefinitio
   readonly kind: 'change';
   /** This command's policy where the configuration does not say (policies.<name>). */
   readonly policy: Partial<CommandPolicy>;
+  /**
+   * Variants with a policy of their own (policies.<variant>), e.g. failover --force is
+   * `failover-force`: chosen from the validated arguments.
+   */
+  readonly variants?: Readonly<Record<string, Partial<CommandPolicy>>>;
+  policyName?(args: A): string;
   observe(args: A, context: CommandContext): Promise<W>;
   plan(args: A, world: W, context: PlanContext): Plan;
 }

@@ -49,7 +49,11 @@ import { Notifier } from './notifier.js';
 import { Operations } from './operations.js';
 import { PeerLink } from './peer.js';
 import { type ScheduledJob, Scheduler } from './scheduler.js';
-import { runAction } from './steps.js';
+import { runAction, StepFailed } from './steps.js';
+
+/** How long a forced failover holds the resource's fence lock. */
+const FENCE_TTL_MS = 60 * 60_000;
+
 import { type RunningWatch, startWatch } from './watch.js';
 
 export interface DaemonOptions {
@@ -223,6 +227,7 @@ export class Daemon {
             runLocalStep: (action) => this.#runLocalStep(action),
             reconcileLocal: () => this.#reconcileLocal(),
             preflight: (resource) => this.#localPreflight(resource),
+            adoptOperation: (op) => this.operations.adopt(op),
             jobDone: (job, slot) => this.scheduler.record(job, slot),
           });
     this.notifier = new Notifier({
@@ -250,6 +255,9 @@ export class Daemon {
       planContext: { host: options.config.host, resources, lxd },
       logger: options.logger.child({ part: 'operations' }),
       onOutcome: (command, outcome) => this.#logger.info({ command, outcome }, 'change finished'),
+      ...(this.peer === undefined
+        ? {}
+        : { replicate: (op) => this.peer?.replicateOperation(op) ?? Promise.resolve() }),
     });
     this.metrics = new Metrics({
       host: options.config.host,
@@ -386,10 +394,42 @@ export class Daemon {
 
   async #runLocalStep(action: Parameters<typeof runAction>[0]) {
     if (this.#containers === undefined) throw new Error(`${this.#config.host} manages no LXD resources`);
+    const store = this.#lockStore;
     return runAction(action, {
       containers: this.#containers,
       ...(this.#host === undefined ? {} : { host: this.#host }),
+      state: () => this.#watch?.watcher.watch.state,
+      ...(store === undefined
+        ? {}
+        : { fence: (resource, holder, take) => this.#fence(store, resource, holder, take) }),
     });
+  }
+
+  /**
+   * Take or give back a resource's fence lock (the recipe's: a disconnected node may only become
+   * Primary while holding it). Held for FENCE_TTL_MS; the recipe's own scripts take over from there.
+   */
+  async #fence(store: LockStore, resource: string, holder: string, take: boolean) {
+    const started = performance.now();
+    const argv = ['lock-store', take ? 'acquire' : 'release', resource, holder];
+    if (!take) {
+      await store.release(resource, holder);
+      return [{ argv, exitCode: 0, durationMs: performance.now() - started, stdout: '', stderr: '' }];
+    }
+    const lease = await store.acquireOrRenew(resource, holder, FENCE_TTL_MS);
+    const run = {
+      argv,
+      exitCode: lease.held ? 0 : 1,
+      durationMs: performance.now() - started,
+      stdout: lease.held ? `held by ${holder}, token ${lease.token}` : '',
+      stderr: lease.held ? '' : `held by ${lease.holder ?? 'nobody'}`,
+    };
+    if (!lease.held) {
+      throw new StepFailed(`the fence lock of ${resource} is held by ${lease.holder ?? 'someone else'}`, [
+        run,
+      ]);
+    }
+    return [run];
   }
 
   async #localPreflight(resource: string) {
@@ -403,7 +443,11 @@ export class Daemon {
     if (host === this.#config.host) return this.#runLocalStep(action);
     if (this.peer !== undefined && host === this.#config.peer?.name) {
       const lxd = this.#config.lxd;
-      return this.peer.runStep(action, token, 2 * lxd.commandTimeoutMs + lxd.verifyTimeoutMs);
+      const timeout =
+        action.kind === 'drbd-wait-synced'
+          ? action.timeoutMs + 10_000
+          : 2 * lxd.commandTimeoutMs + lxd.verifyTimeoutMs;
+      return this.peer.runStep(action, token, timeout);
     }
     throw new Error(`no way to run a step on ${host}: it is neither this host nor the peer`);
   }

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditLog, AuditRecord } from '../adapters/audit-log.js';
 import type { OperationStore } from '../adapters/operation-store.js';
+import type { Message } from '../core/message.js';
 import {
   changedFacts,
   type Decision,
@@ -59,22 +60,30 @@ export interface OperationsOptions {
   readonly planContext: Omit<PlanContext, 'command'>;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Copy each stored transition to the other instance (best effort). */
+  readonly replicate?: (op: Operation) => Promise<void>;
   /** Called with each finished operation's outcome (metrics). */
   readonly onOutcome?: (command: string, outcome: string) => void;
 }
 
-/** Resolve a command's policy: the command's own defaults, then the configuration. */
+/** The policy names a command answers to: its own, and its variants' (failover-force). */
+export function policyNames(definition: ChangeCommand): string[] {
+  return [definition.name, ...Object.keys(definition.variants ?? {})];
+}
+
+/** Resolve a command's (or variant's) policy: the command's own defaults, then the configuration. */
 export function resolvePolicy(
   definition: ChangeCommand,
   configured: PolicyConfig | undefined,
+  variant: string = definition.name,
 ): CommandPolicy {
-  const merged = { ...BASE_POLICY, ...definition.policy };
+  const merged = { ...BASE_POLICY, ...definition.policy, ...(definition.variants?.[variant] ?? {}) };
   for (const [key, value] of Object.entries(configured ?? {})) {
     if (value !== undefined) (merged as Record<string, unknown>)[key] = value;
   }
   if (!merged.confirm && merged.approvals === 0) {
     throw new Error(
-      `policies.${definition.name}: with confirm: false it needs at least one approval (nothing would stand between a typo and the change)`,
+      `policies.${variant}: with confirm: false it needs at least one approval (nothing would stand between a typo and the change)`,
     );
   }
   return merged;
@@ -97,15 +106,38 @@ export class Operations implements OperationsPort {
     this.#o = options;
     this.#now = options.now ?? Date.now;
     const changing = options.commands.filter((c): c is ChangeCommand => c.kind === 'change');
+    const known = changing.flatMap(policyNames);
     for (const name of Object.keys(options.policies)) {
-      if (!changing.some((c) => c.name === name)) {
+      if (!known.includes(name)) {
         throw new Error(
-          `policies.${name}: no such changing command (changing commands: ${changing.map((c) => c.name).join(', ')})`,
+          `policies.${name}: no such changing command (changing commands: ${known.join(', ')})`,
         );
       }
     }
     // Fail at start, not at 3 a.m., when a policy cannot work.
-    for (const c of changing) resolvePolicy(c, options.policies[c.name]);
+    for (const c of changing)
+      for (const name of policyNames(c)) resolvePolicy(c, options.policies[name], name);
+  }
+
+  /**
+   * Store a transition, and copy it to the other instance of the pair: if this one dies in the
+   * middle of a change, the next leader finds it and reports it as interrupted.
+   */
+  async #put(op: Operation): Promise<void> {
+    await this.#o.store.put(op);
+    this.#o
+      .replicate?.(op)
+      .catch((err: Error) =>
+        this.#o.logger.debug(
+          { err: err.message, operation: op.id },
+          'could not copy the request to the peer',
+        ),
+      );
+  }
+
+  /** A copy of the leader's request (this instance is the follower). */
+  async adopt(op: Operation): Promise<void> {
+    await this.#serial(() => this.#o.store.put(op));
   }
 
   /** Load the stored requests (call once, before anything else). */
@@ -132,14 +164,15 @@ export class Operations implements OperationsPort {
   ): Promise<CommandReply> {
     const actor = actorOf(command);
     const { team, onCallNow } = this.#o.roster();
-    const policy = resolvePolicy(definition, this.#o.policies[definition.name]);
+    const args = validateArgs(definition, raw);
+    const variant = definition.policyName?.(args) ?? definition.name;
+    const policy = resolvePolicy(definition, this.#o.policies[variant], variant);
     const text = canonicalCommand(definition, raw);
-    const verdict = mayRequest(policy, definition.name, actor, { team, onCallNow });
+    const verdict = mayRequest(policy, variant, actor, { team, onCallNow });
     if (!verdict.ok) {
       await this.#audit({ event: 'refused', operation: null, command: text, actor, reason: verdict.reason });
       throw new CommandError(verdict.reason);
     }
-    const args = validateArgs(definition, raw);
     const world = await definition.observe(args, this.#o.context());
     const plan = definition.plan(args, world, { ...this.#o.planContext, command: text });
     const now = this.#now();
@@ -162,7 +195,7 @@ export class Operations implements OperationsPort {
       steps: [],
       rollback: [],
     };
-    await this.#o.store.put(op);
+    await this.#put(op);
     await this.#audit({ event: 'requested', operation: op.id, command: text, actor, token: op.token, plan });
     let posted: { messageId: string };
     try {
@@ -173,7 +206,7 @@ export class Operations implements OperationsPort {
       const reason = `the plan could not be posted: ${(err as Error).message}`;
       await this.#serial(async () => {
         const current = this.#o.store.get(op.id) ?? op;
-        await this.#o.store.put({ ...current, state: 'aborted', finishedAt: this.#now(), reason });
+        await this.#put({ ...current, state: 'aborted', finishedAt: this.#now(), reason });
       });
       await this.#audit({ event: 'aborted', operation: op.id, command: text, reason });
       throw new CommandError(
@@ -185,7 +218,7 @@ export class Operations implements OperationsPort {
     await this.#serial(async () => {
       const current = this.#o.store.get(op.id) ?? op;
       const located = { ...current, messageId: posted.messageId };
-      await this.#o.store.put(located);
+      await this.#put(located);
       if (located.state !== op.state || located.steps.length > 0) await this.#render(located);
     });
     const next =
@@ -198,7 +231,7 @@ export class Operations implements OperationsPort {
     };
   }
 
-  decide(id: string, decision: Decision, command: IncomingCommand): Promise<CommandReply> {
+  decide(id: string, decision: Decision, command: IncomingCommand, typed?: string): Promise<CommandReply> {
     return this.#serial(async () => {
       const op = this.#o.store.get(id);
       if (op === undefined) {
@@ -213,10 +246,11 @@ export class Operations implements OperationsPort {
         token: this.#o.token(),
         team,
         onCallNow,
+        ...(typed === undefined ? {} : { typed }),
       });
       if (result.changed) {
         const next = result.operation;
-        await this.#o.store.put(next);
+        await this.#put(next);
         const event =
           next.state === 'expired'
             ? 'expired'
@@ -263,7 +297,7 @@ export class Operations implements OperationsPort {
       this.#serial(async () => {
         // The plan message may have been located after the run began (a fast click on a slow post).
         op = { ...next, messageId: next.messageId ?? this.#o.store.get(next.id)?.messageId ?? null };
-        await this.#o.store.put(op);
+        await this.#put(op);
         await this.#render(op);
       });
     const definition = this.#o.commands.find(
@@ -398,11 +432,60 @@ export class Operations implements OperationsPort {
         );
         const reason = `The bot stopped while this was running. Done: ${done.join('; ') || 'nothing'}. Not done: ${notDone.map((s) => s.label).join('; ') || 'nothing'}. Check the live state (status, containers) before doing anything else; it will not continue by itself.`;
         const next: Operation = { ...op, state: 'interrupted', finishedAt: this.#now(), reason };
-        await this.#o.store.put(next);
+        await this.#put(next);
         await this.#audit({ event: 'interrupted', operation: op.id, command: op.plan.command, reason });
         await this.#render(next);
+        await this.#announceInterrupted(next);
       }
     });
+  }
+
+  /** A new message under the interrupted one: what was done, what was not, and the live state now. */
+  async #announceInterrupted(op: Operation): Promise<void> {
+    const platform = this.#o.chat(op.channel.platform);
+    if (platform === undefined) return;
+    const status = this.#o.commands.find((c) => c.name === 'status');
+    let live: Message | undefined;
+    if (status?.kind === 'query') {
+      try {
+        live = await status.run(
+          { resource: op.plan.resource ?? undefined },
+          {
+            platform: op.channel.platform,
+            text: 'status',
+            userId: 'drbd-chatops',
+            userName: 'drbd-chatops',
+            roles: [],
+            channelId: op.channel.channelId,
+            source: 'slash-command',
+          },
+          this.#o.context(),
+        );
+      } catch (err) {
+        this.#o.logger.warn(
+          { err: (err as Error).message },
+          'could not read the live state for an interrupted request',
+        );
+      }
+    }
+    try {
+      await platform.post(
+        op.channel.channelId,
+        {
+          title: `Interrupted: ${op.plan.title} (request ${op.id})`,
+          tone: 'critical',
+          ...(op.plan.resource === null ? {} : { resource: op.plan.resource }),
+          body: `${op.reason ?? ''} Nothing will continue by itself: check, then issue the command again or finish by hand.`,
+          fields: live?.fields ?? [],
+        },
+        { idempotencyKey: `operation:${op.id}:interrupted` },
+      );
+    } catch (err) {
+      this.#o.logger.warn(
+        { err: (err as Error).message, operation: op.id },
+        'could not post the interruption',
+      );
+    }
   }
 
   /** Close open requests whose time or leader is gone, and show it on their messages. */
@@ -413,7 +496,7 @@ export class Operations implements OperationsPort {
         const next = expireIfDue(op, this.#now(), this.#o.token());
         if (next === op) continue;
         expired++;
-        await this.#o.store.put(next);
+        await this.#put(next);
         await this.#audit({
           event: 'expired',
           operation: op.id,

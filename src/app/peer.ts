@@ -10,7 +10,7 @@ import { PeerClient, PeerError, PeerServer, TokenFloor } from '../adapters/peer-
 import type { OutboxEntry } from '../core/delivery.js';
 import type { HostState } from '../core/host-state.js';
 import { ALERT_KINDS, type Notification, SEVERITIES } from '../core/notification.js';
-import type { StepAction } from '../core/operation.js';
+import { OPERATION_STATES, type Operation, type StepAction } from '../core/operation.js';
 import { PLATFORM_NAMES } from '../ports/chat.js';
 import type { StepRun } from '../ports/containers.js';
 import type { PreflightCheck } from '../ports/host.js';
@@ -105,7 +105,31 @@ const stepSchema = z.strictObject({
       resource: name,
     }),
     z.strictObject({ kind: z.literal('drbd-role'), resource: name, role: z.enum(['primary', 'secondary']) }),
+    z.strictObject({ kind: z.literal('drbd-disconnect'), resource: name }),
+    z.strictObject({ kind: z.literal('drbd-connect'), resource: name, discardMyData: z.boolean() }),
+    z.strictObject({
+      kind: z.literal('drbd-wait-synced'),
+      resource: name,
+      timeoutMs: z.int().min(0).max(86_400_000),
+    }),
+    z.strictObject({ kind: z.literal('containers-list'), resource: name }),
   ]),
+});
+
+/** A change request as the leader stores it; its shape is checked, its plan kept as it is. */
+const operationSchema = z.strictObject({
+  operation: z.looseObject({
+    id: z.string().regex(/^[0-9a-f]{8}$/),
+    state: z.enum(OPERATION_STATES),
+    token: z.int().min(0),
+    plan: z.looseObject({
+      name: z.string().max(64),
+      title: z.string().max(500),
+      steps: z.array(z.unknown()).max(200),
+    }),
+    steps: z.array(z.unknown()).max(400),
+    requestedAt: z.number(),
+  }),
 });
 
 const jobSchema = z.strictObject({
@@ -138,6 +162,8 @@ export interface PeerLinkOptions {
   readonly localContainers?: () => Promise<ContainersView>;
   /** Run a plan step here for the leader. */
   readonly runLocalStep?: (action: StepAction) => Promise<StepRun[]>;
+  /** A copy of the leader's change request, so a takeover finds what was running. */
+  readonly adoptOperation?: (op: Operation) => Promise<void>;
   /** Whether this host can take a resource (mount point, LXD unit, binaries). */
   readonly preflight?: (resource: string) => Promise<readonly PreflightCheck[]>;
   /** Compare this host's engine with the live DRBD state, at the leader's request. */
@@ -217,6 +243,18 @@ export class PeerLink {
             if (options.localContainers === undefined)
               throw new PeerError('no LXD resources configured here', 404);
             return await options.localContainers();
+          },
+        },
+        {
+          method: 'POST',
+          path: '/v1/operations',
+          fenced: true,
+          handle: async (body) => {
+            const parsed = operationSchema.safeParse(body);
+            if (!parsed.success)
+              throw new PeerError(`bad operation: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 400);
+            await options.adoptOperation?.(parsed.data.operation as unknown as Operation);
+            return { stored: options.adoptOperation !== undefined };
           },
         },
         {
@@ -380,6 +418,11 @@ export class PeerLink {
     } catch (err) {
       this.#options.logger.warn({ err: (err as Error).message }, 'the peer could not reconcile');
     }
+  }
+
+  /** Copy a change request to the peer (fenced: only the current leader's copies are kept). */
+  async replicateOperation(op: Operation): Promise<void> {
+    await this.#client.request('POST', '/v1/operations', { operation: op }, { token: op.token });
   }
 
   /** Tell the peer a scheduled slot is done. */

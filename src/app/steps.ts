@@ -2,6 +2,7 @@
 // host over the peer link (the /v1/steps route, fenced by the leader's token); that host runs them
 // here too, so both ends execute exactly the same code.
 
+import type { HostState } from '../core/host-state.js';
 import type { StepAction } from '../core/operation.js';
 import { type ContainerRuntime, ExternalCommandError, type StepRun } from '../ports/containers.js';
 import type { HostOps } from '../ports/host.js';
@@ -56,6 +57,10 @@ export interface StepPorts {
   readonly containers: ContainerRuntime;
   /** DRBD, mounts and the LXD daemon; absent where this instance does no failovers. */
   readonly host?: HostOps;
+  /** The resource's fence lock in the lock store (the leader's). */
+  readonly fence?: (resource: string, holder: string, take: boolean) => Promise<StepRun[]>;
+  /** This host's DRBD view (for waiting on a resync). */
+  readonly state?: () => HostState | undefined;
   /** For waiting in `container-verify`; tests pass a faster one. */
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
@@ -116,6 +121,58 @@ export async function runAction(action: StepAction, ports: StepPorts): Promise<S
       if (failed.length > 0) throw new StepFailed(failed.join('; '), []);
       return [];
     }
+    case 'fence-acquire':
+    case 'fence-release': {
+      if (ports.fence === undefined)
+        throw new StepFailed('no lock store: the fence lock cannot be taken', []);
+      return ports.fence(action.resource, action.holder, action.kind === 'fence-acquire');
+    }
+    case 'containers-list': {
+      const list = await lxd.list(action.resource);
+      const text = list
+        .map((c) => `${c.name} ${c.status} ${[...c.addresses.ipv4, ...c.addresses.ipv6].join(',')}`)
+        .join('\n');
+      return [{ argv: ['lxc', 'list'], exitCode: 0, durationMs: 0, stdout: text, stderr: '' }];
+    }
+    case 'drbd-wait-synced': {
+      const sleep = ports.sleep ?? delay;
+      const now = ports.now ?? Date.now;
+      const deadline = now() + action.timeoutMs;
+      let seen = 'no DRBD view';
+      for (;;) {
+        const r = ports.state?.()?.resources[action.resource];
+        if (r !== undefined) {
+          const disks = Object.values(r.devices).map((d) => d.fields.disk ?? '?');
+          const links = Object.values(r.connections).flatMap((c) => [
+            c.fields.connection ?? '?',
+            ...Object.values(c.peerDevices).map(
+              (pd) => `${pd.fields.replication ?? '?'}/${pd.fields['peer-disk'] ?? '?'}`,
+            ),
+          ]);
+          seen = `disk ${disks.join('/')}, ${links.join(', ')}`;
+          const synced =
+            disks.every((d) => d === 'UpToDate') &&
+            Object.values(r.connections).length > 0 &&
+            Object.values(r.connections).every(
+              (c) =>
+                c.fields.connection === 'Connected' &&
+                Object.values(c.peerDevices).every(
+                  (pd) => pd.fields.replication === 'Established' && pd.fields['peer-disk'] === 'UpToDate',
+                ),
+            );
+          if (synced) return [];
+        }
+        if (now() >= deadline) {
+          throw new StepFailed(
+            `${action.resource} is not in sync after ${Math.round(action.timeoutMs / 1000)} s (${seen})`,
+            [],
+          );
+        }
+        await sleep(500);
+      }
+    }
+    case 'drbd-disconnect':
+    case 'drbd-connect':
     case 'lxd-stop':
     case 'lxd-start':
     case 'mount':
@@ -137,6 +194,12 @@ export async function runAction(action: StepAction, ports: StepPorts): Promise<S
             return await collect(() => host.umount(action.resource));
           case 'drbd-role':
             return await collect(() => host.drbdRole(action.resource, action.role));
+          case 'drbd-disconnect':
+            return await collect(() => host.drbdDisconnect(action.resource));
+          case 'drbd-connect':
+            return await collect(() =>
+              host.drbdConnect(action.resource, { discardMyData: action.discardMyData }),
+            );
           case 'holders-check': {
             const found = await host.holders(action.resource);
             if (found.holders.length > 0) {

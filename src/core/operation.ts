@@ -57,7 +57,15 @@ export type StepAction =
       readonly kind: 'lxd-stop' | 'lxd-start' | 'mount' | 'umount' | 'holders-check';
       readonly resource: string;
     }
-  | { readonly kind: 'drbd-role'; readonly resource: string; readonly role: 'primary' | 'secondary' };
+  | { readonly kind: 'drbd-role'; readonly resource: string; readonly role: 'primary' | 'secondary' }
+  | { readonly kind: 'drbd-disconnect'; readonly resource: string }
+  | { readonly kind: 'drbd-connect'; readonly resource: string; readonly discardMyData: boolean }
+  /** Wait until this host's DRBD view shows the resource Connected and UpToDate on both sides. */
+  | { readonly kind: 'drbd-wait-synced'; readonly resource: string; readonly timeoutMs: number }
+  /** Take (or give back) the resource's fence lock in the lock store for `holder`. */
+  | { readonly kind: 'fence-acquire' | 'fence-release'; readonly resource: string; readonly holder: string }
+  /** List the resource's containers (after LXD started them by itself). */
+  | { readonly kind: 'containers-list'; readonly resource: string };
 
 export interface PlanStep {
   readonly id: string;
@@ -84,6 +92,11 @@ export interface Plan {
    */
   readonly facts: Readonly<Record<string, string>>;
   readonly steps: readonly PlanStep[];
+  /**
+   * The requester confirms by typing `confirm <id> <this>` (a forced failover: the resource name),
+   * not with a button: a click is too easy for what cannot be undone.
+   */
+  readonly typedConfirmation?: string;
   /** Service downtime runs from the start of one step to the end of another (a failover's). */
   readonly downtime?: { readonly from: string; readonly to: string };
 }
@@ -152,6 +165,8 @@ export interface DecisionContext {
   readonly token: number;
   readonly team: readonly Member[];
   readonly onCallNow: readonly Member[];
+  /** What the requester typed after `confirm <id>`. */
+  readonly typed?: string;
 }
 
 export interface DecisionResult {
@@ -274,6 +289,12 @@ export function decide(
     }
     if (op.state !== 'awaiting-confirmation')
       return unchanged(`Request ${op.id} is already confirmed.`, 'info');
+    const wanted = op.plan.typedConfirmation;
+    if (wanted !== undefined && context.typed !== wanted) {
+      return unchanged(
+        `This cannot be confirmed with a click: type \`confirm ${op.id} ${wanted}\` to confirm it.`,
+      );
+    }
     if (op.policy.approvals > 0) {
       return {
         operation: { ...op, state: 'awaiting-approval', confirmedBy: signed },
@@ -409,7 +430,11 @@ export function operationMessage(op: Operation, team: readonly Member[]): Messag
   }
   const actions: MessageAction[] = [];
   if (op.state === 'awaiting-confirmation') {
-    actions.push({ id: 'confirm', label: 'Confirm', command: `confirm ${op.id}`, style: 'primary' });
+    if (plan.typedConfirmation === undefined) {
+      actions.push({ id: 'confirm', label: 'Confirm', command: `confirm ${op.id}`, style: 'primary' });
+    } else {
+      fields.push({ label: 'To confirm', value: `type \`confirm ${op.id} ${plan.typedConfirmation}\`` });
+    }
   }
   if (op.state === 'awaiting-approval') {
     actions.push({ id: 'approve', label: 'Approve', command: `approve ${op.id}`, style: 'primary' });

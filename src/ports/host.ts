@@ -15,6 +15,10 @@ export interface PreflightCheck {
 export interface HostOps {
   /** `drbdadm primary|secondary RES`; promoting a resource that is already Primary is success. */
   drbdRole(resource: string, role: 'primary' | 'secondary'): Promise<StepRun[]>;
+  /** `drbdadm disconnect RES`. */
+  drbdDisconnect(resource: string): Promise<StepRun[]>;
+  /** `drbdadm connect [--discard-my-data] RES`: the split-brain victim throws its changes away. */
+  drbdConnect(resource: string, options?: { readonly discardMyData?: boolean }): Promise<StepRun[]>;
   /** Mount the resource's file system at its mount point (already mounted: success). */
   mount(resource: string): Promise<StepRun[]>;
   /** Unmount it (not mounted: success). */

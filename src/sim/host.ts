@@ -38,6 +38,21 @@ export class SimulatedHost implements HostOps {
     return this.#result(['drbdadm', role, resource], result);
   }
 
+  async drbdDisconnect(resource: string): Promise<StepRun[]> {
+    return this.#result(['drbdadm', 'disconnect', resource], this.pair.disconnect(this.host, resource));
+  }
+
+  async drbdConnect(
+    resource: string,
+    options: { readonly discardMyData?: boolean } = {},
+  ): Promise<StepRun[]> {
+    const discard = options.discardMyData === true;
+    return this.#result(
+      ['drbdadm', 'connect', ...(discard ? ['--discard-my-data'] : []), resource],
+      this.pair.connect(this.host, resource, { discardMyData: discard }),
+    );
+  }
+
   async mount(resource: string): Promise<StepRun[]> {
     const argv = ['mount', `/dev/drbd/by-res/${resource}/0`, `/${resource}`];
     const mounts = this.containers.hostState();

@@ -19,14 +19,18 @@ import { SimulatedHost } from '../../src/sim/host.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
 import { commandContext } from '../commands/context.js';
 import { onCleanup, tempDir } from '../helpers/cleanup.js';
+import { MemoryLockStore } from '../helpers/memory-lock.js';
 
 const logger = createLogger({ level: 'silent', format: 'json' });
 const TEAM: Member[] = [
   { name: 'alice', slack: 'UALICE' },
   { name: 'bob', slack: 'UBOB' },
+  { name: 'carol', slack: 'UCAROL' },
 ];
 
-async function setup() {
+async function setup(options: { self?: 'alpha' | 'beta'; peerDown?: boolean } = {}) {
+  const self = options.self ?? 'alpha';
+  const other = self === 'alpha' ? 'beta' : 'alpha';
   const dir = tempDir();
   const pair = SimulatedPair.init(join(dir, 'drbd'), {
     hosts: ['alpha', 'beta'],
@@ -79,42 +83,70 @@ async function setup() {
   const hostOps = (host: string) => new SimulatedHost(pair, containers(host), host);
   // Each host's DRBD view, read fresh from the simulator (what its watcher would hold).
   const stateOf = (host: string) => {
+    pair.tick();
     const w = new HostWatcher(host);
     for (const line of pair.eventsNow(host)) w.feed(line, Date.now());
     return w.watch.state;
   };
+  const fences = new MemoryLockStore();
   const platform = new (await import('../helpers/recording-platform.js')).RecordingPlatform('slack');
   const store = new OperationStore(join(dir, 'operations.ndjson'));
   const audit = new AuditLog(join(dir, 'audit.ndjson'));
   const base = commandContext();
+  let peerDown = options.peerDown === true;
   const context: CommandContext = {
     ...base,
-    host: 'alpha',
-    peerName: 'beta',
-    hosts: async () => [stateOf('alpha'), stateOf('beta')],
+    host: self,
+    peerName: other,
+    hosts: async () => (peerDown ? [stateOf(self)] : [stateOf(self), stateOf(other)]),
     containers: async () =>
       mergeContainerViews(
-        await localContainers(containers('alpha'), stateOf('alpha'), ['r0'], 'alpha'),
-        await localContainers(containers('beta'), stateOf('beta'), ['r0'], 'beta'),
-        'beta',
+        await localContainers(containers(self), stateOf(self), ['r0'], self),
+        peerDown
+          ? { unreachable: 'connect ECONNREFUSED' }
+          : await localContainers(containers(other), stateOf(other), ['r0'], other),
+        other,
       ),
-    preflight: async (host, resource) => hostOps(host).preflight(resource),
+    preflight: async (host, resource) =>
+      host === other && peerDown
+        ? { unreachable: 'connect ECONNREFUSED' }
+        : hostOps(host).preflight(resource),
     team: TEAM,
     onCall: () => ({ now: [TEAM[1] as Member], next: [], handoverAt: null }),
   };
   const operations: Operations = new Operations({
-    host: 'alpha',
+    host: self,
     store,
     audit,
     commands: COMMANDS,
     policies: {},
     chat: () => platform,
     runStep: (action, host) =>
-      runAction(action, { containers: containers(host), host: hostOps(host), sleep: async () => {} }),
+      runAction(action, {
+        containers: containers(host),
+        host: hostOps(host),
+        state: () => stateOf(host),
+        sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))),
+        fence: async (resource, holder, take) => {
+          if (take) {
+            const lease = await fences.acquireOrRenew(resource, holder, 60_000);
+            if (!lease.held) throw new Error(`held by ${lease.holder}`);
+          } else await fences.release(resource, holder);
+          return [
+            {
+              argv: ['lock-store', take ? 'acquire' : 'release', resource],
+              exitCode: 0,
+              durationMs: 0,
+              stdout: '',
+              stderr: '',
+            },
+          ];
+        },
+      }),
     token: () => 1,
     roster: () => ({ team: TEAM, onCallNow: [TEAM[1] as Member] }),
     context: () => full,
-    planContext: { host: 'alpha', resources: context.resources, lxd: context.lxd },
+    planContext: { host: self, resources: context.resources, lxd: context.lxd },
     logger,
   });
   const full: CommandContext = { ...context, operations };
@@ -149,7 +181,23 @@ async function setup() {
     return id;
   };
   const final = () => platform.updates.at(-1)?.message;
-  return { dir, pair, containers, say, approveLast, final, platform };
+  const lastId = () =>
+    /(?:confirm|approve) ([0-9a-f]{8})/.exec(JSON.stringify(platform.posts.at(-1)?.message ?? {}))?.[1] ?? '';
+  return {
+    dir,
+    pair,
+    containers,
+    say,
+    approveLast,
+    final,
+    platform,
+    fences,
+    operations,
+    lastId,
+    setPeerDown: (down: boolean) => {
+      peerDown = down;
+    },
+  };
 }
 
 describe('failover r0 on the simulator', () => {
@@ -231,5 +279,98 @@ describe('failover r0 on the simulator', () => {
     await s.say(`confirm ${id}`);
     expect((await s.say(`approve ${id}`)).title).toMatch(/someone else must approve it/);
     expect(s.pair.role('alpha', 'r0')).toBe('Primary');
+  });
+});
+
+describe('failover r0 --force on the simulator', () => {
+  async function aliveBetaAfterAlphaDied() {
+    const s = await setup({ self: 'beta', peerDown: true });
+    // alpha dies: DRBD, its mount, its LXD daemon and its containers with it.
+    s.pair.crash('alpha');
+    const sim = s.containers('alpha');
+    sim.setHostState({ mounted: { r0: null }, lxd: { r0: null } });
+    sim.stopAll(['r0']);
+    // LXD brings back what was running when it starts again (its "last state").
+    for (const name of ['db1', 'web1', 'web2'])
+      sim.update(name, { status: 'Running', startedAt: new Date().toISOString() });
+    return s;
+  }
+
+  it('needs the resource name typed and two approvals, then takes the fence and starts the services on beta', async () => {
+    const s = await aliveBetaAfterAlphaDied();
+    const answer = await s.say('failover r0 --force');
+    expect(answer.title).toMatch(/^Plan [0-9a-f]{8} posted/);
+    const posted = s.platform.posts.at(-1)?.message;
+    expect(posted?.title).toBe('FORCED failover r0 → beta: waiting for confirmation');
+    expect(posted?.actions?.map((a) => a.label)).toEqual(['Cancel']);
+    const id = s.lastId();
+    expect(posted?.fields?.find((f) => f.label === 'To confirm')?.value).toBe(`type \`confirm ${id} r0\``);
+    expect((await s.say(`confirm ${id}`)).title).toMatch(
+      /cannot be confirmed with a click: type `confirm [0-9a-f]{8} r0`/,
+    );
+    expect((await s.say(`confirm ${id} r1`)).title).toMatch(/cannot be confirmed with a click/);
+    expect((await s.say(`confirm ${id} r0`)).title).toBe(`Confirmed. Request ${id} now needs 2 approvals.`);
+    expect((await s.say(`approve ${id}`, 'UBOB')).title).toBe(
+      `Approved by bob; request ${id} needs one approval more.`,
+    );
+    expect((await s.say(`approve ${id}`, 'UBOB')).title).toMatch(/already approved it/);
+    expect((await s.say(`approve ${id}`, 'UCAROL')).title).toBe(`Approved by carol; running request ${id}.`);
+    await s.operations.idle();
+    expect(s.final()?.title).toMatch(/^FORCED failover r0 → beta: done in /);
+    expect(s.pair.role('beta', 'r0')).toBe('Primary');
+    expect((await s.fences.read('r0')).holder).toBe('beta');
+    const running = (await s.containers('beta').list('r0'))
+      .filter((c) => c.status === 'Running')
+      .map((c) => c.name);
+    expect(running).toEqual(['db1', 'web1', 'web2']);
+  });
+
+  it('refuses while the peer answers over the peer link and is Primary', async () => {
+    const s = await setup({ self: 'beta' });
+    s.pair.linkDown('r0');
+    const answer = await s.say('failover r0 --force');
+    expect(answer.title).toMatch(/^Forced failover of r0 is blocked by its pre-flight checks:/);
+    expect(answer.title).toMatch(
+      /❌ peer not Primary: alpha answers over the peer link and is Primary: forcing beta would make a split-brain/,
+    );
+    expect(s.platform.posts).toHaveLength(0);
+  });
+
+  it('refuses while the pair is Connected (that is a planned failover)', async () => {
+    const s = await setup({ self: 'beta' });
+    const answer = await s.say('failover r0 --force');
+    expect(answer.title).toMatch(/❌ peer not connected: beta is Connected to alpha: use a planned failover/);
+  });
+});
+
+describe('splitbrain r0 victim beta on the simulator', () => {
+  it('shows both sides, needs the victim typed, discards the victim, reconnects and waits for the resync', async () => {
+    const s = await setup();
+    s.pair.setResyncSeconds(1);
+    s.pair.splitBrain('r0');
+    const answer = await s.say('splitbrain r0 victim beta');
+    expect(answer.title).toMatch(/^Plan [0-9a-f]{8} posted/);
+    const posted = s.platform.posts.at(-1)?.message;
+    expect(posted?.title).toBe(
+      'split-brain recovery r0: beta discards its changes: waiting for confirmation',
+    );
+    expect(posted?.fields?.map((f) => f.label)).toEqual(
+      expect.arrayContaining(['alpha (survivor: keeps its data)', 'beta (victim: loses its changes)']),
+    );
+    const id = s.lastId();
+    expect((await s.say(`confirm ${id} beta`)).title).toMatch(/now needs one approval/);
+    expect((await s.say(`approve ${id}`, 'UBOB')).title).toMatch(/^Approved by bob; running/);
+    await s.operations.idle();
+    expect(s.final()?.title).toMatch(/^split-brain recovery r0: beta discards its changes: done in /);
+    s.pair.tick();
+    expect(s.pair.role('beta', 'r0')).toBe('Secondary');
+    expect(s.pair.cstate('beta', 'r0')).toBe('Connected');
+    expect(s.pair.dstate('beta', 'r0')).toBe('UpToDate/UpToDate');
+    expect(s.pair.role('alpha', 'r0')).toBe('Primary');
+  });
+
+  it('refuses when there is no split-brain', async () => {
+    const s = await setup();
+    expect((await s.say('splitbrain r0 victim beta')).title).toMatch(/^No split-brain on r0: /);
   });
 });

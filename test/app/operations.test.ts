@@ -9,6 +9,7 @@ import { localContainers } from '../../src/app/containers.js';
 import { createLogger } from '../../src/app/log.js';
 import { Operations } from '../../src/app/operations.js';
 import { runAction } from '../../src/app/steps.js';
+import type { Operation } from '../../src/core/operation.js';
 import type { IncomingCommand } from '../../src/ports/chat.js';
 import { SimulatedContainers } from '../../src/sim/containers.js';
 import { commandContext, TEAM } from '../commands/context.js';
@@ -28,7 +29,12 @@ interface Setup {
 }
 
 async function setup(
-  options: { dir?: string; policies?: Record<string, PolicyConfig>; init?: boolean } = {},
+  options: {
+    dir?: string;
+    policies?: Record<string, PolicyConfig>;
+    init?: boolean;
+    replicate?: (op: Operation) => Promise<void>;
+  } = {},
 ): Promise<Setup> {
   const dir = options.dir ?? tempDir();
   if (options.init !== false) {
@@ -77,6 +83,7 @@ async function setup(
     planContext: { host: 'alpha', resources: context.resources, lxd: context.lxd },
     logger,
     now: () => now.value,
+    ...(options.replicate === undefined ? {} : { replicate: options.replicate }),
   });
   const fullContext: CommandContext = { ...context, operations };
   const handler = commandHandler(fullContext, logger);
@@ -284,5 +291,30 @@ describe('operations: plan, confirm, run', () => {
     await expect(setup({ policies: { reboot: { approvals: 1 } } })).rejects.toThrow(
       /policies.reboot: no such changing command/,
     );
+  });
+
+  it('copies every transition to the peer; a new leader reports a change that was running as interrupted', async () => {
+    const copies: Operation[] = [];
+    const leader = await setup({ replicate: async (op) => void copies.push(op) });
+    await leader.handle('ip set web1 198.51.100.20');
+    const id = idOf(leader);
+    await leader.handle(`confirm ${id}`);
+    await leader.operations.idle();
+    expect(copies.map((c) => c.state)).toContain('running');
+    expect(copies.at(-1)?.state).toBe('succeeded');
+    // The leader died after the first step: the follower holds the copy from that moment.
+    const midway = copies.find((c) => c.state === 'running' && c.steps.some((st) => st.status === 'done'));
+    if (midway === undefined) throw new Error('no copy from the middle of the run');
+    const follower = await setup();
+    await follower.operations.adopt(midway);
+    await follower.operations.recover();
+    const interrupted = follower.operations.list().find((o) => o.id === id);
+    expect(interrupted?.state).toBe('interrupted');
+    expect(interrupted?.reason).toMatch(
+      /^The bot stopped while this was running\. Done: Stop web1\. Not done: /,
+    );
+    const notice = follower.platform.posts.find((p) => p.message.title.startsWith('Interrupted:'));
+    expect(notice?.message.title).toBe(`Interrupted: ip set web1 198.51.100.20 (request ${id})`);
+    expect(notice?.message.body).toMatch(/Nothing will continue by itself/);
   });
 });
