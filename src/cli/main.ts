@@ -378,7 +378,14 @@ async function watch(
   const running = startWatch(config, logger, (n) =>
     io.stdout.write(`${formatNotificationLine(n, { color })}\n`),
   );
+  // Say once when the first dump is read: from then on every change is reported (scripts wait for it).
+  const live = setInterval(() => {
+    if (!running.isLive()) return;
+    clearInterval(live);
+    logger.info({ host: config.host }, 'watching: the DRBD state is read, changes from now on are reported');
+  }, 50);
   await waitForStopSignal();
+  clearInterval(live);
   await running.stop();
   return 0;
 }

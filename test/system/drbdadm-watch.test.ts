@@ -72,7 +72,7 @@ for (const dialect of ['9', '8.4'] as const) {
         join(dir, 'config.yaml'),
         [
           'host: alpha',
-          'log: {level: warn, format: json}',
+          'log: {level: info, format: json}',
           'drbd:',
           `  drbdsetup: ${JSON.stringify(SIM_BIN)}`,
           `  env: {DRBD_SIM_DIR: ${JSON.stringify(stateDir)}, DRBD_SIM_HOST: alpha}`,
@@ -94,8 +94,9 @@ for (const dialect of ['9', '8.4'] as const) {
         await watch;
       });
       const out = follow(watch);
-      // The stream is up once the simulator has a reader; give the dump a moment.
-      await new Promise((r) => setTimeout(r, 1_000));
+      // Changes count from the moment the first dump is read (a loaded machine may take seconds).
+      const log = follow({ stdout: watch.stderr });
+      await log.waitFor(/watching: the DRBD state is read/, 'the watcher to read the DRBD state', 60_000);
 
       // Planned switchover, done with the real drbdadm.
       expect((await drbdadm('alpha', 'secondary', 'r0')).exitCode).toBe(0);
