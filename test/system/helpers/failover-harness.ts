@@ -1,0 +1,500 @@
+// A DRBD+LXD pair on one machine for the failover system tests: two real bot processes (alpha and
+// beta, test/helpers/pair-harness.ts) with the DRBD simulator behind the real `drbdadm -s` and a
+// real resource file; the "replicated device" is a btrfs file system on a loop device that only the
+// Primary mounts, at the same mount point for both hosts; the resource's LXD daemon runs on
+// <mount point>/lxd, started and stopped by fixtures/lxd-ctl.sh (the bots' lxdStart/lxdStop, as a
+// systemd unit would on a real host); three busybox containers with routed addresses and a file of
+// data each. Both "hosts" are this machine, so their lxc talk to the same LXD_DIR on the same file
+// system: that is the point, the data moves with the mount.
+//
+// Chat goes through one fake Slack that both bots share (only the leader connects): slash() types a
+// command, click() presses a button of a plan as it was rendered, planText() reads a plan.
+// killHost() is a host crash (the bot, and on the Primary its containers, LXD and mount), for the
+// forced-failover tests to come.
+//
+// Everything is undone by the suite cleanup passed in (run it from afterAll), bot processes first.
+// Only processes started here are ended, by their PID.
+
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { delimiter, join, resolve } from 'node:path';
+import { execa } from 'execa';
+import { run } from '../../../src/adapters/exec.js';
+import { SIMULATOR_BIN } from '../../../src/app/paths.js';
+import type { ResponseUrlPost, StoredMessage } from '../../fakes/slack/index.js';
+import { CHANNEL, type Host, PairHarness } from '../../helpers/pair-harness.js';
+import {
+  buildBusyboxImage,
+  createVethParent,
+  importImage,
+  launchRouted,
+  lxc,
+  lxcQuery,
+  lxdWorkDir,
+  type Register,
+  requireLxd,
+  uniqueSuffix,
+  unusedAddresses,
+} from './lxd-harness.js';
+
+export const RESOURCE = 'r0';
+export const LXD_CTL = resolve(import.meta.dirname, '../fixtures/lxd-ctl.sh');
+const IMAGE_ALIAS = 'busybox';
+const DATA_FILE = '/root/failover-data.txt';
+
+/** A person with a Slack id; alice is in the team, bob is in the team and on call. */
+export interface Person {
+  readonly name: string;
+  readonly slack: string;
+}
+export const PEOPLE = {
+  alice: { name: 'alice', slack: 'U0ALICE' },
+  bob: { name: 'bob', slack: 'U0BOB' },
+} as const satisfies Record<string, Person>;
+
+export interface TestContainer {
+  readonly name: string;
+  readonly ipv4: string;
+  /** What DATA_FILE holds inside it. */
+  readonly data: string;
+}
+
+export interface Answer {
+  readonly text: string;
+  /** Only the person who typed or clicked sees it. */
+  readonly private: boolean;
+}
+
+export interface LiveContainer {
+  readonly name: string;
+  readonly status: string;
+  readonly ipv4: string[];
+}
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const SBIN = ['/usr/local/sbin', '/usr/sbin', '/sbin'];
+function findBinary(name: string): string | undefined {
+  for (const dir of [...(process.env.PATH ?? '').split(delimiter), ...SBIN]) {
+    if (dir !== '' && existsSync(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+/** Every text of a Slack message or response body (text, titles, field values), one per line. */
+export function textOf(value: unknown): string {
+  const parts: string[] = [];
+  const walk = (v: unknown, key: string | undefined): void => {
+    if (typeof v === 'string') {
+      if (key !== undefined && ['text', 'title', 'value', 'fallback'].includes(key)) parts.push(v);
+      return;
+    }
+    if (Array.isArray(v)) {
+      for (const item of v) walk(item, key);
+      return;
+    }
+    if (v !== null && typeof v === 'object') {
+      for (const [k, child] of Object.entries(v)) walk(child, k);
+    }
+  };
+  walk(value, undefined);
+  return parts.join('\n');
+}
+
+function answerOf(response: ResponseUrlPost | undefined): Answer {
+  if (response === undefined) throw new Error('no answer');
+  return { text: textOf(response.body), private: response.body.response_type === 'ephemeral' };
+}
+
+// `lxd init --auto` cannot find a free subnet for a bridge here; no managed network is needed.
+const PRESEED = `storage_pools:
+- name: default
+  driver: dir
+profiles:
+- name: default
+  devices:
+    root:
+      path: /
+      pool: default
+      type: disk
+`;
+
+/**
+ * A DRBD 9 resource file for drbdadm: r0 on alpha and beta. 127.0.0.2 is not on this machine, so
+ * IP verification is off; the disk is the loop device (drbdadm only names it to drbdsetup).
+ */
+function resourceFile(disk: string): string {
+  return `global { disable-ip-verification; }
+resource ${RESOURCE} {
+  device /dev/drbd0;
+  disk ${disk};
+  meta-disk internal;
+  on alpha { node-id 0; address 127.0.0.1:7789; }
+  on beta { node-id 1; address 127.0.0.2:7789; }
+}
+`;
+}
+
+export interface FailoverPairOptions {
+  readonly cleanup: Register;
+  /** Containers to launch on r0 (default 3). */
+  readonly containers?: number;
+}
+
+export class FailoverPair {
+  private constructor(
+    /** The two bot processes, the fake Slack, the DRBD simulator (h.pair), the logs. */
+    readonly h: PairHarness,
+    readonly work: string,
+    readonly mountPoint: string,
+    readonly lxdDir: string,
+    /** LXD's log, console output and PID file (outside the replicated file system). */
+    readonly runDir: string,
+    readonly loopDevice: string,
+    readonly resFile: string,
+    readonly containers: readonly TestContainer[],
+  ) {}
+
+  // ---- set-up -------------------------------------------------------------------------------------
+
+  /**
+   * Everything up and running: r0 Primary on alpha (in the simulator), its btrfs mounted, LXD
+   * running on it with the containers Running, then alpha's bot (the leader) and beta's.
+   */
+  static async start(options: FailoverPairOptions): Promise<FailoverPair> {
+    requireLxd();
+    const drbdadm = findBinary('drbdadm');
+    const missing = [
+      ...(drbdadm === undefined ? ['drbdadm (drbd-utils)'] : []),
+      ...['fuser', 'losetup', 'mkfs.btrfs', 'mountpoint', 'setsid'].filter((b) => findBinary(b) === undefined),
+    ];
+    if (missing.length > 0 || drbdadm === undefined) {
+      throw new Error(
+        `the failover system test needs ${missing.join(', ')}: apt-get install -y drbd-utils psmisc btrfs-progs util-linux`,
+      );
+    }
+    if (!existsSync(resolve(import.meta.dirname, '../../../dist/src/cli/main.js'))) {
+      throw new Error('the bot is not built: run `npm run build` first');
+    }
+    const add = options.cleanup;
+    const suffix = uniqueSuffix();
+    const sh = (file: string, ...args: string[]) => run(file, args, { timeoutMs: 120_000 });
+
+    // The replicated device: btrfs on a loop device, mounted on the Primary's behalf (alpha).
+    const work = lxdWorkDir({ cleanup: add });
+    const image = join(work, 'r0.img');
+    writeFileSync(image, '');
+    await sh('truncate', '-s', '1G', image);
+    const loopDevice = (await sh('losetup', '-f', '--show', image)).stdout.trim();
+    add(() => bestEffort(`losetup -d ${loopDevice}`, () => sh('losetup', '-d', loopDevice)));
+    await sh('mkfs.btrfs', '-q', loopDevice);
+    const mountPoint = join(work, RESOURCE);
+    mkdirSync(mountPoint, { mode: 0o711 });
+    await sh('mount', loopDevice, mountPoint);
+    add(() => lazyUnmount(mountPoint));
+    // The containers' root (uid 100000 on the host) must traverse to their rootfs.
+    await sh('chmod', '0711', mountPoint);
+    const lxdDir = join(mountPoint, 'lxd');
+    mkdirSync(lxdDir, { mode: 0o711 });
+
+    // LXD, started the way the bots start it.
+    const runDir = join(work, 'lxd-run');
+    add(() => stopLxd(lxdDir, runDir));
+    await sh(LXD_CTL, 'start', lxdDir, runDir);
+    const init = await execa('lxd', ['init', '--preseed'], {
+      input: PRESEED,
+      env: { LXD_DIR: lxdDir },
+      timeout: 60_000,
+      reject: false,
+    });
+    if (init.failed) throw new Error(`lxd init --preseed failed: ${init.stderr}${init.stdout}`);
+    await importImage(lxdDir, await buildBusyboxImage(work), IMAGE_ALIAS, { cleanup: add });
+    const parent = await createVethParent(`vfo${suffix}`, { cleanup: add });
+    const count = options.containers ?? 3;
+    const addresses = await unusedAddresses('198.51.100', count);
+    const containers: TestContainer[] = addresses.map((ipv4, i) => ({
+      name: `fo-${suffix}-c${i + 1}`,
+      ipv4,
+      data: `data of container ${i + 1} (${suffix}), written before the failover\n`,
+    }));
+    for (const c of containers) {
+      await launchRouted(lxdDir, c.name, IMAGE_ALIAS, parent.name, [c.ipv4], { cleanup: add });
+      const file = join(work, `${c.name}.data`);
+      writeFileSync(file, c.data);
+      await lxc(lxdDir, 'file', 'push', file, `${c.name}${DATA_FILE}`);
+    }
+
+    // The bots: the pair harness's configuration (lock store, peer link, Slack, leader settings)
+    // with what a failover needs on top.
+    const h = await PairHarness.create();
+    add(() => h.close());
+    const resFile = join(h.dir, 'r0.res');
+    writeFileSync(resFile, resourceFile(loopDevice));
+    for (const host of ['alpha', 'beta'] as const) {
+      const base = JSON.parse(readFileSync(h.configPath(host), 'utf8')) as Record<string, unknown>;
+      const drbd = base.drbd as { env: Record<string, string> } & Record<string, unknown>;
+      const config = {
+        ...base,
+        drbd: {
+          ...drbd,
+          drbdsetup: SIMULATOR_BIN,
+          drbdadm,
+          drbdadmArgs: ['-s', SIMULATOR_BIN, '-c', resFile],
+          // drbdadm pretends to be the host named by __DRBD_NODE__ (its `on NAME` section).
+          env: { ...drbd.env, __DRBD_NODE__: host },
+          commandTimeoutMs: 90_000,
+        },
+        resources: {
+          [RESOURCE]: {
+            lxdDir,
+            mountPoint,
+            device: loopDevice,
+            subnets: ['198.51.100.0/24'],
+            commands: {
+              mount: ['mount', loopDevice, mountPoint],
+              umount: ['umount', mountPoint],
+              lxdStart: [LXD_CTL, 'start', lxdDir, runDir],
+              lxdStop: [LXD_CTL, 'stop', lxdDir, runDir],
+            },
+          },
+        },
+        lxd: { stopTimeoutS: 10, commandTimeoutMs: 60_000, verifyTimeoutMs: 30_000 },
+        oncall: { team: Object.values(PEOPLE), static: ['bob'], announce: false },
+        // Two bots on one machine: no status port to fight over, no scheduled jobs in the way.
+        status: { enabled: false },
+        schedules: { reconcile: null, digest: null },
+      };
+      writeFileSync(h.configPath(host), JSON.stringify(config, null, 2));
+    }
+    const pair = new FailoverPair(h, work, mountPoint, lxdDir, runDir, loopDevice, resFile, containers);
+    await h.start('alpha');
+    await h.waitForLeader('alpha', { timeoutMs: 20_000 });
+    await h.start('beta');
+    await h.waitForLog(
+      'beta',
+      (l) => l.msg === 'leader election: leader-changed' && l.leader === 'alpha',
+      'beta to learn that alpha leads',
+    );
+    await h.slack.waitForConnection(1, 15_000);
+    return pair;
+  }
+
+  // ---- chat -------------------------------------------------------------------------------------
+
+  /**
+   * `/drbd <text>` typed by `who` in the channel; it reaches the leader (the only bot connected to
+   * Slack). Resolves with the bot's answer.
+   */
+  async slash(text: string, who: Person): Promise<Answer> {
+    const { responseUrl } = await this.h.slack.sendSlashCommand({
+      text,
+      channelId: CHANNEL,
+      userId: who.slack,
+      userName: who.name,
+    });
+    const [response] = await this.h.slack.waitForResponses(responseUrl, 1, 60_000);
+    return answerOf(response);
+  }
+
+  /** The plan message of request `id` (its metadata key is `operation:<id>`). */
+  async plan(id: string): Promise<StoredMessage> {
+    const find = () =>
+      this.h.messages().find((m) => String(m.metadata?.event_payload.key ?? '') === `operation:${id}`);
+    await this.h.slack.waitFor(() => find() !== undefined, `the plan message of ${id}`, 15_000);
+    return find() as StoredMessage;
+  }
+
+  /** Plan messages in the channel (of any request). */
+  plans(): StoredMessage[] {
+    return this.h
+      .messages()
+      .filter((m) => String(m.metadata?.event_payload.key ?? '').startsWith('operation:'));
+  }
+
+  /** `/drbd <text>` that must post a plan: the plan message and its request id. */
+  async request(text: string, who: Person): Promise<{ plan: StoredMessage; id: string; answer: Answer }> {
+    const answer = await this.slash(text, who);
+    const id = /Plan ([0-9a-f]{8}) posted/.exec(answer.text)?.[1];
+    if (id === undefined) throw new Error(`"${text}" posted no plan; the bot answered: ${answer.text}`);
+    return { plan: await this.plan(id), id, answer };
+  }
+
+  /** Press a button of the plan as `who`, with the value the bot rendered on it now. */
+  async click(plan: StoredMessage, action: 'confirm' | 'approve' | 'cancel', who: Person): Promise<Answer> {
+    const { responseUrl } = await this.h.slack.clickButton({
+      channelId: CHANNEL,
+      messageTs: plan.ts,
+      actionId: `drbd:${action}`,
+      userId: who.slack,
+      userName: who.name,
+    });
+    const [response] = await this.h.slack.waitForResponses(responseUrl, 1, 30_000);
+    return answerOf(response);
+  }
+
+  /** The plan as it reads now (title, body, fields). */
+  planText(plan: StoredMessage): string {
+    return textOf({ text: plan.text, attachments: plan.attachments ?? [], blocks: plan.blocks ?? [] });
+  }
+
+  /** Waits until the plan's title says it finished (done, rolled back, failed, aborted …). */
+  async finished(plan: StoredMessage, timeoutMs = 150_000): Promise<string> {
+    const done = /: (done in |failed|aborted|expired|cancelled|interrupted)/;
+    try {
+      await this.h.slack.waitFor(() => done.test(plan.text), 'the plan to finish', timeoutMs);
+    } catch (error) {
+      throw new Error(
+        `${(error as Error).message}\n--- plan:\n${this.planText(plan)}\n--- alpha:\n${this.h.tail('alpha', 20)}\n--- beta:\n${this.h.tail('beta', 20)}`,
+      );
+    }
+    return this.planText(plan);
+  }
+
+  /** confirm by the requester, approve by the on-call person: the request runs; resolves when it ended. */
+  async confirmAndApprove(plan: StoredMessage, requester: Person, approver: Person): Promise<string> {
+    const confirmed = await this.click(plan, 'confirm', requester);
+    if (!/needs one approval/.test(confirmed.text)) throw new Error(`confirm: ${confirmed.text}`);
+    const approved = await this.click(plan, 'approve', approver);
+    if (!/^Approved by /.test(approved.text)) throw new Error(`approve: ${approved.text}`);
+    return this.finished(plan);
+  }
+
+  // ---- the live state ---------------------------------------------------------------------------
+
+  /** The containers as `lxc list` reports them now (throws when LXD does not answer). */
+  async live(): Promise<LiveContainer[]> {
+    const instances = await lxcQuery<
+      { name: string; status: string; state?: { network?: Record<string, { addresses?: Address[] }> } }[]
+    >(this.lxdDir, '/1.0/instances?recursion=2');
+    return instances
+      .map((i) => ({
+        name: i.name,
+        status: i.status,
+        ipv4: Object.entries(i.state?.network ?? {})
+          .filter(([nic]) => nic !== 'lo')
+          .flatMap(([, n]) => (n.addresses ?? []).filter((a) => a.family === 'inet').map((a) => a.address)),
+      }))
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** What DATA_FILE holds in the container, read from inside it (`lxc exec`). */
+  async readData(name: string): Promise<string> {
+    return (await lxc(this.lxdDir, 'exec', name, '--', 'cat', DATA_FILE)).stdout;
+  }
+
+  /** The PID of the running LXD daemon of r0, or null. */
+  lxdPid(): number | null {
+    const file = join(this.runDir, 'lxd.pid');
+    if (!existsSync(file)) return null;
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    return Number.isInteger(pid) && processState(pid) !== null && processState(pid) !== 'Z' ? pid : null;
+  }
+
+  isMounted(): boolean {
+    return mountedAt(this.mountPoint);
+  }
+
+  /**
+   * Waits until DRBD in the simulator is quiet (Connected, both UpToDate, no resync), then gives
+   * both bots' event streams a moment to have read it.
+   */
+  async settled(timeoutMs = 30_000): Promise<void> {
+    const pair = this.h.pair;
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const quiet = ['alpha', 'beta'].every(
+        (host) => pair.cstate(host, RESOURCE) === 'Connected' && pair.dstate(host, RESOURCE) === 'UpToDate',
+      );
+      if (quiet && Object.keys(pair.state().resyncs).length === 0) break;
+      if (Date.now() > deadline) throw new Error(`DRBD did not settle: ${pair.status('alpha').stdout}`);
+      await sleep(100);
+    }
+    await sleep(1_000);
+  }
+
+  // ---- faults -----------------------------------------------------------------------------------
+
+  /**
+   * The host crashes: its bot (and the bot's process group) is killed; when it is Primary, its
+   * containers die with it (forced stop), its LXD daemon is killed and its mount goes away (lazily);
+   * then DRBD on it goes down in the simulator.
+   */
+  async killHost(host: Host): Promise<void> {
+    const primary = this.h.pair.role(host, RESOURCE) === 'Primary';
+    if (this.h.isRunning(host)) await this.h.kill9(host);
+    if (primary) {
+      const pid = this.lxdPid();
+      if (pid !== null) {
+        await bestEffort('lxc stop --all --force', () => lxc(this.lxdDir, 'stop', '--all', '--force'));
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+        for (let i = 0; i < 100 && ![null, 'Z'].includes(processState(pid)); i++) await sleep(100);
+      }
+      for (const point of mountsUnder(this.lxdDir)) await lazyUnmount(point);
+      await lazyUnmount(this.mountPoint);
+    }
+    this.h.pair.crash(host);
+  }
+}
+
+interface Address {
+  readonly family: string;
+  readonly address: string;
+}
+
+/** The state letter of a process (R, S, Z …), or null when there is none. */
+function processState(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[0] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+function mountedAt(point: string): boolean {
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .some((line) => line.split(' ')[1] === point);
+}
+
+/** Mount points under `dir` (deepest first). */
+function mountsUnder(dir: string): string[] {
+  const prefix = `${dir}/`;
+  return readFileSync('/proc/self/mounts', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[1] ?? '')
+    .filter((point) => point.startsWith(prefix))
+    .sort((a, b) => b.length - a.length);
+}
+
+async function lazyUnmount(point: string): Promise<void> {
+  if (!mountedAt(point)) return;
+  await bestEffort(`umount -l ${point}`, () => run('umount', ['-l', point], { timeoutMs: 30_000 }));
+}
+
+/** The daemon down (fixtures/lxd-ctl.sh stop, SIGKILL to its PID if that fails) and its mounts gone. */
+async function stopLxd(lxdDir: string, runDir: string): Promise<void> {
+  await bestEffort('lxd-ctl.sh stop', () => run(LXD_CTL, ['stop', lxdDir, runDir], { timeoutMs: 90_000 }));
+  const file = join(runDir, 'lxd.pid');
+  if (existsSync(file)) {
+    const pid = Number(readFileSync(file, 'utf8').trim());
+    if (Number.isInteger(pid) && pid > 1 && ![null, 'Z'].includes(processState(pid))) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  }
+  for (const point of mountsUnder(lxdDir)) await lazyUnmount(point);
+}
+
+async function bestEffort(what: string, step: () => Promise<unknown>): Promise<void> {
+  try {
+    await step();
+  } catch (error) {
+    console.warn(`failover harness cleanup: ${what}: ${(error as Error).message}`);
+  }
+}
