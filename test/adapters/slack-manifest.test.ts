@@ -15,7 +15,7 @@ describe('slackManifest', () => {
       {
         command: '/drbd-prod',
         description: expect.any(String),
-        usage_hint: 'status | containers | ip show C | ip set C ADDRESS | oncall | help',
+        usage_hint: 'status | containers | ip set C ADDRESS | failover R [to HOST] | splitbrain R victim HOST | help',
         should_escape: false,
       },
     ]);

@@ -24,6 +24,7 @@ import type { ResponseUrlPost, StoredMessage } from '../../fakes/slack/index.js'
 import { CHANNEL, type Host, PairHarness } from '../../helpers/pair-harness.js';
 import {
   buildBusyboxImage,
+  capture,
   createVethParent,
   importImage,
   launchRouted,
@@ -165,7 +166,9 @@ export class FailoverPair {
     const drbdadm = findBinary('drbdadm');
     const missing = [
       ...(drbdadm === undefined ? ['drbdadm (drbd-utils)'] : []),
-      ...['fuser', 'losetup', 'mkfs.btrfs', 'mountpoint', 'setsid'].filter((b) => findBinary(b) === undefined),
+      ...['fuser', 'losetup', 'mkfs.btrfs', 'mountpoint', 'setsid'].filter(
+        (b) => findBinary(b) === undefined,
+      ),
     ];
     if (missing.length > 0 || drbdadm === undefined) {
       throw new Error(
@@ -214,7 +217,7 @@ export class FailoverPair {
     const containers: TestContainer[] = addresses.map((ipv4, i) => ({
       name: `fo-${suffix}-c${i + 1}`,
       ipv4,
-      data: `data of container ${i + 1} (${suffix}), written before the failover\n`,
+      data: `data of container ${i + 1} (${suffix}), written before the failover`,
     }));
     for (const c of containers) {
       await launchRouted(lxdDir, c.name, IMAGE_ALIAS, parent.name, [c.ipv4], { cleanup: add });
@@ -354,7 +357,7 @@ export class FailoverPair {
     const confirmed = await this.click(plan, 'confirm', requester);
     if (!/needs one approval/.test(confirmed.text)) throw new Error(`confirm: ${confirmed.text}`);
     const approved = await this.click(plan, 'approve', approver);
-    if (!/^Approved by /.test(approved.text)) throw new Error(`approve: ${approved.text}`);
+    if (!/Approved by /.test(approved.text)) throw new Error(`approve: ${approved.text}`);
     return this.finished(plan);
   }
 
@@ -402,7 +405,8 @@ export class FailoverPair {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const quiet = ['alpha', 'beta'].every(
-        (host) => pair.cstate(host, RESOURCE) === 'Connected' && pair.dstate(host, RESOURCE) === 'UpToDate',
+        (host) =>
+          pair.cstate(host, RESOURCE) === 'Connected' && pair.dstate(host, RESOURCE) === 'UpToDate/UpToDate',
       );
       if (quiet && Object.keys(pair.state().resyncs).length === 0) break;
       if (Date.now() > deadline) throw new Error(`DRBD did not settle: ${pair.status('alpha').stdout}`);
@@ -447,7 +451,11 @@ interface Address {
 /** The state letter of a process (R, S, Z …), or null when there is none. */
 function processState(pid: number): string | null {
   try {
-    return readFileSync(`/proc/${pid}/stat`, 'utf8').replace(/^.*\) /s, '').split(' ')[0] ?? null;
+    return (
+      readFileSync(`/proc/${pid}/stat`, 'utf8')
+        .replace(/^.*\) /s, '')
+        .split(' ')[0] ?? null
+    );
   } catch {
     return null;
   }
@@ -489,6 +497,24 @@ async function stopLxd(lxdDir: string, runDir: string): Promise<void> {
     }
   }
   for (const point of mountsUnder(lxdDir)) await lazyUnmount(point);
+  await removeEmptyFirewallTable();
+}
+
+/**
+ * LXD's `inet lxd` table, shared by every daemon on this machine, once no chain is left in it
+ * (another test's daemon may still use it; LXD declares it again whenever it loads rules).
+ */
+async function removeEmptyFirewallTable(): Promise<void> {
+  let table: { nftables?: { chain?: unknown }[] };
+  try {
+    table = JSON.parse(await capture('nft', ['-j', 'list', 'table', 'inet', 'lxd']));
+  } catch {
+    return; // no table
+  }
+  if ((table.nftables ?? []).some((entry) => entry.chain !== undefined)) return;
+  await bestEffort('nft delete table inet lxd', () =>
+    run('nft', ['delete', 'table', 'inet', 'lxd'], { timeoutMs: 10_000 }),
+  );
 }
 
 async function bestEffort(what: string, step: () => Promise<unknown>): Promise<void> {
