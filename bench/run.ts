@@ -7,6 +7,8 @@
 //   npm run bench -- --quick               a smoke run: small sizes, short leases, not for quoting;
 //                                          written to stdout only, unless --out is given
 //   npm run bench -- --takeover-runs=20    more takeover runs per lock store (default 5)
+//   npm run bench -- --switchover-runs=9   more switchovers per size, bot and script each (default 5;
+//                                          the switchover needs root and LXD, else its row says why)
 //   npm run bench -- --only=takeover       only these benchmarks (ids below, or a prefix: takeover)
 //   npm run bench -- --skip=takeover       all but these; their rows say "not run" and how to run them
 //   npm run bench -- --out=FILE            write the results there instead of bench/RESULTS.md
@@ -36,6 +38,8 @@ interface Options {
   readonly quick: boolean;
   /** Leader takeovers measured per lock store. */
   readonly takeoverRuns: number;
+  /** Switchovers per size for each of the bot and the script. */
+  readonly switchoverRuns: number;
 }
 
 interface Measured {
@@ -98,12 +102,39 @@ const BENCHMARKS: readonly Benchmark[] = [
       },
     }),
   ),
+  {
+    id: 'switchover',
+    title: 'planned switchover on real LXD, bot vs a plain script',
+    run: async ({ quick, switchoverRuns }) => {
+      // Loaded here: it needs root, LXD, drbd-utils and btrfs; without them the row says so.
+      const { benchSwitchover, describeSwitchover, switchoverMissing, switchoverRows } = await import(
+        './switchover.js'
+      );
+      const missing = switchoverMissing();
+      if (missing !== undefined) {
+        return {
+          rows: [
+            {
+              benchmark: 'planned switchover on real LXD, bot vs a plain script',
+              measure: 'not run: this machine cannot',
+              value: '—',
+              baseline: '—',
+              ratio: missing,
+            },
+          ],
+          detail: `switchover: not run, it ${missing}`,
+        };
+      }
+      const r = await benchSwitchover({ runs: quick ? 1 : switchoverRuns });
+      return { rows: switchoverRows(r), detail: describeSwitchover(r) };
+    },
+  },
 ];
 
 function usage(message: string): never {
   console.error(`bench: ${message}`);
   console.error(
-    'usage: npm run bench -- [--quick] [--takeover-runs=N] [--only=IDS] [--skip=IDS] [--out=FILE]',
+    'usage: npm run bench -- [--quick] [--takeover-runs=N] [--switchover-runs=N] [--only=IDS] [--skip=IDS] [--out=FILE]',
   );
   console.error(`benchmark ids: ${BENCHMARKS.map((b) => b.id).join(', ')}`);
   process.exit(2);
@@ -121,13 +152,18 @@ for (const arg of args) {
 }
 for (const name of flags) if (!['quick', 'takeover'].includes(name)) usage(`unknown option --${name}`);
 for (const name of values.keys()) {
-  if (!['takeover-runs', 'only', 'skip', 'out'].includes(name)) usage(`unknown option --${name}=…`);
+  if (!['takeover-runs', 'switchover-runs', 'only', 'skip', 'out'].includes(name))
+    usage(`unknown option --${name}=…`);
 }
 
 const quick = flags.has('quick');
 // --takeover (which used to switch the takeover benchmark on) now asks for the thorough 20 runs.
 const takeoverRuns = Number(values.get('takeover-runs') ?? (flags.has('takeover') ? 20 : quick ? 2 : 5));
 if (!Number.isInteger(takeoverRuns) || takeoverRuns < 1) usage('--takeover-runs wants a whole number ≥ 1');
+const switchoverRuns = Number(values.get('switchover-runs') ?? (quick ? 1 : 5));
+if (!Number.isInteger(switchoverRuns) || switchoverRuns < 1) {
+  usage('--switchover-runs wants a whole number ≥ 1');
+}
 
 const ids = (name: string): string[] | undefined =>
   values
@@ -168,7 +204,7 @@ for (const [i, b] of BENCHMARKS.entries()) {
   console.error(`${step}: running…`);
   const t0 = performance.now();
   try {
-    const measured = await b.run({ quick, takeoverRuns });
+    const measured = await b.run({ quick, takeoverRuns, switchoverRuns });
     rows.push(...measured.rows);
     console.error(`${measured.detail}\n  (took ${formatDuration(performance.now() - t0)})\n`);
   } catch (error) {
@@ -193,7 +229,9 @@ const results = renderResults({
       ? 'This smoke run used short leader settings (lease 3 s, retry 0.5 s) for the takeover rows.'
       : `The takeover rows use the production leader settings and ${takeoverRuns} runs per lock store` +
         ' (about 20 s each);',
-    '`npm run bench -- --takeover-runs=20` measures more. `--only=ID,…` and `--skip=ID,…` choose benchmarks',
+    '`npm run bench -- --takeover-runs=20` measures more. The switchover rows need root and LXD (see the README)',
+    `and make ${switchoverRuns} switchover${switchoverRuns === 1 ? '' : 's'} per size for each of the bot and the script; \`--switchover-runs=N\` sets that.`,
+    '`--only=ID,…` and `--skip=ID,…` choose benchmarks',
     `(${BENCHMARKS.map((b) => `\`${b.id}\``).join(', ')}); \`--quick\` is a smoke run.`,
   ],
 });

@@ -356,9 +356,13 @@ export const failover = defineChange({
         [{ kind: 'containers-start', ...on, containers: names }],
       );
     }
-    step('stop-lxd', source, `Stop LXD of ${resource} (${settings.lxdUnit})`, { kind: 'lxd-stop', ...on }, [
-      { kind: 'lxd-start', ...on },
-    ]);
+    step(
+      'stop-lxd',
+      source,
+      `Stop LXD of ${resource}${settings.lxdCommands ? '' : ` (${settings.lxdUnit})`}`,
+      { kind: 'lxd-stop', ...on },
+      [{ kind: 'lxd-start', ...on }],
+    );
     step('holders', source, `Check nothing holds ${settings.mountPoint} or the device`, {
       kind: 'holders-check',
       ...on,
@@ -378,7 +382,7 @@ export const failover = defineChange({
     step(
       'start-lxd',
       target,
-      `Start LXD of ${resource} (${settings.lxdUnit})`,
+      `Start LXD of ${resource}${settings.lxdCommands ? '' : ` (${settings.lxdUnit})`}`,
       { kind: 'lxd-start', ...on },
       [{ kind: 'lxd-stop', ...on }],
     );

@@ -24,7 +24,10 @@ export interface CommandHostOptions {
   readonly drbdadmArgs: readonly string[];
   readonly env: Readonly<Record<string, string>>;
   readonly resources: Readonly<Record<string, HostResource>>;
+  /** drbdadm's time limit. */
   readonly timeoutMs: number;
+  /** mount, umount, the LXD daemon's start and stop (slower: LXD stops its containers). */
+  readonly serviceTimeoutMs?: number;
   /** Where mounts are listed (tests point it elsewhere). */
   readonly mountsFile?: string;
 }
@@ -63,34 +66,54 @@ export class CommandHost implements HostOps {
     return found;
   }
 
-  async #run(argv: readonly string[], env?: Readonly<Record<string, string>>): Promise<StepRun[]> {
+  async #run(
+    argv: readonly string[],
+    env?: Readonly<Record<string, string>>,
+    timeoutMs = this.options.serviceTimeoutMs ?? this.options.timeoutMs,
+  ): Promise<StepRun[]> {
     const [file, ...args] = argv;
     if (file === undefined) throw new Error('empty command');
-    return [
-      await run(file, args, { timeoutMs: this.options.timeoutMs, ...(env === undefined ? {} : { env }) }),
-    ];
+    return [await run(file, args, { timeoutMs, ...(env === undefined ? {} : { env }) })];
+  }
+
+  /**
+   * drbdadm, with DRBD's own reason in the error: drbdadm prints "State change failed: (-12) …"
+   * before several more lines, so the last lines alone would hide it.
+   */
+  async #drbdadm(args: readonly string[]): Promise<StepRun[]> {
+    const argv = [this.options.drbdadm, ...this.options.drbdadmArgs, ...args];
+    try {
+      return await this.#run(argv, this.options.env, this.options.timeoutMs);
+    } catch (err) {
+      if (!(err instanceof ExternalCommandError)) throw err;
+      const reason = err.run.stderr
+        .split('\n')
+        .find((line) => /State change failed: \(-?\d+\)|Failure: \(\d+\)/.test(line));
+      if (reason === undefined) throw err;
+      throw new ExternalCommandError(
+        `drbdadm ${args.join(' ')}: ${reason.trim()} (exit ${err.run.exitCode})`,
+        err.run,
+      );
+    }
   }
 
   drbdRole(resource: string, role: 'primary' | 'secondary'): Promise<StepRun[]> {
     this.#resource(resource);
-    return this.#run([this.options.drbdadm, ...this.options.drbdadmArgs, role, resource], this.options.env);
+    return this.#drbdadm([role, resource]);
   }
 
   drbdDisconnect(resource: string): Promise<StepRun[]> {
     this.#resource(resource);
-    return this.#run(
-      [this.options.drbdadm, ...this.options.drbdadmArgs, 'disconnect', resource],
-      this.options.env,
-    );
+    return this.#drbdadm(['disconnect', resource]);
   }
 
   drbdConnect(resource: string, options: { readonly discardMyData?: boolean } = {}): Promise<StepRun[]> {
     this.#resource(resource);
-    const discard = options.discardMyData === true ? ['--discard-my-data'] : [];
-    return this.#run(
-      [this.options.drbdadm, ...this.options.drbdadmArgs, 'connect', ...discard, resource],
-      this.options.env,
-    );
+    return this.#drbdadm([
+      'connect',
+      ...(options.discardMyData === true ? ['--discard-my-data'] : []),
+      resource,
+    ]);
   }
 
   async mount(resource: string): Promise<StepRun[]> {
@@ -125,7 +148,7 @@ export class CommandHost implements HostOps {
     ]) {
       if (!existsSync(args[1] ?? '')) continue;
       try {
-        runs.push(...(await this.#run(['fuser', ...args])));
+        runs.push(...(await this.#run(['fuser', ...args], undefined, this.options.timeoutMs)));
       } catch (err) {
         // fuser exits 1 when nobody holds it: that is the good answer.
         if (!(err instanceof ExternalCommandError)) throw err;
@@ -159,7 +182,7 @@ export class CommandHost implements HostOps {
       lxd = { name: 'LXD daemon', ok: onPath(lxdCommand), detail: `${lxdCommand} (configured)` };
     } else {
       try {
-        await this.#run(['systemctl', 'cat', `${r.lxdUnit}.service`]);
+        await this.#run(['systemctl', 'cat', `${r.lxdUnit}.service`], undefined, this.options.timeoutMs);
         lxd = { name: 'LXD daemon', ok: true, detail: `${r.lxdUnit}.service` };
       } catch {
         lxd = { name: 'LXD daemon', ok: false, detail: `no systemd unit ${r.lxdUnit}.service` };

@@ -27,6 +27,8 @@ export interface ResourceSettings {
   readonly mountPoint: string;
   readonly device: string;
   readonly lxdUnit: string;
+  /** The LXD daemon is started and stopped by configured commands, not its systemd unit. */
+  readonly lxdCommands?: boolean;
 }
 
 /** Every container of the pair, from whichever host is Primary for its resource. */

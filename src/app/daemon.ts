@@ -85,6 +85,9 @@ export function resourceSettings(config: Config): Record<string, ResourceSetting
         mountPoint: r.mountPoint ?? `/${name}`,
         device: r.device ?? `/dev/drbd/by-res/${name}/0`,
         lxdUnit: r.lxdUnit ?? `${name}lxd`,
+        ...(r.commands.lxdStart !== undefined || r.commands.lxdStop !== undefined
+          ? { lxdCommands: true }
+          : {}),
       },
     ]),
   );
@@ -202,6 +205,7 @@ export class Daemon {
             drbdadmArgs: drbd.drbdadmArgs,
             env: drbd.env,
             timeoutMs: drbd.commandTimeoutMs,
+            serviceTimeoutMs: options.config.lxd.commandTimeoutMs,
             resources: Object.fromEntries(
               Object.entries(resources).map(([name, r]) => [
                 name,

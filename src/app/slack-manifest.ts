@@ -97,7 +97,8 @@ export function slackManifest(config: Config, options: SlackManifestOptions = {}
         {
           command: slack.command,
           description: 'DRBD pair status and operations',
-          usage_hint: 'status | containers | ip set C ADDRESS | failover R [to HOST] | splitbrain R victim HOST | help',
+          usage_hint:
+            'status | containers | ip set C ADDRESS | failover R [to HOST] | splitbrain R victim HOST | help',
           should_escape: false,
           ...(requestUrl === undefined ? {} : { url: requestUrl }),
         },

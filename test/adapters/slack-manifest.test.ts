@@ -15,7 +15,8 @@ describe('slackManifest', () => {
       {
         command: '/drbd-prod',
         description: expect.any(String),
-        usage_hint: 'status | containers | ip set C ADDRESS | failover R [to HOST] | splitbrain R victim HOST | help',
+        usage_hint:
+          'status | containers | ip set C ADDRESS | failover R [to HOST] | splitbrain R victim HOST | help',
         should_escape: false,
       },
     ]);

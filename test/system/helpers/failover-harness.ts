@@ -441,6 +441,17 @@ export class FailoverPair {
     }
     this.h.pair.crash(host);
   }
+
+  /** The host is back after killHost(): DRBD on it boots (in the simulator), then its bot starts. */
+  async restartHost(host: Host): Promise<void> {
+    if (this.h.pair.state().up[host] !== true) this.h.pair.boot(host);
+    if (!this.h.isRunning(host)) await this.h.start(host);
+  }
+}
+
+/** The pair, up and running (FailoverPair.start). */
+export function startPair(options: FailoverPairOptions): Promise<FailoverPair> {
+  return FailoverPair.start(options);
 }
 
 interface Address {
