@@ -53,12 +53,13 @@ function findBinary(name: string): string | undefined {
 
 /** Why this machine cannot run the rig (not root, a tool missing), or undefined when it can. */
 export function rigMissing(): string | undefined {
-  const missing: string[] = [];
-  if (process.getuid?.() !== 0) missing.push('root');
-  missing.push(...[...TOOLS, ...TOOLS_MORE].filter((t) => findBinary(t) === undefined));
-  if (!existsSync('/bin/busybox')) missing.push('/bin/busybox (busybox-static)');
-  if (missing.length === 0) return undefined;
-  return `needs ${missing.join(', ')} (${RIG_INSTALL_HINT})`;
+  const tools = [...TOOLS, ...TOOLS_MORE].filter((t) => findBinary(t) === undefined);
+  if (!existsSync('/bin/busybox')) tools.push('/bin/busybox');
+  const missing = [
+    ...(process.getuid?.() === 0 ? [] : ['root']),
+    ...(tools.length === 0 ? [] : [`${tools.join(', ')} (${RIG_INSTALL_HINT})`]),
+  ];
+  return missing.length === 0 ? undefined : `needs ${missing.join(' and ')}`;
 }
 
 // The resource's LXD daemon, as its systemd unit would run it: `start` refuses on an unmounted
@@ -136,7 +137,7 @@ type Step = () => Promise<unknown> | unknown;
 
 export class LxdRig {
   readonly #undo: Step[] = [];
-  #closed = false;
+  #closing: Promise<void> | undefined;
   #running = new Set<string>();
 
   private constructor(
@@ -286,9 +287,12 @@ resource ${RESOURCE} {
   }
 
   /** Undo everything (in reverse order); every step runs even when one fails. Idempotent. */
-  async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     const problems: string[] = [];
     for (let step = this.#undo.pop(); step !== undefined; step = this.#undo.pop()) {
       try {

@@ -392,6 +392,7 @@ export async function benchSwitchover(options: SwitchoverOptions): Promise<Switc
   const rig = await LxdRig.start({ containers: Math.max(...sizes) });
   // Ctrl-C or a kill: take everything down before going.
   const onSignal = (signal: NodeJS.Signals) => {
+    console.error(`switchover: ${signal}: taking the rig down (${rig.work})`);
     void rig.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', onSignal);

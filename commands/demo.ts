@@ -22,7 +22,7 @@ export function demoCommand(faults: DemoFaults) {
     kind: 'query',
     name: 'demo',
     description:
-      'Demo only: break the simulated pair: link-down|link-up|split-brain <resource>, crash|boot <host>, disk-fail|disk-attach <host> <resource>',
+      'Demo only: break the simulated pair (link-down r0, split-brain r0, crash alpha, boot alpha …)',
     options: [
       { name: 'fault', description: DEMO_FAULTS.join(', '), type: 'string', required: true },
       { name: 'target', description: 'A resource (r0) or a host (alpha)', type: 'string', required: true },

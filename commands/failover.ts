@@ -212,8 +212,7 @@ function replication(state: ResourceState | undefined, peer: string) {
 export const failover = defineChange({
   kind: 'change',
   name: 'failover',
-  description:
-    'Move a resource and its containers to the other host (planned switchover; checked, approved, rolled back on failure)',
+  description: 'Move a resource and its containers to the other host (checked, approved, rolled back)',
   options: [
     { name: 'resource', description: 'The DRBD resource, e.g. r0', type: 'string', required: true },
     {

@@ -68,3 +68,13 @@ describe('parseCommandText', () => {
     expect(tokenize('a "b c" "d\\"e"')).toEqual(['a', 'b c', 'd"e']);
   });
 });
+
+describe('the demo command', () => {
+  it('passes the Discord limits too (it is listed wherever the demo runs)', async () => {
+    const { demoCommand } = await import('../../commands/demo.js');
+    const { buildApplicationCommands } = await import('../../src/adapters/discord/commands.js');
+    expect(() =>
+      buildApplicationCommands('drbd', 'DRBD pair', [...COMMANDS, demoCommand(async () => 'ok')]),
+    ).not.toThrow();
+  });
+});

@@ -3,22 +3,29 @@
 // loop device that only the Primary mounts, the resource's LXD daemon on <mount point>/lxd started
 // by whichever host is Primary, and three busybox containers with routed addresses
 // (helpers/failover-harness.ts). Requests go through the fake Slack: alice asks and confirms, bob
-// (on call) approves.
+// (on call) approves; carol, in the team, is the second approver of a forced failover.
 //
 // In order: a resync blocks the plan at its pre-flight; DRBD refuses the demotion (-12, the device
 // is held open) and the refusal reaches the channel explained, with everything back on alpha; DRBD
 // refuses the promotion on beta (-2, its disk failed between the demotion and the promotion) and
-// everything goes back to alpha; then the switchover itself moves the containers to beta, RUNNING
-// with the same addresses and the same data. Needs root, LXD, drbd-utils and `npm run build`.
+// everything goes back to alpha; a split-brain (beta Primary in DRBD too, with nothing mounted) is
+// recovered with `splitbrain r0 victim beta` while alpha's containers keep running; then the
+// switchover itself moves the containers to beta, RUNNING with the same addresses and the same data;
+// a planned failover brings them back to alpha, alpha crashes (bot, LXD, containers, mount), beta
+// takes the lead and `failover r0 --force` (typed confirmation, two approvals) takes the fence lock
+// and brings the containers up on beta; alpha comes back as a follower. Needs root, LXD, drbd-utils
+// and `npm run build`.
 
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAudit } from '../../src/adapters/audit-log.js';
-import { CHANNEL } from '../helpers/pair-harness.js';
-import { FailoverPair, PEOPLE, RESOURCE, textOf } from './helpers/failover-harness.js';
-import { suiteCleanup } from './helpers/lxd-harness.js';
+import { FileLockStore } from '../../src/adapters/lock/file-lock.js';
+import type { StoredMessage } from '../fakes/slack/index.js';
+import { CHANNEL, type Host } from '../helpers/pair-harness.js';
+import { FailoverPair, LXD_CTL, PEOPLE, RESOURCE, textOf } from './helpers/failover-harness.js';
+import { lxcQuery, suiteCleanup } from './helpers/lxd-harness.js';
 
-const { alice, bob } = PEOPLE;
+const { alice, bob, carol } = PEOPLE;
 const suite = suiteCleanup();
 let fo: FailoverPair;
 
@@ -51,10 +58,58 @@ function expectUndone(text: string, labels: readonly string[]): void {
   });
 }
 
-function finishedOutcomes(): (string | undefined)[] {
-  return readAudit(join(fo.h.stateDir('alpha'), 'audit.ndjson'), { event: 'finished' }).records.map(
+function finishedOutcomes(host: Host = 'alpha'): (string | undefined)[] {
+  return readAudit(join(fo.h.stateDir(host), 'audit.ndjson'), { event: 'finished' }).records.map(
     (r) => r.outcome,
   );
+}
+
+/** The step records of request `id` in the leader's audit log: [id, host, status] each. */
+function auditedSteps(id: string, leader: Host = 'alpha') {
+  return readAudit(join(fo.h.stateDir(leader), 'audit.ndjson'), { operation: id }).records.filter(
+    (r) => r.event === 'step',
+  );
+}
+
+/** The action ids of the buttons the plan shows now. */
+function buttons(plan: StoredMessage): string[] {
+  const blocks = [
+    ...(plan.blocks ?? []),
+    ...(plan.attachments ?? []).flatMap((a) => (a as { blocks?: unknown[] }).blocks ?? []),
+  ] as { type?: string; elements?: { type?: string; action_id?: string }[] }[];
+  return blocks
+    .filter((b) => b.type === 'actions')
+    .flatMap((b) => b.elements ?? [])
+    .filter((e) => e.type === 'button')
+    .map((e) => String(e.action_id));
+}
+
+/** The PID of each container's init process, by name (LXD's view). */
+async function containerPids(): Promise<Record<string, number>> {
+  const instances = await lxcQuery<{ name: string; state?: { pid?: number } }[]>(
+    fo.lxdDir,
+    '/1.0/instances?recursion=1',
+  );
+  return Object.fromEntries(instances.map((i) => [i.name, i.state?.pid ?? 0]));
+}
+
+/** Waits until every container is Running with its address (LXD starts them in the background). */
+async function allRunning(timeoutMs = 90_000): Promise<void> {
+  const wanted = fo.containers.map((c) => ({ name: c.name, status: 'Running', ipv4: [c.ipv4] }));
+  const deadline = Date.now() + timeoutMs;
+  let seen: unknown = 'nothing';
+  for (;;) {
+    try {
+      seen = await fo.live();
+      if (JSON.stringify(seen) === JSON.stringify(wanted)) return;
+    } catch (error) {
+      seen = (error as Error).message;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`the containers are not all Running with their addresses: ${JSON.stringify(seen)}`);
+    }
+    await sleep(500);
+  }
 }
 
 describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm', () => {
@@ -148,6 +203,92 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
     expect(finishedOutcomes().at(-1)).toBe('rolled-back');
   }, 180_000);
 
+  it("recovers a split-brain with beta as the victim: beta (Primary in DRBD only) discards its changes and resyncs, alpha's containers never stop", async () => {
+    await expectOnAlpha();
+    const lxdBefore = fo.lxdPid();
+    const pidsBefore = await containerPids();
+    const splitBrainAlerts = () =>
+      fo.h
+        .messages()
+        .filter((m) => /Split-brain on .*both sides changed data/.test(textOf({ ...m, history: [] })));
+    expect(splitBrainAlerts()).toHaveLength(0);
+
+    // Both sides become Primary while disconnected, then refuse each other: StandAlone. beta is
+    // Primary in DRBD only: nothing is mounted on it and no LXD runs there.
+    fo.h.pair.splitBrain(RESOURCE);
+    expect(fo.h.pair.role('beta', RESOURCE)).toBe('Primary');
+    expect(fo.h.pair.cstate('alpha', RESOURCE)).toBe('StandAlone');
+    expect(fo.h.pair.cstate('beta', RESOURCE)).toBe('StandAlone');
+    expect(fo.mountOwner()).toBe('alpha');
+    await fo.h.slack.waitFor(() => splitBrainAlerts().length > 0, 'the split-brain alert', 15_000);
+    const alert = splitBrainAlerts()[0] as StoredMessage;
+    expect(textOf({ ...alert, history: [] })).toMatch(/CRITICAL|🚨/);
+
+    const { plan, id, answer } = await fo.request('splitbrain r0 victim beta', alice);
+    expect(answer.private).toBe(true);
+    expect(plan.text).toContain(
+      'split-brain recovery r0: beta discards its changes: waiting for confirmation',
+    );
+    const shown = fo.planText(plan);
+    // Both sides, and who loses what.
+    expect(shown).toContain('*alpha (survivor: keeps its data)*\nPrimary, disk UpToDate, StandAlone');
+    expect(shown).toContain('*beta (victim: loses its changes)*\nPrimary, disk UpToDate, StandAlone');
+    // beta has no containers: nothing to stop; its (absent) LXD and mount are taken care of.
+    expect(shown).not.toMatch(/◻️ Stop .*fo-/);
+    expect(shown).toContain('◻️ Stop LXD of r0 on beta (beta)');
+    expect(shown).toContain('◻️ drbdadm connect --discard-my-data r0 (beta) (beta)');
+    expect(shown).toContain('◻️ drbdadm connect r0 (alpha) (alpha)');
+    // Discarding data is confirmed by typing the victim's name; there is no Confirm button.
+    expect(shown).toContain(`type \`confirm ${id} beta\``);
+    expect(buttons(plan)).toEqual(['drbd:cancel']);
+    const clicked = await fo.click(plan, 'confirm', alice, `confirm ${id}`);
+    expect(clicked.text).toContain(`This cannot be confirmed with a click: type \`confirm ${id} beta\``);
+    const wrongName = await fo.slash(`confirm ${id} alpha`, alice);
+    expect(wrongName.text).toContain(`type \`confirm ${id} beta\``);
+    expect(fo.h.pair.role('beta', RESOURCE)).toBe('Primary');
+
+    const confirmed = await fo.slash(`confirm ${id} beta`, alice);
+    expect(confirmed.text).toContain(`Confirmed. Request ${id} now needs one approval.`);
+    const approved = await fo.click(plan, 'approve', bob);
+    expect(approved.text).toContain(`Approved by bob; running request ${id}.`);
+    const text = await fo.finished(plan);
+    expect(plan.text, text).toMatch(/split-brain recovery r0: beta discards its changes: done in /);
+
+    expect(fo.h.pair.role('alpha', RESOURCE)).toBe('Primary');
+    expect(fo.h.pair.role('beta', RESOURCE)).toBe('Secondary');
+    expect(fo.h.pair.cstate('beta', RESOURCE)).toBe('Connected');
+    expect(fo.h.pair.dstate('beta', RESOURCE)).toBe('UpToDate/UpToDate');
+    const steps = auditedSteps(id);
+    expect(steps.map((r) => [r.step?.id, r.step?.host, r.step?.status])).toEqual([
+      ['stop-lxd', 'beta', 'done'],
+      ['umount', 'beta', 'done'],
+      ['disconnect', 'beta', 'done'],
+      ['secondary', 'beta', 'done'],
+      ['discard', 'beta', 'done'],
+      ['connect', 'alpha', 'done'],
+      ['resync', 'beta', 'done'],
+    ]);
+    const runs = (step: string) => steps.find((r) => r.step?.id === step)?.step?.runs ?? [];
+    expect(runs('discard').map((r) => r.argv.slice(-3))).toEqual([
+      ['connect', '--discard-my-data', RESOURCE],
+    ]);
+    // beta's own LXD stop and umount (host-ctl.sh found nothing of beta's to stop or unmount).
+    expect(runs('stop-lxd').map((r) => [r.argv, r.exitCode])).toEqual([
+      [fo.hostCommand('beta', 'lxd-stop', [LXD_CTL, 'stop', fo.lxdDir, fo.runDir]), 0],
+    ]);
+    expect(runs('umount').map((r) => [r.argv, r.exitCode])).toEqual([
+      [fo.hostCommand('beta', 'umount', ['umount', fo.mountPoint]), 0],
+    ]);
+
+    // alpha's services never moved: same LXD daemon, same container processes, same file system.
+    expect(fo.lxdPid()).toBe(lxdBefore);
+    expect(await containerPids()).toEqual(pidsBefore);
+    expect(fo.mountOwner()).toBe('alpha');
+    await fo.settled();
+    await expectOnAlpha();
+    expect(finishedOutcomes().at(-1)).toBe('succeeded');
+  }, 120_000);
+
   it('moves three running containers from alpha to beta: RUNNING again with the same addresses and their data', async () => {
     const lxdBefore = fo.lxdPid();
     const { plan, id, answer } = await fo.request('failover r0', alice);
@@ -195,12 +336,130 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
       ['verify', 'beta', 'done'],
     ]);
     const argv = (id: string) => steps.find((r) => r.step?.id === id)?.step?.runs.map((r) => r.argv);
-    expect(argv('umount')).toEqual([['umount', fo.mountPoint]]);
-    expect(argv('mount')).toEqual([['mount', fo.loopDevice, fo.mountPoint]]);
-    expect(argv('start-lxd')?.[0]?.slice(1)).toEqual(['start', fo.lxdDir, fo.runDir]);
+    expect(argv('umount')).toEqual([fo.hostCommand('alpha', 'umount', ['umount', fo.mountPoint])]);
+    expect(argv('mount')).toEqual([fo.hostCommand('beta', 'mount', ['mount', fo.loopDevice, fo.mountPoint])]);
+    expect(argv('start-lxd')).toEqual([
+      fo.hostCommand('beta', 'lxd-start', [LXD_CTL, 'start', fo.lxdDir, fo.runDir]),
+    ]);
+    expect(fo.mountOwner()).toBe('beta');
     expect(finishedOutcomes().at(-1)).toBe('succeeded');
     // The channel heard it from the leader only.
     expect(fo.h.chatCalls().every((c) => c.by === 'alpha')).toBe(true);
     expect(fo.h.messages().every((m) => m.channel === CHANNEL)).toBe(true);
+  }, 180_000);
+  it('forced failover after alpha crashes: beta takes the lead, then, typed and approved twice, the fence lock, r0 and the containers', async () => {
+    // From beta (the switchover above) back to alpha, by a planned failover.
+    const back = await fo.request('failover r0', alice);
+    expect(back.plan.text).toContain('failover r0: beta → alpha: waiting for confirmation');
+    const backText = await fo.confirmAndApprove(back.plan, alice, bob);
+    expect(back.plan.text, backText).toMatch(/failover r0: beta → alpha: done in /);
+    await fo.settled();
+    await expectOnAlpha();
+    expect(fo.mountOwner()).toBe('alpha');
+    const store = new FileLockStore({ dir: fo.h.lockDir });
+    expect((await store.read(RESOURCE)).holder).toBeNull();
+    const lxdBefore = fo.lxdPid();
+
+    // alpha crashes: its bot, its LXD daemon and containers, its mount; DRBD on it goes down.
+    const crashedAt = Date.now();
+    await fo.killHost('alpha');
+    expect(fo.h.pair.state().up.alpha).toBe(false);
+    expect(fo.isMounted()).toBe(false);
+    expect(fo.lxdPid()).toBeNull();
+    expect(fo.h.pair.role('beta', RESOURCE)).toBe('Secondary');
+    const takeover = await fo.h.waitForLeader('beta', { since: crashedAt, timeoutMs: 30_000 });
+    expect(takeover.postedBy).toBe('beta');
+    expect(takeover.previous).toBe('alpha');
+
+    const { plan, id, answer } = await fo.request('failover r0 --force', alice);
+    expect(answer.private).toBe(true);
+    expect(plan.text).toContain('FORCED failover r0 → beta: waiting for confirmation');
+    const shown = fo.planText(plan);
+    expect(shown).toMatch(/✅ peer not connected: beta → alpha: (?!Connected)\w+/);
+    expect(shown).toContain('✅ peer not Primary: alpha does not answer over the peer link');
+    expect(shown).toContain('✅ UpToDate data: beta: UpToDate');
+    expect(shown).toContain('✅ fence lock: free: it will be taken');
+    expect(shown).toContain('◻️ Take the fence lock of r0 for beta (beta)');
+    expect(shown).toContain('◻️ drbdadm primary r0 (beta)');
+    // Typed, not clicked: no Confirm button, and a click (or the id alone) is refused.
+    expect(shown).toContain(`type \`confirm ${id} r0\``);
+    expect(buttons(plan)).toEqual(['drbd:cancel']);
+    const clicked = await fo.click(plan, 'confirm', alice, `confirm ${id}`);
+    expect(clicked.text).toContain(`This cannot be confirmed with a click: type \`confirm ${id} r0\``);
+    const bare = await fo.slash(`confirm ${id}`, alice);
+    expect(bare.text).toContain(`type \`confirm ${id} r0\``);
+    const notRequester = await fo.slash(`confirm ${id} r0`, bob);
+    expect(notRequester.text).toContain(`Only alice, who asked for it, can confirm request ${id}.`);
+    await sleep(300);
+    expect(plan.text).toContain('waiting for confirmation');
+    expect(fo.h.pair.role('beta', RESOURCE)).toBe('Secondary');
+
+    const confirmed = await fo.slash(`confirm ${id} r0`, alice);
+    expect(confirmed.text).toContain(`Confirmed. Request ${id} now needs 2 approvals.`);
+    expect(buttons(plan)).toEqual(['drbd:approve', 'drbd:cancel']);
+    // Two different people, neither the requester; on call or not (approverOnCall: false).
+    const own = await fo.click(plan, 'approve', alice);
+    expect(own.text).toContain('someone else must approve it');
+    const first = await fo.click(plan, 'approve', bob);
+    expect(first.text).toContain(`Approved by bob; request ${id} needs one approval more.`);
+    const again = await fo.click(plan, 'approve', bob);
+    expect(again.text).toContain('bob has already approved it; it needs another person.');
+    await sleep(300);
+    expect(fo.h.pair.role('beta', RESOURCE)).toBe('Secondary');
+    const second = await fo.click(plan, 'approve', carol);
+    expect(second.text).toContain(`Approved by carol; running request ${id}.`);
+    const text = await fo.finished(plan);
+    expect(plan.text, text).toMatch(/FORCED failover r0 → beta: done in /);
+    expect(text).toContain('approved by bob, carol');
+
+    expect(auditedSteps(id, 'beta').map((r) => [r.step?.id, r.step?.host, r.step?.status])).toEqual([
+      ['fence', 'beta', 'done'],
+      ['promote', 'beta', 'done'],
+      ['mount', 'beta', 'done'],
+      ['start-lxd', 'beta', 'done'],
+      ['list', 'beta', 'done'],
+    ]);
+    expect(finishedOutcomes('beta').at(-1)).toBe('succeeded');
+    expect(fo.h.pair.role('beta', RESOURCE)).toBe('Primary');
+    expect(fo.isMounted()).toBe(true);
+    expect(fo.mountOwner()).toBe('beta');
+    const lxdAfter = fo.lxdPid();
+    expect(lxdAfter).not.toBeNull();
+    expect(lxdAfter).not.toBe(lxdBefore);
+    // LXD restarted what was running when alpha died: every container, its address, its data.
+    await allRunning();
+    for (const c of fo.containers) expect(await fo.readData(c.name)).toBe(c.data);
+
+    // The fence lock of r0 is beta's, in the lock store and as the bot reports it.
+    const fence = await store.read(RESOURCE);
+    expect(fence.holder).toBe('beta');
+    expect(fence.expiresAt ?? 0).toBeGreaterThan(Date.now() + 30 * 60_000);
+    const status = await fo.slash('status', alice);
+    expect(status.text).toMatch(/Fence r0\nheld by beta until /);
+    expect(status.text).toMatch(/Leader\nbeta \(token \d+\)/);
+
+    // alpha comes back: DRBD resyncs it from beta, and its bot follows beta's lead.
+    const callsBefore = fo.h.chatCalls().length;
+    const logMark = fo.h.logs('alpha').length;
+    await fo.restartHost('alpha');
+    await fo.h.waitForLog(
+      'alpha',
+      (l) => l.msg === 'leader election: leader-changed' && l.leader === 'beta',
+      'alpha to follow beta',
+      20_000,
+      logMark,
+    );
+    await fo.settled();
+    expect(fo.h.pair.role('alpha', RESOURCE)).toBe('Secondary');
+    expect(fo.h.pair.role('beta', RESOURCE)).toBe('Primary');
+    expect(fo.h.elections('alpha').slice(-1)[0]?.msg).not.toBe('leader election: became-leader');
+    expect(
+      fo.h
+        .chatCalls()
+        .slice(callsBefore)
+        .every((c) => c.by === 'beta'),
+    ).toBe(true);
+    await allRunning();
+    await store.close();
   }, 180_000);
 });

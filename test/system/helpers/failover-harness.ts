@@ -9,13 +9,18 @@
 //
 // Chat goes through one fake Slack that both bots share (only the leader connects): slash() types a
 // command, click() presses a button of a plan as it was rendered, planText() reads a plan.
-// killHost() is a host crash (the bot, and on the Primary its containers, LXD and mount), for the
-// forced-failover tests to come.
+// killHost() is a host crash (the bot, and on the Primary its containers, LXD and mount, without
+// LXD recording the containers as stopped); restartHost() brings it back.
+//
+// Both hosts run their mount, umount and LXD start/stop through fixtures/host-ctl.sh, which keeps
+// what would be each host's own on two machines: which host has the file system mounted. The other
+// host's umount and LXD stop find nothing to do, as on a host that never mounted it (a split-brain
+// victim that became Primary in DRBD only).
 //
 // Everything is undone by the suite cleanup passed in (run it from afterAll), bot processes first.
 // Only processes started here are ended, by their PID.
 
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { delimiter, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { run } from '../../../src/adapters/exec.js';
@@ -32,6 +37,7 @@ import {
   lxcQuery,
   lxdWorkDir,
   type Register,
+  removeStaleFirewallChains,
   requireLxd,
   uniqueSuffix,
   unusedAddresses,
@@ -39,10 +45,12 @@ import {
 
 export const RESOURCE = 'r0';
 export const LXD_CTL = resolve(import.meta.dirname, '../fixtures/lxd-ctl.sh');
+export const HOST_CTL = resolve(import.meta.dirname, '../fixtures/host-ctl.sh');
+export type HostAction = 'mount' | 'umount' | 'lxd-start' | 'lxd-stop';
 const IMAGE_ALIAS = 'busybox';
 const DATA_FILE = '/root/failover-data.txt';
 
-/** A person with a Slack id; alice is in the team, bob is in the team and on call. */
+/** A person with a Slack id; alice and carol are in the team, bob is in the team and on call. */
 export interface Person {
   readonly name: string;
   readonly slack: string;
@@ -50,6 +58,7 @@ export interface Person {
 export const PEOPLE = {
   alice: { name: 'alice', slack: 'U0ALICE' },
   bob: { name: 'bob', slack: 'U0BOB' },
+  carol: { name: 'carol', slack: 'U0CAROL' },
 } as const satisfies Record<string, Person>;
 
 export interface TestContainer {
@@ -194,6 +203,8 @@ export class FailoverPair {
     mkdirSync(mountPoint, { mode: 0o711 });
     await sh('mount', loopDevice, mountPoint);
     add(() => lazyUnmount(mountPoint));
+    const ownerFile = join(work, 'mount-owner');
+    writeFileSync(ownerFile, 'alpha\n');
     // The containers' root (uid 100000 on the host) must traverse to their rootfs.
     await sh('chmod', '0711', mountPoint);
     const lxdDir = join(mountPoint, 'lxd');
@@ -253,15 +264,17 @@ export class FailoverPair {
             device: loopDevice,
             subnets: ['198.51.100.0/24'],
             commands: {
-              mount: ['mount', loopDevice, mountPoint],
-              umount: ['umount', mountPoint],
-              lxdStart: [LXD_CTL, 'start', lxdDir, runDir],
-              lxdStop: [LXD_CTL, 'stop', lxdDir, runDir],
+              mount: hostCommand(host, ownerFile, 'mount', ['mount', loopDevice, mountPoint]),
+              umount: hostCommand(host, ownerFile, 'umount', ['umount', mountPoint]),
+              lxdStart: hostCommand(host, ownerFile, 'lxd-start', [LXD_CTL, 'start', lxdDir, runDir]),
+              lxdStop: hostCommand(host, ownerFile, 'lxd-stop', [LXD_CTL, 'stop', lxdDir, runDir]),
             },
           },
         },
         lxd: { stopTimeoutS: 10, commandTimeoutMs: 60_000, verifyTimeoutMs: 30_000 },
         oncall: { team: Object.values(PEOPLE), static: ['bob'], announce: false },
+        // The fence lock of r0 (taken by a forced failover), shown by `status` and checked by plans.
+        fences: [RESOURCE],
         // Two bots on one machine: no status port to fight over, no scheduled jobs in the way.
         status: { enabled: false },
         schedules: { reconcile: null, digest: null },
@@ -279,6 +292,22 @@ export class FailoverPair {
     );
     await h.slack.waitForConnection(1, 15_000);
     return pair;
+  }
+
+  /** The file naming the host that has r0's file system mounted (fixtures/host-ctl.sh). */
+  get ownerFile(): string {
+    return join(this.work, 'mount-owner');
+  }
+
+  /** The host that has r0's file system mounted, as far as host-ctl.sh knows, or null. */
+  mountOwner(): string | null {
+    if (!existsSync(this.ownerFile)) return null;
+    return readFileSync(this.ownerFile, 'utf8').trim() || null;
+  }
+
+  /** The argv a host's bot runs for `action` (fixtures/host-ctl.sh around the real command). */
+  hostCommand(host: Host, action: HostAction, argv: readonly string[]): string[] {
+    return hostCommand(host, this.ownerFile, action, argv);
   }
 
   // ---- chat -------------------------------------------------------------------------------------
@@ -321,14 +350,23 @@ export class FailoverPair {
     return { plan: await this.plan(id), id, answer };
   }
 
-  /** Press a button of the plan as `who`, with the value the bot rendered on it now. */
-  async click(plan: StoredMessage, action: 'confirm' | 'approve' | 'cancel', who: Person): Promise<Answer> {
+  /**
+   * Press a button of the plan as `who`, with the value the bot rendered on it now; `value` sends
+   * that instead (a button the plan does not show, e.g. a Confirm of a plan to be confirmed by typing).
+   */
+  async click(
+    plan: StoredMessage,
+    action: 'confirm' | 'approve' | 'cancel',
+    who: Person,
+    value?: string,
+  ): Promise<Answer> {
     const { responseUrl } = await this.h.slack.clickButton({
       channelId: CHANNEL,
       messageTs: plan.ts,
       actionId: `drbd:${action}`,
       userId: who.slack,
       userName: who.name,
+      ...(value === undefined ? {} : { value }),
     });
     const [response] = await this.h.slack.waitForResponses(responseUrl, 1, 30_000);
     return answerOf(response);
@@ -418,28 +456,57 @@ export class FailoverPair {
   // ---- faults -----------------------------------------------------------------------------------
 
   /**
-   * The host crashes: its bot (and the bot's process group) is killed; when it is Primary, its
-   * containers die with it (forced stop), its LXD daemon is killed and its mount goes away (lazily);
-   * then DRBD on it goes down in the simulator.
+   * The host crashes: its bot (and the bot's process group) is killed; when it has r0's file system
+   * mounted, its LXD daemon and the containers' processes are SIGKILLed (LXD records nothing, so
+   * each container's last state stays RUNNING, as after a power cut) and what the crash takes with
+   * the host's kernel goes too: the containers' proxy neighbours and firewall chains, their cgroups,
+   * the mounts (lazily); then DRBD on it goes down in the simulator.
    */
   async killHost(host: Host): Promise<void> {
-    const primary = this.h.pair.role(host, RESOURCE) === 'Primary';
+    const owner = this.mountOwner() ?? (this.h.pair.role(host, RESOURCE) === 'Primary' ? host : null);
     if (this.h.isRunning(host)) await this.h.kill9(host);
-    if (primary) {
-      const pid = this.lxdPid();
-      if (pid !== null) {
-        await bestEffort('lxc stop --all --force', () => lxc(this.lxdDir, 'stop', '--all', '--force'));
-        try {
-          process.kill(pid, 'SIGKILL');
-        } catch {
-          // already gone
-        }
-        for (let i = 0; i < 100 && ![null, 'Z'].includes(processState(pid)); i++) await sleep(100);
-      }
+    if (owner === host) {
+      await this.crashLxd();
       for (const point of mountsUnder(this.lxdDir)) await lazyUnmount(point);
       await lazyUnmount(this.mountPoint);
+      rmSync(this.ownerFile, { force: true });
     }
     this.h.pair.crash(host);
+  }
+
+  /** r0's LXD daemon and its containers die at once (SIGKILL), as in a power cut. */
+  private async crashLxd(): Promise<void> {
+    const pid = this.lxdPid();
+    if (pid === null) return;
+    let inits: number[] = [];
+    try {
+      inits = (await lxcQuery<{ state?: { pid?: number } }[]>(this.lxdDir, '/1.0/instances?recursion=1'))
+        .map((i) => i.state?.pid ?? 0)
+        .filter((p) => p > 1);
+    } catch (error) {
+      console.warn(`failover harness: could not list the containers' processes: ${(error as Error).message}`);
+    }
+    // liblxc's monitor of each container: "[lxc monitor] <LXD_DIR>/containers <name>".
+    const monitorPrefix = `[lxc monitor] ${join(this.lxdDir, 'containers')} `;
+    const monitors = processesWhere((cmdline) => cmdline.startsWith(monitorPrefix));
+    await killAndWait([pid]);
+    await killAndWait([...monitors, ...inits]);
+    const names = this.containers.map((c) => c.name);
+    for (const c of this.containers) {
+      await bestEffort(`ip neigh del proxy ${c.ipv4}`, async () => {
+        const parents = (await capture('ip', ['-4', 'neigh', 'show', 'proxy', c.ipv4]))
+          .split('\n')
+          .map((line) => /\bdev (\S+)/.exec(line)?.[1])
+          .filter((dev) => dev !== undefined);
+        for (const dev of parents) {
+          await run('ip', ['neigh', 'del', 'proxy', c.ipv4, 'dev', dev], { timeoutMs: 10_000 });
+        }
+      });
+    }
+    for (const name of names) {
+      await removeStaleFirewallChains(name);
+      for (const group of [`lxc.payload.${name}`, `lxc.monitor.${name}`]) removeCgroups(group);
+    }
   }
 
   /** The host is back after killHost(): DRBD on it boots (in the simulator), then its bot starts. */
@@ -452,6 +519,64 @@ export class FailoverPair {
 /** The pair, up and running (FailoverPair.start). */
 export function startPair(options: FailoverPairOptions): Promise<FailoverPair> {
   return FailoverPair.start(options);
+}
+
+/** [fixtures/host-ctl.sh, host, owner file, action, ...the real command]. */
+function hostCommand(host: Host, ownerFile: string, action: HostAction, argv: readonly string[]): string[] {
+  return [HOST_CTL, host, ownerFile, action, ...argv];
+}
+
+const CGROUP_ROOT = '/sys/fs/cgroup';
+
+/** The cgroup `name` in every hierarchy (cgroup v1 controllers, the unified one, or plain v2). */
+function removeCgroups(name: string): void {
+  const roots = [CGROUP_ROOT, ...readdirSync(CGROUP_ROOT).map((entry) => join(CGROUP_ROOT, entry))];
+  for (const root of roots) removeCgroup(join(root, name));
+}
+
+/** An empty cgroup and its empty children, deepest first (best effort: one still in use stays). */
+function removeCgroup(dir: string): void {
+  if (!existsSync(dir)) return;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (entry.isDirectory()) removeCgroup(join(dir, entry.name));
+  }
+  try {
+    rmdirSync(dir);
+  } catch (error) {
+    console.warn(`failover harness: rmdir ${dir}: ${(error as Error).message}`);
+  }
+}
+
+/** PIDs of the processes whose command line (NULs as spaces) matches. */
+function processesWhere(match: (cmdline: string) => boolean): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    let cmdline: string;
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+    } catch {
+      continue; // gone
+    }
+    if (match(cmdline)) pids.push(Number(entry));
+  }
+  return pids;
+}
+
+/** SIGKILL to each PID, then wait (up to 10 s) until each is gone or a zombie. */
+async function killAndWait(pids: readonly number[]): Promise<void> {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // already gone
+    }
+  }
+  const deadline = Date.now() + 10_000;
+  while (pids.some((pid) => ![null, 'Z'].includes(processState(pid)))) {
+    if (Date.now() > deadline) throw new Error(`processes ${pids.join(', ')} are still there after SIGKILL`);
+    await sleep(100);
+  }
 }
 
 interface Address {
