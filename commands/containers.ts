@@ -25,6 +25,19 @@ export async function containersView(context: {
   return context.containers();
 }
 
+/** For a plan: the view, or why there is none (a plan may still refuse with that reason). */
+export async function containersOrWhy(context: {
+  readonly containers?: () => Promise<ContainersView>;
+}): Promise<ContainersView | { readonly unavailable: string }> {
+  try {
+    return context.containers === undefined
+      ? { unavailable: 'no LXD resources configured' }
+      : await context.containers();
+  } catch (err) {
+    return { unavailable: (err as Error).message };
+  }
+}
+
 export const containers = defineQuery({
   kind: 'query',
   name: 'containers',

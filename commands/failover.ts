@@ -21,6 +21,7 @@ import type { HostState, ResourceState } from '../src/core/host-state.js';
 import { INCIDENT_TITLES } from '../src/core/incidents.js';
 import type { Plan, PlanStep, StepAction } from '../src/core/operation.js';
 import type { PreflightCheck } from '../src/ports/host.js';
+import { containersOrWhy } from './containers.js';
 
 export interface FailoverWorld {
   readonly hosts: readonly HostState[];
@@ -167,15 +168,7 @@ export async function observeFailover(
   const source = primaries.length === 1 ? (primaries[0] ?? null) : null;
   const pair = [context.host, ...(context.peerName === undefined ? [] : [context.peerName])];
   const target = to ?? pair.find((h) => h !== source) ?? null;
-  let view: FailoverWorld['view'];
-  try {
-    view =
-      context.containers === undefined
-        ? { unavailable: 'no LXD resources configured' }
-        : await context.containers();
-  } catch (err) {
-    view = { unavailable: (err as Error).message };
-  }
+  const view = await containersOrWhy(context);
   const preflight =
     target === null || context.preflight === undefined ? null : await context.preflight(target, resource);
   const fences = context.leadership === undefined ? [] : (await context.leadership()).fences;

@@ -15,6 +15,7 @@ import {
 import type { HostState } from '../src/core/host-state.js';
 import type { PlanStep, StepAction } from '../src/core/operation.js';
 import { formatDuration } from '../src/core/rules.js';
+import { containersOrWhy } from './containers.js';
 
 export interface SplitBrainWorld {
   readonly hosts: readonly HostState[];
@@ -26,15 +27,7 @@ export interface SplitBrainWorld {
 }
 
 async function observe(resource: string, context: CommandContext): Promise<SplitBrainWorld> {
-  let view: SplitBrainWorld['view'];
-  try {
-    view =
-      context.containers === undefined
-        ? { unavailable: 'no LXD resources configured' }
-        : await context.containers();
-  } catch (err) {
-    view = { unavailable: (err as Error).message };
-  }
+  const view = await containersOrWhy(context);
   const incident = Object.values(context.incidents()).find(
     (i) => i.resource === resource && i.resolvedAt === undefined && i.splitBrain === true,
   );
