@@ -103,7 +103,7 @@ export const splitbrain = defineChange({
         step(
           'stop-containers',
           victim,
-          `Stop ${running.join(', ')} on ${victim}`,
+          `Stop ${running.join(', ')}`,
           {
             kind: 'containers-stop',
             ...on,
@@ -113,28 +113,28 @@ export const splitbrain = defineChange({
           [{ kind: 'containers-start', ...on, containers: running }],
         );
       }
-      step('stop-lxd', victim, `Stop LXD of ${resource} on ${victim}`, { kind: 'lxd-stop', ...on }, [
+      step('stop-lxd', victim, `Stop LXD of ${resource}`, { kind: 'lxd-stop', ...on }, [
         { kind: 'lxd-start', ...on },
       ]);
-      step('umount', victim, `Unmount ${settings.mountPoint} on ${victim}`, { kind: 'umount', ...on }, [
+      step('umount', victim, `Unmount ${settings.mountPoint}`, { kind: 'umount', ...on }, [
         { kind: 'mount', ...on },
       ]);
     }
-    step('disconnect', victim, `drbdadm disconnect ${resource} (${victim})`, {
+    step('disconnect', victim, `drbdadm disconnect ${resource}`, {
       kind: 'drbd-disconnect',
       ...on,
     });
-    step('secondary', victim, `drbdadm secondary ${resource} (${victim})`, {
+    step('secondary', victim, `drbdadm secondary ${resource}`, {
       kind: 'drbd-role',
       ...on,
       role: 'secondary',
     });
-    step('discard', victim, `drbdadm connect --discard-my-data ${resource} (${victim})`, {
+    step('discard', victim, `drbdadm connect --discard-my-data ${resource}`, {
       kind: 'drbd-connect',
       ...on,
       discardMyData: true,
     });
-    step('connect', survivor, `drbdadm connect ${resource} (${survivor})`, {
+    step('connect', survivor, `drbdadm connect ${resource}`, {
       kind: 'drbd-connect',
       ...on,
       discardMyData: false,

@@ -22,7 +22,7 @@ import { readAudit } from '../../src/adapters/audit-log.js';
 import { FileLockStore } from '../../src/adapters/lock/file-lock.js';
 import type { StoredMessage } from '../fakes/slack/index.js';
 import { CHANNEL, type Host } from '../helpers/pair-harness.js';
-import { FailoverPair, LXD_CTL, PEOPLE, RESOURCE, textOf } from './helpers/failover-harness.js';
+import { FailoverPair, LXD_CTL, PEOPLE, processAlive, RESOURCE, textOf } from './helpers/failover-harness.js';
 import { lxcQuery, suiteCleanup } from './helpers/lxd-harness.js';
 
 const { alice, bob, carol } = PEOPLE;
@@ -88,7 +88,7 @@ function buttons(plan: StoredMessage): string[] {
 async function containerPids(): Promise<Record<string, number>> {
   const instances = await lxcQuery<{ name: string; state?: { pid?: number } }[]>(
     fo.lxdDir,
-    '/1.0/instances?recursion=1',
+    '/1.0/instances?recursion=2',
   );
   return Object.fromEntries(instances.map((i) => [i.name, i.state?.pid ?? 0]));
 }
@@ -207,6 +207,7 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
     await expectOnAlpha();
     const lxdBefore = fo.lxdPid();
     const pidsBefore = await containerPids();
+    expect(Object.values(pidsBefore).every((pid) => pid > 1)).toBe(true);
     const splitBrainAlerts = () =>
       fo.h
         .messages()
@@ -236,8 +237,9 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
     // beta has no containers: nothing to stop; its (absent) LXD and mount are taken care of.
     expect(shown).not.toMatch(/◻️ Stop .*fo-/);
     expect(shown).toContain('◻️ Stop LXD of r0 on beta (beta)');
-    expect(shown).toContain('◻️ drbdadm connect --discard-my-data r0 (beta) (beta)');
-    expect(shown).toContain('◻️ drbdadm connect r0 (alpha) (alpha)');
+    expect(shown).toContain(`◻️ Unmount ${fo.mountPoint} on beta (beta)`);
+    expect(shown).toContain('◻️ drbdadm connect --discard-my-data r0 (beta)');
+    expect(shown).toContain('◻️ drbdadm connect r0 (alpha)');
     // Discarding data is confirmed by typing the victim's name; there is no Confirm button.
     expect(shown).toContain(`type \`confirm ${id} beta\``);
     expect(buttons(plan)).toEqual(['drbd:cancel']);
@@ -249,6 +251,9 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
 
     const confirmed = await fo.slash(`confirm ${id} beta`, alice);
     expect(confirmed.text).toContain(`Confirmed. Request ${id} now needs one approval.`);
+    // One approval, by whoever is on call: carol is in the team but not on call.
+    const notOnCall = await fo.click(plan, 'approve', carol);
+    expect(notOnCall.text).toContain('carol is not on call');
     const approved = await fo.click(plan, 'approve', bob);
     expect(approved.text).toContain(`Approved by bob; running request ${id}.`);
     const text = await fo.finished(plan);
@@ -349,16 +354,19 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
   }, 180_000);
   it('forced failover after alpha crashes: beta takes the lead, then, typed and approved twice, the fence lock, r0 and the containers', async () => {
     // From beta (the switchover above) back to alpha, by a planned failover.
-    const back = await fo.request('failover r0', alice);
-    expect(back.plan.text).toContain('failover r0: beta → alpha: waiting for confirmation');
-    const backText = await fo.confirmAndApprove(back.plan, alice, bob);
-    expect(back.plan.text, backText).toMatch(/failover r0: beta → alpha: done in /);
-    await fo.settled();
+    if (fo.h.pair.role('beta', RESOURCE) === 'Primary') {
+      const back = await fo.request('failover r0', alice);
+      expect(back.plan.text).toContain('failover r0: beta → alpha: waiting for confirmation');
+      const backText = await fo.confirmAndApprove(back.plan, alice, bob);
+      expect(back.plan.text, backText).toMatch(/failover r0: beta → alpha: done in /);
+      await fo.settled();
+    }
     await expectOnAlpha();
     expect(fo.mountOwner()).toBe('alpha');
     const store = new FileLockStore({ dir: fo.h.lockDir });
     expect((await store.read(RESOURCE)).holder).toBeNull();
     const lxdBefore = fo.lxdPid();
+    const pidsBefore = await containerPids();
 
     // alpha crashes: its bot, its LXD daemon and containers, its mount; DRBD on it goes down.
     const crashedAt = Date.now();
@@ -366,6 +374,11 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
     expect(fo.h.pair.state().up.alpha).toBe(false);
     expect(fo.isMounted()).toBe(false);
     expect(fo.lxdPid()).toBeNull();
+    expect(Object.keys(pidsBefore).sort()).toEqual(fo.containers.map((c) => c.name));
+    for (const pid of Object.values(pidsBefore)) {
+      expect(pid).toBeGreaterThan(1);
+      expect(processAlive(pid)).toBe(false);
+    }
     expect(fo.h.pair.role('beta', RESOURCE)).toBe('Secondary');
     const takeover = await fo.h.waitForLeader('beta', { since: crashedAt, timeoutMs: 30_000 });
     expect(takeover.postedBy).toBe('beta');
@@ -429,14 +442,20 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
     // LXD restarted what was running when alpha died: every container, its address, its data.
     await allRunning();
     for (const c of fo.containers) expect(await fo.readData(c.name)).toBe(c.data);
+    // New processes: started again by LXD, not survivors of the crash.
+    const pidsAfter = await containerPids();
+    for (const c of fo.containers) {
+      expect(pidsAfter[c.name]).toBeGreaterThan(1);
+      expect(pidsAfter[c.name]).not.toBe(pidsBefore[c.name]);
+    }
 
     // The fence lock of r0 is beta's, in the lock store and as the bot reports it.
     const fence = await store.read(RESOURCE);
     expect(fence.holder).toBe('beta');
     expect(fence.expiresAt ?? 0).toBeGreaterThan(Date.now() + 30 * 60_000);
-    const status = await fo.slash('status', alice);
-    expect(status.text).toMatch(/Fence r0\nheld by beta until /);
-    expect(status.text).toMatch(/Leader\nbeta \(token \d+\)/);
+    const status = await fo.slashPublic('status', alice, /DRBD status/);
+    expect(status).toMatch(/Fence r0\*?\nheld by beta until /);
+    expect(status).toMatch(/Leader\*?\nbeta \(token \d+\)/);
 
     // alpha comes back: DRBD resyncs it from beta, and its bot follows beta's lead.
     const callsBefore = fo.h.chatCalls().length;

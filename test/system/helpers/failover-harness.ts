@@ -327,6 +327,27 @@ export class FailoverPair {
     return answerOf(response);
   }
 
+  /**
+   * `/drbd <text>` whose answer the bot posts in the channel for everyone (status …): resolves with
+   * the text of the first new channel message whose title matches `title`.
+   */
+  async slashPublic(text: string, who: Person, title: RegExp): Promise<string> {
+    const before = new Set(this.h.messages().map((m) => m.ts));
+    const answer = () => this.h.messages().find((m) => !before.has(m.ts) && title.test(m.text));
+    await this.h.slack.sendSlashCommand({ text, channelId: CHANNEL, userId: who.slack, userName: who.name });
+    await this.h.slack.waitFor(
+      () => answer() !== undefined,
+      `the answer to "${text}" in the channel`,
+      30_000,
+    );
+    const message = answer() as StoredMessage;
+    return textOf({
+      text: message.text,
+      attachments: message.attachments ?? [],
+      blocks: message.blocks ?? [],
+    });
+  }
+
   /** The plan message of request `id` (its metadata key is `operation:<id>`). */
   async plan(id: string): Promise<StoredMessage> {
     const find = () =>
@@ -480,7 +501,7 @@ export class FailoverPair {
     if (pid === null) return;
     let inits: number[] = [];
     try {
-      inits = (await lxcQuery<{ state?: { pid?: number } }[]>(this.lxdDir, '/1.0/instances?recursion=1'))
+      inits = (await lxcQuery<{ state?: { pid?: number } }[]>(this.lxdDir, '/1.0/instances?recursion=2'))
         .map((i) => i.state?.pid ?? 0)
         .filter((p) => p > 1);
     } catch (error) {
@@ -582,6 +603,11 @@ async function killAndWait(pids: readonly number[]): Promise<void> {
 interface Address {
   readonly family: string;
   readonly address: string;
+}
+
+/** Is the process there and not a zombie? */
+export function processAlive(pid: number): boolean {
+  return ![null, 'Z'].includes(processState(pid));
 }
 
 /** The state letter of a process (R, S, Z …), or null when there is none. */
