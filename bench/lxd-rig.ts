@@ -75,9 +75,13 @@ LXD_DIR=$2
 run=$3
 export LXD_DIR
 pidfile=$run/lxd.pid
+# Still there: a process that is not a zombie, or a zombie whose other threads are still exiting
+# (the leader of a Go daemon turns Z before its threads have closed the files they share; until
+# then the file system under LXD_DIR is busy). Orphaned daemons are reaped by init.
 running() {
   state=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null || true)
-  [ -n "$state" ] && [ "$state" != Z ]
+  [ -n "$state" ] || return 1
+  [ "$state" != Z ] || [ "$(ls "/proc/$1/task" 2>/dev/null | wc -l)" -gt 1 ]
 }
 alive() { [ -s "$pidfile" ] && running "$(cat "$pidfile")"; }
 case $action in
@@ -343,7 +347,9 @@ resource ${RESOURCE} {
       .map((line) => line.split(' ')[1] ?? '')
       .filter((p) => p.startsWith(prefix))
       .sort((a, b) => b.length - a.length);
-    for (const point of points) await run('umount', ['-l', point], { timeoutMs: 30_000 });
+    for (const point of points) {
+      if (isMounted(point)) await run('umount', ['-l', point], { timeoutMs: 30_000 });
+    }
   }
 }
 

@@ -17,7 +17,9 @@
 // spawn → exit), service downtime (first container stop begins → last container start ends: the
 // plan's downtime from the step records, the script's from `date +%s%N` stamps it prints), and for
 // the bot the time spent inside external commands (from the audit records) and the rest, its own
-// overhead.
+// overhead. The container steps run their commands side by side, so "inside commands" counts each
+// such step's longest container, not the plain sum of durations (reported too). One round of each
+// goes first, unmeasured: a daemon's code paths are warm, and a container's first start does more.
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -82,6 +84,13 @@ export interface BotRun {
   readonly betweenStepsMs: number;
   /** The verify step (`lxc list` per container, not audited). */
   readonly verifyMs: number;
+  /**
+   * Inside the other steps but outside their commands' wall time: mostly the parallel container
+   * steps (one Node process starting N `lxc` processes and collecting them).
+   */
+  readonly inStepsMs: number;
+  /** Last step done → finished (the outcome audited, stored and rendered). */
+  readonly afterStepsMs: number;
   /** Each step's duration by its id (stop-containers, stop-lxd, holders, umount, demote, …). */
   readonly stepsMs: Readonly<Record<string, number>>;
 }
@@ -293,6 +302,7 @@ class Bot {
     // The commands as the audit log has them.
     let commandsMs = 0;
     let commandsSumMs = 0;
+    const wallOf = new Map<string, number>();
     for (const record of readAudit(this.auditPath, { operation: id, event: 'step' }).records) {
       const step = record.step;
       if (step === undefined) continue;
@@ -303,8 +313,11 @@ class Bot {
         const key = parallel ? (r.argv[2] ?? '') : '';
         perContainer.set(key, (perContainer.get(key) ?? 0) + r.durationMs);
       }
-      commandsMs += Math.max(0, ...perContainer.values());
+      const wall = Math.max(0, ...perContainer.values());
+      wallOf.set(step.id, wall);
+      commandsMs += wall;
     }
+    const last = steps.at(-1);
     return {
       from,
       to,
@@ -315,6 +328,10 @@ class Bot {
       beforeStepsMs: (steps[0]?.startedAt ?? t1) - t0,
       betweenStepsMs,
       verifyMs: steps.find((s) => s.id === 'verify')?.durationMs ?? 0,
+      inStepsMs: steps
+        .filter((s) => s.id !== 'verify')
+        .reduce((sum, s) => sum + (s.durationMs ?? 0) - (wallOf.get(s.id) ?? 0), 0),
+      afterStepsMs: last === undefined ? 0 : t1 - end(last),
       stepsMs: Object.fromEntries(steps.map((s) => [s.id, s.durationMs ?? 0])),
     };
   }
@@ -390,13 +407,17 @@ export async function benchSwitchover(options: SwitchoverOptions): Promise<Switc
   const sizes = options.sizes ?? [1, 5, 10];
   const t0 = performance.now();
   const rig = await LxdRig.start({ containers: Math.max(...sizes) });
-  // Ctrl-C or a kill: take everything down before going.
+  // Ctrl-C or a kill: take everything down before going. `on`, not `once`: execa's exit hook
+  // raises the signal again, and with no listener left that would end the process mid-cleanup.
+  let interrupted = false;
   const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupted) return;
+    interrupted = true;
     console.error(`switchover: ${signal}: taking the rig down (${rig.work})`);
     void rig.close().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   let bot: Bot | undefined;
   try {
     bot = new Bot(rig, join(rig.work, 'audit.ndjson'), join(rig.work, 'operations.ndjson'));
@@ -412,8 +433,7 @@ export async function benchSwitchover(options: SwitchoverOptions): Promise<Switc
       primary = to;
       return r;
     };
-    // One round unmeasured first: the bot's code paths are warm in a running daemon, and the first
-    // start of a container after its creation does more.
+    // The unmeasured warm-up round.
     let names = (await rig.runFirst(sizes[0] ?? 1)).map((c) => c.name);
     await switchover('bot', names);
     await switchover('script', names);
@@ -451,6 +471,8 @@ interface Medians {
   readonly beforeSteps: number;
   readonly betweenSteps: number;
   readonly verify: number;
+  readonly inSteps: number;
+  readonly afterSteps: number;
   readonly scriptTotal: number;
   readonly scriptDowntime: number;
 }
@@ -466,6 +488,8 @@ function medians(s: SizeResult): Medians {
     beforeSteps: m(s.bot.map((r) => r.beforeStepsMs)),
     betweenSteps: m(s.bot.map((r) => r.betweenStepsMs)),
     verify: m(s.bot.map((r) => r.verifyMs)),
+    inSteps: m(s.bot.map((r) => r.inStepsMs)),
+    afterSteps: m(s.bot.map((r) => r.afterStepsMs)),
     scriptTotal: m(s.script.map((r) => r.totalMs)),
     scriptDowntime: m(s.script.map((r) => r.downtimeMs)),
   };
@@ -496,7 +520,9 @@ export function describeSwitchover(r: SwitchoverResult): string {
       `    total     bot ${formatSeconds(m.botTotal)}  script ${formatSeconds(m.scriptTotal)}  (${formatRatio(m.botTotal / m.scriptTotal)})   runs: bot ${all(s.bot.map((b) => b.totalMs))} / script ${all(s.script.map((b) => b.totalMs))}`,
       `    downtime  bot ${formatSeconds(m.botDowntime)}  script ${formatSeconds(m.scriptDowntime)}  (${formatRatio(m.botDowntime / m.scriptDowntime)})   runs: bot ${all(s.bot.map((b) => b.downtimeMs))} / script ${all(s.script.map((b) => b.downtimeMs))}`,
       `    bot: inside commands ${formatSeconds(m.botCommands)} wall (Σ ${formatSeconds(m.botCommandsSum)}), own overhead ${formatSeconds(m.botOverhead)}:` +
-        ` confirm → first step ${formatSeconds(m.beforeSteps)}, between steps ${formatSeconds(m.betweenSteps)}, verify (lxc list, not audited) ${formatSeconds(m.verify)}`,
+        ` confirm → first step ${formatSeconds(m.beforeSteps)}, between steps ${formatSeconds(m.betweenSteps)},` +
+        ` verify (lxc list, not audited) ${formatSeconds(m.verify)}, in other steps outside their commands ${formatSeconds(m.inSteps)},` +
+        ` last step → finished ${formatSeconds(m.afterSteps)} (medians each)`,
       `    steps, median bot / script: ${stepMedians(s)}`,
     );
   }

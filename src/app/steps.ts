@@ -102,24 +102,30 @@ export async function runAction(action: StepAction, ports: StepPorts): Promise<S
     case 'containers-start':
       return parallel(action.containers, (name) => lxd.start(action.resource, name));
     case 'containers-verify-all': {
-      const results = await Promise.allSettled(
-        action.expect.map((e) =>
-          runAction(
-            {
-              kind: 'container-verify',
-              resource: action.resource,
-              container: e.name,
-              ipv4: e.ipv4,
-              ipv6: e.ipv6,
-              timeoutMs: action.timeoutMs,
-            },
-            ports,
-          ),
-        ),
-      );
-      const failed = results.flatMap((r) => (r.status === 'rejected' ? [(r.reason as Error).message] : []));
-      if (failed.length > 0) throw new StepFailed(failed.join('; '), []);
-      return [];
+      // One listing per poll for all of them (not one per container: it is LXD's slowest call).
+      const sleep = ports.sleep ?? delay;
+      const now = ports.now ?? Date.now;
+      const deadline = now() + action.timeoutMs;
+      for (;;) {
+        const listed = new Map((await lxd.list(action.resource)).map((c) => [c.name, c]));
+        const missing = action.expect.flatMap((e) => {
+          const found = listed.get(e.name);
+          const up = found === undefined ? [] : [...found.addresses.ipv4, ...found.addresses.ipv6];
+          const wanted = [...e.ipv4, ...e.ipv6];
+          if (found?.status === 'Running' && wanted.every((a) => up.includes(a))) return [];
+          return [
+            `${e.name} (${found === undefined ? 'not found' : `${found.status}, up: ${up.join(', ') || 'no address'}`}; wanted ${wanted.join(', ')})`,
+          ];
+        });
+        if (missing.length === 0) return [];
+        if (now() >= deadline) {
+          throw new StepFailed(
+            `not up within ${Math.round(action.timeoutMs / 1000)} s: ${missing.join('; ')}`,
+            [],
+          );
+        }
+        await sleep(500);
+      }
     }
     case 'fence-acquire':
     case 'fence-release': {
