@@ -236,8 +236,8 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
     expect(shown).toContain('*beta (victim: loses its changes)*\nPrimary, disk UpToDate, StandAlone');
     // beta has no containers: nothing to stop; its (absent) LXD and mount are taken care of.
     expect(shown).not.toMatch(/◻️ Stop .*fo-/);
-    expect(shown).toContain('◻️ Stop LXD of r0 on beta (beta)');
-    expect(shown).toContain(`◻️ Unmount ${fo.mountPoint} on beta (beta)`);
+    expect(shown).toContain('◻️ Stop LXD of r0 (beta)');
+    expect(shown).toContain(`◻️ Unmount ${fo.mountPoint} (beta)`);
     expect(shown).toContain('◻️ drbdadm connect --discard-my-data r0 (beta)');
     expect(shown).toContain('◻️ drbdadm connect r0 (alpha)');
     // Discarding data is confirmed by typing the victim's name; there is no Confirm button.
