@@ -1,18 +1,4 @@
 // `approve <request>`: what the Approve button on a plan sends; it can be typed too.
-import { z } from 'zod';
-import { ARGS, CommandError, defineQuery } from '../src/app/command-registry.js';
+import { decisionCommand } from '../src/app/command-registry.js';
 
-export const approve = defineQuery({
-  kind: 'query',
-  name: 'approve',
-  description: 'Approve a plan someone else asked for and confirmed',
-  options: [
-    { name: 'request', description: 'The request id shown on the plan', type: 'string', required: true },
-  ],
-  args: z.object({ request: ARGS.operation }),
-  private: true,
-  async run(args, command, context) {
-    if (context.operations === undefined) throw new CommandError('This instance runs no changing commands.');
-    return (await context.operations.decide(args.request, 'approve', command)).message;
-  },
-});
+export const approve = decisionCommand('approve', 'Approve a plan someone else asked for and confirmed');

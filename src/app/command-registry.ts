@@ -341,3 +341,35 @@ export const ARGS = {
   container: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,62}$/, 'a container name (letters, digits, -)'),
   operation: z.string().regex(/^[0-9a-f]{8}$/, 'a request id (8 hex digits, shown on the plan)'),
 } as const;
+
+/**
+ * `confirm|approve|cancel <request>`: what a plan's buttons send (they can be typed too). `typed`:
+ * the command also takes the word a plan may ask to be typed (a forced failover's resource).
+ */
+export function decisionCommand(decision: Decision, description: string, typed = false): QueryCommand {
+  const request: CommandOption = {
+    name: 'request',
+    description: 'The request id shown on the plan',
+    type: 'string',
+    required: true,
+  };
+  const word: CommandOption = {
+    name: 'typed',
+    description: 'What the plan asks you to type (a forced failover: the resource)',
+    type: 'string',
+    required: false,
+  };
+  return defineQuery({
+    kind: 'query',
+    name: decision,
+    description,
+    options: typed ? [request, word] : [request],
+    args: z.object({ request: ARGS.operation, typed: z.string().max(64).optional() }),
+    private: true,
+    async run(args, command, context) {
+      if (context.operations === undefined)
+        throw new CommandError('This instance runs no changing commands.');
+      return (await context.operations.decide(args.request, decision, command, args.typed)).message;
+    },
+  });
+}

@@ -18,6 +18,7 @@ import { StatusServer } from '../adapters/status-server.js';
 import { type ConsoleStatus, hostStatus } from '../adapters/web-console/web-console.js';
 import type { OutboxEntry } from '../core/delivery.js';
 import { digestMessage } from '../core/digest.js';
+import type { HostState } from '../core/host-state.js';
 import type { ElectionEvent } from '../core/leader.js';
 import type { Message } from '../core/message.js';
 import type { Notification } from '../core/notification.js';
@@ -341,9 +342,15 @@ export class Daemon {
     for (const n of result.notifications) this.#collect(n);
   }
 
-  async #digest(slot: Date): Promise<void> {
+  /** Every host's DRBD view this instance has: its own, and its peer's when the peer answers. */
+  async #hosts(): Promise<HostState[]> {
     const own = this.#watch === undefined ? [] : [this.#watch.watcher.watch.state];
-    const peerState = await this.peer?.peerState();
+    const peer = await this.peer?.peerState();
+    return peer === undefined ? own : [...own, peer];
+  }
+
+  async #digest(slot: Date): Promise<void> {
+    const hosts = await this.#hosts();
     const peerName = this.#config.peer?.name;
     let lockStoreProblem: string | null = null;
     if (this.#lockStore !== undefined) {
@@ -364,8 +371,8 @@ export class Daemon {
     const view = await this.#leadershipView();
     const message = digestMessage({
       now: Date.now(),
-      hosts: peerState === undefined ? own : [...own, peerState],
-      silent: peerName !== undefined && peerState === undefined ? [peerName] : [],
+      hosts,
+      silent: peerName !== undefined && !hosts.some((h) => h.host === peerName) ? [peerName] : [],
       incidents: this.notifier.incidents,
       operations: this.operations.list(),
       outbox: { depth: this.outbox.depth, deadLetters },
@@ -460,11 +467,7 @@ export class Daemon {
     const config = this.#config;
     return {
       host: config.host,
-      hosts: async () => {
-        const own = this.#watch === undefined ? [] : [this.#watch.watcher.watch.state];
-        const peer = await this.peer?.peerState();
-        return peer === undefined ? own : [...own, peer];
-      },
+      hosts: () => this.#hosts(),
       incidents: () => this.notifier.incidents,
       ...(this.#lockStore === undefined ? {} : { leadership: () => this.#leadershipView() }),
       commands: this.#commands,

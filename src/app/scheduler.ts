@@ -35,6 +35,17 @@ export class Scheduler {
   #done: Record<string, string>;
   #tasks: { stop(): void }[] = [];
   #running = new Map<string, Promise<void>>();
+  // One clock per job: node-cron keeps every task it creates in a registry, so none per run.
+  readonly #clocks = new Map<string, ReturnType<typeof handoverClock>>();
+
+  #clock(job: ScheduledJob): ReturnType<typeof handoverClock> {
+    let clock = this.#clocks.get(job.name);
+    if (clock === undefined) {
+      clock = handoverClock(job.cron);
+      this.#clocks.set(job.name, clock);
+    }
+    return clock;
+  }
 
   constructor(options: SchedulerOptions) {
     this.#o = options;
@@ -53,7 +64,7 @@ export class Scheduler {
       this.#tasks.push(
         every(job.cron, job.name, async () => {
           if (!this.#o.leading()) return;
-          const slot = handoverClock(job.cron).previous(this.#now());
+          const slot = this.#clock(job).previous(this.#now());
           if (slot !== null) await this.runSlot(job, slot);
         }),
       );
@@ -103,7 +114,7 @@ export class Scheduler {
     const now = this.#now();
     for (const job of this.#o.jobs) {
       if (job.catchUpMs === undefined) continue;
-      const slot = handoverClock(job.cron).previous(now);
+      const slot = this.#clock(job).previous(now);
       if (slot === null || now.getTime() - slot.getTime() > job.catchUpMs) continue;
       await this.runSlot(job, slot);
     }

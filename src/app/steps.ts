@@ -4,7 +4,12 @@
 
 import type { HostState } from '../core/host-state.js';
 import type { StepAction } from '../core/operation.js';
-import { type ContainerRuntime, ExternalCommandError, type StepRun } from '../ports/containers.js';
+import {
+  type ContainerInfo,
+  type ContainerRuntime,
+  ExternalCommandError,
+  type StepRun,
+} from '../ports/containers.js';
 import type { HostOps } from '../ports/host.js';
 
 /** "(-12) Device is held open by someone" and friends, explained for the person reading the plan. */
@@ -81,6 +86,35 @@ async function collect(work: () => Promise<StepRun[]>): Promise<StepRun[]> {
   }
 }
 
+/** Why a container is not yet Running with `wanted` up, or null when it is. */
+function notUp(found: ContainerInfo | undefined, wanted: readonly string[]): string | null {
+  if (found === undefined) return 'not found';
+  const up = [...found.addresses.ipv4, ...found.addresses.ipv6];
+  if (found.status === 'Running' && wanted.every((a) => up.includes(a))) return null;
+  return `${found.status}, up: ${up.join(', ') || 'no address'}`;
+}
+
+/**
+ * Ask `pending` every half second until it answers null (done); at the deadline, fail with what it
+ * said last. The waits of the plans (addresses up, a resync finished) are all this.
+ */
+async function poll(
+  ports: StepPorts,
+  timeoutMs: number,
+  pending: () => Promise<string | null>,
+  failure: (last: string) => string,
+): Promise<StepRun[]> {
+  const sleep = ports.sleep ?? delay;
+  const now = ports.now ?? Date.now;
+  const deadline = now() + timeoutMs;
+  for (;;) {
+    const last = await pending();
+    if (last === null) return [];
+    if (now() >= deadline) throw new StepFailed(failure(last), []);
+    await sleep(500);
+  }
+}
+
 export async function runAction(action: StepAction, ports: StepPorts): Promise<StepRun[]> {
   const lxd = ports.containers;
   switch (action.kind) {
@@ -101,32 +135,24 @@ export async function runAction(action: StepAction, ports: StepPorts): Promise<S
       );
     case 'containers-start':
       return parallel(action.containers, (name) => lxd.start(action.resource, name));
-    case 'containers-verify-all': {
+    case 'containers-verify-all':
       // One listing per poll for all of them (not one per container: it is LXD's slowest call).
-      const sleep = ports.sleep ?? delay;
-      const now = ports.now ?? Date.now;
-      const deadline = now() + action.timeoutMs;
-      for (;;) {
-        const listed = new Map((await lxd.list(action.resource)).map((c) => [c.name, c]));
-        const missing = action.expect.flatMap((e) => {
-          const found = listed.get(e.name);
-          const up = found === undefined ? [] : [...found.addresses.ipv4, ...found.addresses.ipv6];
-          const wanted = [...e.ipv4, ...e.ipv6];
-          if (found?.status === 'Running' && wanted.every((a) => up.includes(a))) return [];
-          return [
-            `${e.name} (${found === undefined ? 'not found' : `${found.status}, up: ${up.join(', ') || 'no address'}`}; wanted ${wanted.join(', ')})`,
-          ];
-        });
-        if (missing.length === 0) return [];
-        if (now() >= deadline) {
-          throw new StepFailed(
-            `not up within ${Math.round(action.timeoutMs / 1000)} s: ${missing.join('; ')}`,
-            [],
-          );
-        }
-        await sleep(500);
-      }
-    }
+      return poll(
+        ports,
+        action.timeoutMs,
+        async () => {
+          const listed = new Map((await lxd.list(action.resource)).map((c) => [c.name, c]));
+          const missing = action.expect.flatMap((e) => {
+            const found = listed.get(e.name);
+            const short = notUp(found, [...e.ipv4, ...e.ipv6]);
+            return short === null
+              ? []
+              : [`${e.name} (${short}; wanted ${[...e.ipv4, ...e.ipv6].join(', ')})`];
+          });
+          return missing.length === 0 ? null : missing.join('; ');
+        },
+        (last) => `not up within ${Math.round(action.timeoutMs / 1000)} s: ${last}`,
+      );
     case 'fence-acquire':
     case 'fence-release': {
       if (ports.fence === undefined)
@@ -140,43 +166,37 @@ export async function runAction(action: StepAction, ports: StepPorts): Promise<S
         .join('\n');
       return [{ argv: ['lxc', 'list'], exitCode: 0, durationMs: 0, stdout: text, stderr: '' }];
     }
-    case 'drbd-wait-synced': {
-      const sleep = ports.sleep ?? delay;
-      const now = ports.now ?? Date.now;
-      const deadline = now() + action.timeoutMs;
-      let seen = 'no DRBD view';
-      for (;;) {
-        const r = ports.state?.()?.resources[action.resource];
-        if (r !== undefined) {
+    case 'drbd-wait-synced':
+      return poll(
+        ports,
+        action.timeoutMs,
+        async () => {
+          const r = ports.state?.()?.resources[action.resource];
+          if (r === undefined) return 'no DRBD view';
           const disks = Object.values(r.devices).map((d) => d.fields.disk ?? '?');
-          const links = Object.values(r.connections).flatMap((c) => [
-            c.fields.connection ?? '?',
-            ...Object.values(c.peerDevices).map(
-              (pd) => `${pd.fields.replication ?? '?'}/${pd.fields['peer-disk'] ?? '?'}`,
-            ),
-          ]);
-          seen = `disk ${disks.join('/')}, ${links.join(', ')}`;
+          const connections = Object.values(r.connections);
           const synced =
             disks.every((d) => d === 'UpToDate') &&
-            Object.values(r.connections).length > 0 &&
-            Object.values(r.connections).every(
+            connections.length > 0 &&
+            connections.every(
               (c) =>
                 c.fields.connection === 'Connected' &&
                 Object.values(c.peerDevices).every(
                   (pd) => pd.fields.replication === 'Established' && pd.fields['peer-disk'] === 'UpToDate',
                 ),
             );
-          if (synced) return [];
-        }
-        if (now() >= deadline) {
-          throw new StepFailed(
-            `${action.resource} is not in sync after ${Math.round(action.timeoutMs / 1000)} s (${seen})`,
-            [],
-          );
-        }
-        await sleep(500);
-      }
-    }
+          if (synced) return null;
+          const links = connections.flatMap((c) => [
+            c.fields.connection ?? '?',
+            ...Object.values(c.peerDevices).map(
+              (pd) => `${pd.fields.replication ?? '?'}/${pd.fields['peer-disk'] ?? '?'}`,
+            ),
+          ]);
+          return `disk ${disks.join('/')}, ${links.join(', ')}`;
+        },
+        (last) =>
+          `${action.resource} is not in sync after ${Math.round(action.timeoutMs / 1000)} s (${last})`,
+      );
     case 'drbd-disconnect':
     case 'drbd-connect':
     case 'lxd-stop':
@@ -221,26 +241,18 @@ export async function runAction(action: StepAction, ports: StepPorts): Promise<S
       break;
     }
     case 'container-verify': {
-      const sleep = ports.sleep ?? delay;
-      const now = ports.now ?? Date.now;
-      const deadline = now() + action.timeoutMs;
       const wanted = [...action.ipv4, ...action.ipv6];
-      let seen = 'not found';
-      for (;;) {
-        const found = (await lxd.list(action.resource)).find((c) => c.name === action.container);
-        if (found !== undefined) {
-          const up = [...found.addresses.ipv4, ...found.addresses.ipv6];
-          if (found.status === 'Running' && wanted.every((a) => up.includes(a))) return [];
-          seen = `${found.status}, up: ${up.join(', ') || 'no address'}`;
-        }
-        if (now() >= deadline) {
-          throw new StepFailed(
-            `${action.container} did not come up with ${wanted.join(', ')} within ${Math.round(action.timeoutMs / 1000)} s (${seen})`,
-            [],
-          );
-        }
-        await sleep(500);
-      }
+      return poll(
+        ports,
+        action.timeoutMs,
+        async () =>
+          notUp(
+            (await lxd.list(action.resource)).find((c) => c.name === action.container),
+            wanted,
+          ),
+        (last) =>
+          `${action.container} did not come up with ${wanted.join(', ')} within ${Math.round(action.timeoutMs / 1000)} s (${last})`,
+      );
     }
   }
 }

@@ -25,6 +25,7 @@ import type {
   Posted,
   PostOptions,
 } from '../../ports/chat.js';
+import { withTimeout } from '../with-timeout.js';
 import { createBoltLogger } from './bolt-logger.js';
 import { defaultRenderer, type SlackContent, type SlackRenderer, toContent } from './content.js';
 import { toDeliveryError } from './errors.js';
@@ -115,18 +116,6 @@ function sleep(ms: number, signal: AbortSignal): Promise<void> {
     }
     signal.addEventListener('abort', done, { once: true });
   });
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 interface Identity {

@@ -22,6 +22,7 @@ import type {
   Posted,
   PostOptions,
 } from '../../ports/chat.js';
+import { withTimeout } from '../with-timeout.js';
 import { APP_CSS, APP_JS, consolePage, FAVICON_SVG, loginPage, signedInPage } from './page.js';
 import type { ConsoleStatus } from './status.js';
 import { webUserProblems } from './users.js';
@@ -180,18 +181,6 @@ function parseCookies(header: string | undefined): Map<string, string> {
     cookies.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
   }
   return cookies;
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => {
-    timer = setTimeout(() => resolve('timeout'), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 export class WebConsolePlatform implements ChatPlatform {
