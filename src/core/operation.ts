@@ -5,7 +5,15 @@
 
 import type { StepRun } from '../ports/containers.js';
 import type { Message, MessageAction, MessageField, Tone } from './message.js';
-import { type Actor, type CommandPolicy, type Member, mayApprove, memberOf, sameActor } from './policy.js';
+import {
+  type Actor,
+  type CommandPolicy,
+  describeActor,
+  type Member,
+  mayApprove,
+  memberOf,
+  samePerson,
+} from './policy.js';
 import { formatDuration } from './rules.js';
 
 /** One thing a step does, as data. Run by the app's step runner on the step's host. */
@@ -256,7 +264,7 @@ export function decide(
   const command = op.plan.name;
   if (decision === 'cancel') {
     const allowed =
-      sameActor(actor, op.requester) ||
+      samePerson(actor, op.requester, context.team) ||
       mayApprove(
         { ...op.policy, approverDiffers: false, approverOnCall: false },
         command,
@@ -282,7 +290,7 @@ export function decide(
     };
   }
   if (decision === 'confirm') {
-    if (!sameActor(actor, op.requester)) {
+    if (!samePerson(actor, op.requester, context.team)) {
       return unchanged(
         `Only ${nameOf(op.requester, context.team)}, who asked for it, can confirm request ${op.id}.`,
       );
@@ -405,12 +413,13 @@ export function operationMessage(op: Operation, team: readonly Member[]): Messag
       value: `\`${(output.stderr.trim() || output.stdout.trim()).slice(-1_500)}\``,
     });
   }
-  const people = [`requested by ${nameOf(op.requester, team)}`];
+  // The person and the account used: four eyes are checked per person, so the message shows both.
+  const people = [`requested by ${describeActor(op.requester, team)}`];
   if (op.confirmedBy !== undefined) people.push('confirmed');
   if (op.approvals.length > 0)
-    people.push(`approved by ${op.approvals.map((a) => nameOf(a.actor, team)).join(', ')}`);
+    people.push(`approved by ${op.approvals.map((a) => describeActor(a.actor, team)).join(', ')}`);
   if (op.closedBy !== undefined && op.state === 'cancelled')
-    people.push(`cancelled by ${nameOf(op.closedBy.actor, team)}`);
+    people.push(`cancelled by ${describeActor(op.closedBy.actor, team)}`);
   fields.push({
     label: 'Request',
     value: `${op.id} · ${people.join(' · ')} · token ${op.token}`,

@@ -80,7 +80,30 @@ export function onCall(roster: Roster, now: Date, clock: HandoverClock | undefin
 
 /** The team member this platform user is, if any. */
 export function memberOf(actor: Actor, team: readonly Member[]): Member | undefined {
+  // An id is never empty: a member without an id on this platform must not match an empty one.
+  if (actor.userId === '') return undefined;
   return team.find((m) => m[actor.platform] === actor.userId);
+}
+
+/**
+ * Whether two actors are the same person. Four eyes means two people, not two accounts: a team
+ * member is one person across her Slack, Discord, web and console ids, so an approval from her
+ * Discord account does not count as "someone else" for a request she made on Slack. People outside
+ * the team are known only by their account (platform + id).
+ */
+export function samePerson(a: Actor, b: Actor, team: readonly Member[]): boolean {
+  const ma = memberOf(a, team);
+  const mb = memberOf(b, team);
+  if (ma !== undefined || mb !== undefined) return ma !== undefined && ma.name === mb?.name;
+  return sameAccount(a, b);
+}
+
+/** The person and the account used, for plan messages and answers: "alice (slack:U123)". */
+export function describeActor(actor: Actor, team: readonly Member[]): string {
+  const member = memberOf(actor, team);
+  const account = `${actor.platform}:${actor.userId}`;
+  if (member !== undefined) return `${member.name} (${account})`;
+  return `${actor.userName} (${account}, not in the team)`;
 }
 
 /**
@@ -180,10 +203,14 @@ export function mayApprove(
   context: { readonly team: readonly Member[]; readonly onCallNow: readonly Member[] },
 ): Verdict {
   const name = who(actor, context.team);
-  if (policy.approverDiffers && sameActor(actor, requester)) {
-    return { ok: false, reason: `${name}: you asked for this ${command}; someone else must approve it.` };
+  if (policy.approverDiffers && samePerson(actor, requester, context.team)) {
+    const account = sameAccount(actor, requester) ? '' : ` (from another account: ${actor.platform})`;
+    return {
+      ok: false,
+      reason: `${name}: you asked for this ${command}${account}; someone else must approve it.`,
+    };
   }
-  if (earlier.some((a) => sameActor(a, actor))) {
+  if (earlier.some((a) => samePerson(a, actor, context.team))) {
     return { ok: false, reason: `${name} has already approved it; it needs another person.` };
   }
   if (!policy.approvers.some((p) => matchesPrincipal(p, actor, context))) {
@@ -202,7 +229,8 @@ export function mayApprove(
   return { ok: true };
 }
 
-export function sameActor(a: Actor, b: Actor): boolean {
+/** The same platform account (not necessarily the same person: see samePerson). */
+export function sameAccount(a: Actor, b: Actor): boolean {
   return a.platform === b.platform && a.userId === b.userId;
 }
 

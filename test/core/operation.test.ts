@@ -9,8 +9,8 @@ import {
 import { type Actor, BASE_POLICY, type Member } from '../../src/core/policy.js';
 
 const team: Member[] = [
-  { name: 'alice', slack: 'UALICE' },
-  { name: 'bob', slack: 'UBOB' },
+  { name: 'alice', slack: 'UALICE', discord: '2001', web: 'alice' },
+  { name: 'bob', slack: 'UBOB', discord: '2002' },
   { name: 'carol', slack: 'UCAROL' },
 ];
 const actor = (userId: string): Actor => ({ platform: 'slack', userId, userName: userId, roles: [] });
@@ -105,6 +105,40 @@ describe('decide', () => {
     op = one.operation;
     expect(decide(op, 'approve', bob, ctx).answer).toMatch(/already approved it/);
     expect(decide(op, 'approve', carol, ctx).run).toBe(true);
+  });
+
+  it('one member with accounts on several platforms is one person: no self-approval, no double approval', () => {
+    const aliceOnDiscord: Actor = { platform: 'discord', userId: '2001', userName: 'Alice', roles: [] };
+    const aliceOnWeb: Actor = { platform: 'web', userId: 'alice', userName: 'alice', roles: [] };
+    const bobOnDiscord: Actor = { platform: 'discord', userId: '2002', userName: 'bobby', roles: [] };
+    const policy = { ...BASE_POLICY, approvals: 2 };
+    // She asked on Slack and may confirm from Discord: confirming is the requester's part.
+    let op = decide(operation({ policy }), 'confirm', aliceOnDiscord, ctx).operation;
+    expect(op.state).toBe('awaiting-approval');
+    for (const self of [aliceOnDiscord, aliceOnWeb]) {
+      const r = decide(op, 'approve', self, ctx);
+      expect(r).toMatchObject({ run: false, changed: false });
+      expect(r.answer).toMatch(/alice: you asked for this ip-set \(from another account: (discord|web)\)/);
+    }
+    op = decide(op, 'approve', bob, ctx).operation;
+    expect(decide(op, 'approve', bobOnDiscord, ctx).answer).toBe(
+      'bob has already approved it; it needs another person.',
+    );
+    const done = decide(op, 'approve', carol, ctx);
+    expect(done.run).toBe(true);
+    // The plan names the person and the account each decision came from.
+    const text = JSON.stringify(operationMessage(done.operation, team));
+    expect(text).toContain('requested by alice (slack:UALICE)');
+    expect(text).toContain('approved by bob (slack:UBOB), carol (slack:UCAROL)');
+  });
+
+  it('a stranger outside the team is known by the account alone', () => {
+    const stranger = actor('UEVE');
+    const policy = { ...BASE_POLICY, approvers: ['anyone'] };
+    const op = decide(operation({ policy, requester: stranger }), 'confirm', stranger, ctx).operation;
+    expect(op.state).toBe('running');
+    const text = JSON.stringify(operationMessage(op, team));
+    expect(text).toContain('requested by UEVE (slack:UEVE, not in the team)');
   });
 
   it('expires with time and with a leadership change, saying which', () => {

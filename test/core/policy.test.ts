@@ -8,6 +8,7 @@ import {
   mayApprove,
   mayRequest,
   onCall,
+  samePerson,
 } from '../../src/core/policy.js';
 
 const team: Member[] = [
@@ -122,5 +123,40 @@ describe('on-call roster', () => {
     expect(clock.next(new Date('2026-11-01T08:00:00'))?.getTime()).toBe(
       new Date('2026-11-01T20:00:00').getTime(),
     );
+  });
+});
+
+describe('four eyes are two people, not two accounts', () => {
+  const aliceOnDiscord: Actor = { platform: 'discord', userId: '1001', userName: 'Alice D', roles: [] };
+  const aliceOnWeb: Actor = { platform: 'web', userId: 'alice', userName: 'alice', roles: [] };
+  const people = [...team, { name: 'dave', web: 'dave' }, { name: 'alice-web', web: 'alice-web' }];
+  const onCallAll = { team: people, onCallNow: people };
+  const withWeb = people.map((m) => (m.name === 'alice' ? { ...m, web: 'alice' } : m));
+
+  it('a team member is the same person on every platform; strangers are their account', () => {
+    expect(samePerson(alice, aliceOnDiscord, team)).toBe(true);
+    expect(samePerson(alice, bob, team)).toBe(false);
+    expect(samePerson(stranger, { ...stranger, userName: 'other name' }, team)).toBe(true);
+    expect(samePerson(stranger, { ...stranger, platform: 'discord' }, team)).toBe(false);
+    // A stranger whose id happens to be a member's id on another platform is not that member.
+    expect(samePerson({ ...alice, platform: 'web' }, alice, team)).toBe(false);
+  });
+
+  it('refuses the requester approving from another platform, and one person approving twice', () => {
+    const policy = { ...BASE_POLICY, approvals: 2, approvers: ['team'] };
+    const context2 = { team: withWeb, onCallNow: withWeb };
+    const self = mayApprove(policy, 'failover', aliceOnDiscord, alice, [], context2);
+    expect(self).toEqual({
+      ok: false,
+      reason: 'alice: you asked for this failover (from another account: discord); someone else must approve it.',
+    });
+    expect(mayApprove(policy, 'failover', aliceOnWeb, alice, [], context2).ok).toBe(false);
+    // bob approved on Slack; his Discord account is still bob.
+    const bobOnDiscord: Actor = { platform: 'discord', userId: '1002', userName: 'bobby', roles: [] };
+    expect(mayApprove(policy, 'failover', bobOnDiscord, carol, [bob], context2)).toEqual({
+      ok: false,
+      reason: 'bob has already approved it; it needs another person.',
+    });
+    expect(mayApprove(policy, 'failover', carol, alice, [bob], onCallAll).ok).toBe(true);
   });
 });
