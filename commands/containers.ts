@@ -43,8 +43,14 @@ export const containers = defineQuery({
   name: 'containers',
   description: 'Every container on every resource, on the host that is Primary for it',
   options: [
-    { name: 'resource', description: 'Only this resource (e.g. r0)', type: 'string', required: false },
-    { name: 'host', description: 'Only this host', type: 'string', required: false },
+    {
+      name: 'resource',
+      description: 'Only this resource (e.g. r0)',
+      type: 'string',
+      required: false,
+      names: 'resource',
+    },
+    { name: 'host', description: 'Only this host', type: 'string', required: false, names: 'host' },
   ],
   args: z.object({ resource: ARGS.resource.optional(), host: ARGS.host.optional() }),
   async run(args, _command, context) {

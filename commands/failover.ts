@@ -19,6 +19,7 @@ import {
 } from '../src/app/command-registry.js';
 import type { HostState, ResourceState } from '../src/core/host-state.js';
 import { INCIDENT_TITLES } from '../src/core/incidents.js';
+import { own } from '../src/core/lookup.js';
 import type { Plan, PlanStep, StepAction } from '../src/core/operation.js';
 import type { PreflightCheck } from '../src/ports/host.js';
 import { containersOrWhy } from './containers.js';
@@ -45,7 +46,7 @@ function forcedPlan(
   const other = [context.host, world.peerName].find((h) => h !== undefined && h !== target) ?? 'the peer';
   const checks: { name: string; ok: boolean; detail: string }[] = [];
   const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
-  const mine = world.hosts.find((h) => h.host === target)?.resources[resource];
+  const mine = own(world.hosts.find((h) => h.host === target)?.resources ?? {}, resource);
   const theirs = world.hosts.find((h) => h.host === other);
   check(
     'target view',
@@ -65,7 +66,7 @@ function forcedPlan(
       ? `${target} is Connected to ${other}: use a planned failover`
       : `${target} → ${other}: ${connection}`,
   );
-  const theirRole = theirs?.resources[resource]?.fields.role;
+  const theirRole = own(theirs?.resources ?? {}, resource)?.fields.role;
   check(
     'peer not Primary',
     theirRole !== 'Primary',
@@ -155,7 +156,7 @@ function forcedPlan(
 }
 
 function primaryOf(hosts: readonly HostState[], resource: string): string[] {
-  return hosts.filter((h) => h.resources[resource]?.fields.role === 'Primary').map((h) => h.host);
+  return hosts.filter((h) => own(h.resources, resource)?.fields.role === 'Primary').map((h) => h.host);
 }
 
 export async function observeFailover(
@@ -207,12 +208,19 @@ export const failover = defineChange({
   name: 'failover',
   description: 'Move a resource and its containers to the other host (checked, approved, rolled back)',
   options: [
-    { name: 'resource', description: 'The DRBD resource, e.g. r0', type: 'string', required: true },
+    {
+      name: 'resource',
+      description: 'The DRBD resource, e.g. r0',
+      type: 'string',
+      required: true,
+      names: 'resource',
+    },
     {
       name: 'to',
       description: 'The target host (default: the other one; with --force: this one)',
       type: 'string',
       required: false,
+      names: 'host',
     },
     {
       name: 'force',
@@ -239,7 +247,7 @@ export const failover = defineChange({
     observeFailover(args.resource, args.force ? (args.to ?? context.host) : args.to, context),
   plan(args, world, context) {
     const resource = args.resource;
-    const settings = context.resources[resource];
+    const settings = own(context.resources, resource);
     if (settings === undefined) {
       throw new CommandError(
         `No resource ${resource} in the configuration (resources: ${Object.keys(context.resources).join(', ') || 'none'}).`,
@@ -268,7 +276,7 @@ export const failover = defineChange({
           ? `${target} is already Primary`
           : target,
     );
-    const sourceState = world.hosts.find((h) => h.host === source)?.resources[resource];
+    const sourceState = own(world.hosts.find((h) => h.host === source)?.resources ?? {}, resource);
     const targetHost = world.hosts.find((h) => h.host === target);
     check(
       'target reachable',
@@ -278,7 +286,7 @@ export const failover = defineChange({
         : `${target ?? 'the target'} did not answer over the peer link`,
     );
     const r = replication(sourceState, target ?? '');
-    const t = replication(targetHost?.resources[resource], source ?? '');
+    const t = replication(own(targetHost?.resources ?? {}, resource), source ?? '');
     check(
       'connected',
       r.connection === 'Connected',
@@ -406,7 +414,7 @@ export const failover = defineChange({
       fields: [{ label: 'Pre-flight', value: lines }],
       facts: {
         [`${resource} on ${source}`]: sourceState?.fields.role ?? '?',
-        [`${resource} on ${target}`]: targetHost?.resources[resource]?.fields.role ?? '?',
+        [`${resource} on ${target}`]: own(targetHost?.resources ?? {}, resource)?.fields.role ?? '?',
         [`${resource} connection`]: r.connection,
         [`${resource} disks`]: `${r.disk}/${t.disk}`,
         [`${resource} running containers`]: names.join(',') || 'none',

@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import { ARGS, CommandError, type ContainersView, defineChange } from '../src/app/command-registry.js';
 import { checkRequestedAddresses, parseSubnet } from '../src/core/addresses.js';
+import { own } from '../src/core/lookup.js';
 import type { PlanStep, StepAction } from '../src/core/operation.js';
 import type { ContainerInfo } from '../src/ports/containers.js';
 import { containersView } from './containers.js';
@@ -48,7 +49,7 @@ export const ipSet = defineChange({
         `${c.name} has no routed NIC (nictype: routed); ip set only changes routed NICs.`,
       );
     }
-    const allowed = (context.resources[c.resource]?.subnets ?? []).map(parseSubnet);
+    const allowed = (own(context.resources, c.resource)?.subnets ?? []).map(parseSubnet);
     const inUse = view.containers.flatMap((other) =>
       [
         ...(other.nic?.ipv4 ?? []),

@@ -2,6 +2,7 @@
 // right now, and the subnets `ip set` may use for its resource.
 import { z } from 'zod';
 import { ARGS, CommandError, type ContainersView, defineQuery } from '../src/app/command-registry.js';
+import { own } from '../src/core/lookup.js';
 import type { ContainerInfo } from '../src/ports/containers.js';
 import { containersView } from './containers.js';
 
@@ -49,7 +50,7 @@ export const ipShow = defineQuery({
         { label: 'Up now', value: live.join(', ') || 'none', short: true },
         {
           label: `Allowed for ${c.resource}`,
-          value: context.resources[c.resource]?.subnets.join(', ') || 'none configured',
+          value: own(context.resources, c.resource)?.subnets.join(', ') || 'none configured',
           short: true,
         },
       ],

@@ -13,6 +13,7 @@ import {
   defineChange,
 } from '../src/app/command-registry.js';
 import type { HostState } from '../src/core/host-state.js';
+import { own } from '../src/core/lookup.js';
 import type { PlanStep, StepAction } from '../src/core/operation.js';
 import { formatDuration } from '../src/core/rules.js';
 import { containersOrWhy } from './containers.js';
@@ -45,8 +46,20 @@ export const splitbrain = defineChange({
   name: 'splitbrain',
   description: 'Recover a split-brain: the victim discards its changes and resyncs from the survivor',
   options: [
-    { name: 'resource', description: 'The DRBD resource, e.g. r0', type: 'string', required: true },
-    { name: 'victim', description: 'The host whose changes are discarded', type: 'string', required: true },
+    {
+      name: 'resource',
+      description: 'The DRBD resource, e.g. r0',
+      type: 'string',
+      required: true,
+      names: 'resource',
+    },
+    {
+      name: 'victim',
+      description: 'The host whose changes are discarded',
+      type: 'string',
+      required: true,
+      names: 'host',
+    },
   ],
   fillers: ['victim'],
   args: z.object({ resource: ARGS.resource, victim: ARGS.host }),
@@ -54,7 +67,7 @@ export const splitbrain = defineChange({
   observe: (args, context) => observe(args.resource, context),
   plan(args, world, context) {
     const { resource, victim } = args;
-    const settings = context.resources[resource];
+    const settings = own(context.resources, resource);
     if (settings === undefined) throw new CommandError(`No resource ${resource} in the configuration.`);
     const names = world.hosts.map((h) => h.host);
     if (!names.includes(victim)) {
@@ -69,7 +82,7 @@ export const splitbrain = defineChange({
       );
     }
     const sides = world.hosts.map((h) => {
-      const r = h.resources[resource];
+      const r = own(h.resources, resource);
       const peer = h.host === victim ? survivor : victim;
       return {
         host: h.host,

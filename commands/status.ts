@@ -36,7 +36,13 @@ export const status = defineQuery({
   name: 'status',
   description: "Every resource's role, disks, connection and replication, and the open incidents",
   options: [
-    { name: 'resource', description: 'Only this resource (e.g. r0)', type: 'string', required: false },
+    {
+      name: 'resource',
+      description: 'Only this resource (e.g. r0)',
+      type: 'string',
+      required: false,
+      names: 'resource',
+    },
   ],
   args: z.object({ resource: ARGS.resource.optional() }),
   async run(args, _command, context) {

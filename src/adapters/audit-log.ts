@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import type { Actor } from '../core/policy.js';
 import type { StepRun } from '../ports/containers.js';
-import { Journal } from './journal.js';
+import { Journal, type JournalOptions } from './journal.js';
 
 export const AUDIT_EVENTS = [
   'requested',
@@ -48,8 +48,18 @@ export interface AuditRecord {
 
 export class AuditLog {
   readonly #journal: Journal<AuditRecord>;
-  constructor(readonly path: string) {
-    this.#journal = new Journal(path);
+  constructor(
+    readonly path: string,
+    options: JournalOptions = {},
+  ) {
+    this.#journal = new Journal(path, options);
+  }
+  /**
+   * Open the log at start-up: a torn last line (crash or power cut mid-write) is moved aside now,
+   * with a warning through `onRepair`, so the next record is readable on a line of its own.
+   */
+  open(): Promise<void> {
+    return this.#journal.open();
   }
   append(record: AuditRecord): Promise<void> {
     return this.#journal.append([record]);

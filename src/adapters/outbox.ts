@@ -6,13 +6,43 @@
 // checked with the platform (or re-posted idempotently) instead of being posted twice.
 
 import { join } from 'node:path';
+import { z } from 'zod';
 import type { Logger } from '../app/log.js';
 import { type Choice, chooseNext, type OutboxEntry, withoutAbsorbed } from '../core/delivery.js';
-import { type ChatPlatform, DeliveryError, type PlatformName } from '../ports/chat.js';
+import { SEVERITIES } from '../core/notification.js';
+import { type ChatPlatform, DeliveryError, PLATFORM_NAMES, type PlatformName } from '../ports/chat.js';
 import { backoffDelay } from './events2-source.js';
 import { Journal, readJournal, writeFileDurably } from './journal.js';
 
 type Record_ = { readonly put: OutboxEntry } | { readonly del: string };
+
+/**
+ * What an outbox record must have to be sent, retried or folded. A record that does not match is
+ * quarantined on load (see readJournal) rather than crashing the sender at 3 a.m.
+ */
+const OUTBOX_RECORD = z.union([
+  z.strictObject({
+    put: z.looseObject({
+      id: z.string().regex(/^[0-9]{12}$/),
+      key: z.string().min(1),
+      platform: z.enum(PLATFORM_NAMES),
+      channel: z.string().min(1),
+      op: z.enum(['open', 'reply', 'update-parent', 'post']),
+      incidentKey: z.string().optional(),
+      message: z.looseObject({ title: z.string(), tone: z.enum([...SEVERITIES, 'resolved']) }),
+      resource: z.string().nullable(),
+      severity: z.enum(SEVERITIES),
+      urgent: z.boolean(),
+      kinds: z.record(z.string(), z.number()),
+      changes: z.number(),
+      createdAt: z.number(),
+      attempts: z.number(),
+      sending: z.boolean().optional(),
+      absorbed: z.array(z.string()).optional(),
+    }),
+  }),
+  z.strictObject({ del: z.string() }),
+]) as unknown as z.ZodType<Record_>;
 
 export interface OutboxOptions {
   readonly dir: string;
@@ -70,7 +100,10 @@ export class Outbox {
 
   constructor(options: OutboxOptions) {
     this.#options = options;
-    this.#journal = new Journal(join(options.dir, 'outbox.ndjson'));
+    this.#journal = new Journal(join(options.dir, 'outbox.ndjson'), {
+      onRepair: (torn) =>
+        options.logger.warn({ ...torn }, 'outbox: torn last line (crash mid-write) moved aside'),
+    });
     this.#statePath = join(options.dir, 'parents.json');
   }
 
@@ -95,9 +128,17 @@ export class Outbox {
 
   /** Load what a previous run left and start sending it. */
   async open(): Promise<void> {
-    const { records, damaged } = readJournal<Record_>(this.#journal.path);
+    const { records, damaged, quarantined } = readJournal<Record_>(this.#journal.path, {
+      schema: OUTBOX_RECORD,
+    });
     if (damaged > 0)
       this.#options.logger.warn({ damaged }, 'outbox journal had unreadable lines (torn write?)');
+    if (quarantined > 0) {
+      this.#options.logger.warn(
+        { quarantined, file: `${this.#journal.path}.quarantine` },
+        'outbox: invalid records moved to the quarantine file',
+      );
+    }
     const live = new Map<string, OutboxEntry>();
     for (const r of records) {
       if ('put' in r) live.set(r.put.id, r.put);

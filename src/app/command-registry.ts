@@ -5,6 +5,7 @@
 import { z } from 'zod';
 import type { HostState } from '../core/host-state.js';
 import type { Incidents } from '../core/incidents.js';
+import { own, ownKeys } from '../core/lookup.js';
 import type { Message } from '../core/message.js';
 import type { Decision, Operation, Plan } from '../core/operation.js';
 import type { CommandPolicy, Member, OnCall } from '../core/policy.js';
@@ -18,6 +19,11 @@ export interface CommandOption {
   readonly description: string;
   readonly type: 'string' | 'integer' | 'boolean';
   readonly required: boolean;
+  /**
+   * The value names a DRBD resource or a host of the pair: the registry checks it against what
+   * exists before the command does anything else ("unknown resource r9; configured: r0, r1").
+   */
+  readonly names?: 'resource' | 'host';
 }
 
 /** What the configuration says about one DRBD resource. */
@@ -269,6 +275,41 @@ export function validateArgs(definition: CommandDefinition, raw: Record<string, 
   throw new CommandError(`${where}${issue?.message ?? 'invalid arguments'} (${usage(definition)})`);
 }
 
+/**
+ * Every resource and host name in the arguments exists, before anything else runs: a typo gets an
+ * answer that lists what there is, never an internal error or a pre-flight check against nothing.
+ * A resource exists when it is configured, or (for an instance that only watches) when this host's
+ * DRBD knows it; a host is this one or its peer.
+ */
+export async function checkNames(
+  definition: CommandDefinition,
+  raw: Readonly<Record<string, string>>,
+  context: CommandContext,
+): Promise<void> {
+  for (const option of definition.options) {
+    const value = own(raw, option.name);
+    if (value === undefined || option.names === undefined) continue;
+    if (option.names === 'host') {
+      const configured = [context.host, ...(context.peerName === undefined ? [] : [context.peerName])];
+      if (configured.includes(value)) continue;
+      // An instance without a configured peer may still see the other host's view (the demo).
+      const hosts = [...new Set([...configured, ...(await context.hosts()).map((h) => h.host)])];
+      if (!hosts.includes(value)) {
+        throw new CommandError(`Unknown host ${value}; the hosts of this pair are ${hosts.join(', ')}.`);
+      }
+      continue;
+    }
+    const configured = ownKeys(context.resources);
+    if (configured.includes(value)) continue;
+    if (configured.length === 0) {
+      const seen = [...new Set((await context.hosts()).flatMap((h) => ownKeys(h.resources)))].sort();
+      if (seen.includes(value)) continue;
+      throw new CommandError(`Unknown resource ${value}; DRBD knows: ${seen.join(', ') || 'none'}.`);
+    }
+    throw new CommandError(`Unknown resource ${value}; configured: ${configured.join(', ')}.`);
+  }
+}
+
 /** The command line in one canonical spelling, for plans and the audit log. */
 export function canonicalCommand(
   definition: CommandDefinition,
@@ -298,6 +339,7 @@ export function commandHandler(context: CommandContext, logger: Logger): Command
     try {
       const { definition, args: raw } = parseCommandText(command.text, context.commands);
       const args = validateArgs(definition, raw);
+      await checkNames(definition, raw, context);
       if (definition.kind === 'change') {
         if (context.operations === undefined) {
           throw new CommandError(

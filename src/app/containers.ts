@@ -3,6 +3,7 @@
 // with the peer's.
 
 import type { HostState } from '../core/host-state.js';
+import { own } from '../core/lookup.js';
 import type { ContainerRuntime } from '../ports/containers.js';
 import type { ContainersView } from './command-registry.js';
 
@@ -21,7 +22,7 @@ export async function localContainers(
   };
   await Promise.all(
     resources.map(async (name) => {
-      if (state?.resources[name]?.fields.role !== 'Primary') {
+      if (own(state?.resources ?? {}, name)?.fields.role !== 'Primary') {
         view.resources.push({ name, primaryOn: null });
         return;
       }

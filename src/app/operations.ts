@@ -142,8 +142,14 @@ export class Operations implements OperationsPort {
 
   /** Load the stored requests (call once, before anything else). */
   async open(): Promise<void> {
-    const { damaged } = await this.#o.store.open();
+    const { damaged, quarantined } = await this.#o.store.open();
     if (damaged > 0) this.#o.logger.warn({ damaged }, 'operation store: unreadable lines skipped');
+    if (quarantined > 0) {
+      this.#o.logger.warn(
+        { quarantined, file: `${this.#o.store.path}.quarantine` },
+        'operation store: incomplete records moved to the quarantine file; start-up goes on without them',
+      );
+    }
   }
 
   list(): readonly Operation[] {
@@ -426,18 +432,26 @@ export class Operations implements OperationsPort {
     await this.#serial(async () => {
       for (const op of this.#o.store.all()) {
         if (op.state !== 'running') continue;
-        const done = op.steps.filter((s) => s.status === 'done').map((s) => s.label);
-        const notDone = op.plan.steps.filter(
-          (s) => !op.steps.some((r) => r.id === s.id && r.status === 'done'),
-        );
-        const reason = `The bot stopped while this was running. Done: ${done.join('; ') || 'nothing'}. Not done: ${notDone.map((s) => s.label).join('; ') || 'nothing'}. Check the live state (status, containers) before doing anything else; it will not continue by itself.`;
-        const next: Operation = { ...op, state: 'interrupted', finishedAt: this.#now(), reason };
-        await this.#put(next);
-        await this.#audit({ event: 'interrupted', operation: op.id, command: op.plan.command, reason });
-        await this.#render(next);
-        await this.#announceInterrupted(next);
+        // One request that cannot be reported must not keep the others (or the rest of start-up)
+        // from running: log it and go on.
+        try {
+          await this.#recoverOne(op);
+        } catch (err) {
+          this.#o.logger.error({ err, operation: op.id }, 'could not report an interrupted request');
+        }
       }
     });
+  }
+
+  async #recoverOne(op: Operation): Promise<void> {
+    const done = op.steps.filter((s) => s.status === 'done').map((s) => s.label);
+    const notDone = op.plan.steps.filter((s) => !op.steps.some((r) => r.id === s.id && r.status === 'done'));
+    const reason = `The bot stopped while this was running. Done: ${done.join('; ') || 'nothing'}. Not done: ${notDone.map((s) => s.label).join('; ') || 'nothing'}. Check the live state (status, containers) before doing anything else; it will not continue by itself.`;
+    const next: Operation = { ...op, state: 'interrupted', finishedAt: this.#now(), reason };
+    await this.#put(next);
+    await this.#audit({ event: 'interrupted', operation: op.id, command: op.plan.command, reason });
+    await this.#render(next);
+    await this.#announceInterrupted(next);
   }
 
   /** A new message under the interrupted one: what was done, what was not, and the live state now. */

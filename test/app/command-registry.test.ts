@@ -3,11 +3,16 @@ import { z } from 'zod';
 import { COMMANDS } from '../../commands/index.js';
 import { commandText } from '../../src/adapters/discord/commands.js';
 import {
+  type CommandContext,
   type CommandDefinition,
   CommandError,
+  commandHandler,
   parseCommandText,
   tokenize,
 } from '../../src/app/command-registry.js';
+import { createLogger } from '../../src/app/log.js';
+import type { HostState } from '../../src/core/host-state.js';
+import { commandContext, VIEW } from '../commands/context.js';
 
 const demo: CommandDefinition = {
   kind: 'query',
@@ -76,5 +81,44 @@ describe('the demo command', () => {
     expect(() =>
       buildApplicationCommands('drbd', 'DRBD pair', [...COMMANDS, demoCommand(async () => 'ok')]),
     ).not.toThrow();
+  });
+});
+
+describe('names typed in chat are checked before anything runs', () => {
+  const handle = (text: string, overrides: Partial<CommandContext> = {}) =>
+    commandHandler(
+      commandContext(VIEW, { peerName: 'beta', ...overrides }),
+      createLogger({ level: 'silent', format: 'json' }),
+    )(
+      {
+        platform: 'console',
+        text,
+        userId: 'alice',
+        userName: 'alice',
+        roles: [],
+        channelId: 'console',
+        source: 'slash-command',
+      },
+      { update: async () => undefined },
+    );
+
+  it.each([
+    ['failover constructor', 'Unknown resource constructor; configured: r0, r1.'],
+    ['failover valueOf', 'Unknown resource valueOf; configured: r0, r1.'],
+    ['failover r9', 'Unknown resource r9; configured: r0, r1.'],
+    ['failover r0 to gamma', 'Unknown host gamma; the hosts of this pair are alpha, beta.'],
+    ['splitbrain r0 victim toString', 'Unknown host toString; the hosts of this pair are alpha, beta.'],
+    ['status hasOwnProperty', 'Unknown resource hasOwnProperty; configured: r0, r1.'],
+    ['containers r0 gamma', 'Unknown host gamma; the hosts of this pair are alpha, beta.'],
+  ])('%s → %s', async (text, answer) => {
+    // No operations port: had the name passed, the changing commands would answer otherwise.
+    const reply = await handle(text);
+    expect(reply).toEqual({ message: { title: answer, tone: 'warning' }, private: true });
+  });
+
+  it('an instance that only watches knows the resources its DRBD reports', async () => {
+    const hosts = async () => [{ host: 'alpha', resources: { r7: {} } } as unknown as HostState];
+    const known = await handle('status r9', { resources: {}, hosts });
+    expect(known.message.title).toBe('Unknown resource r9; DRBD knows: r7.');
   });
 });
