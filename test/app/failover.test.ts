@@ -14,6 +14,7 @@ import { Operations } from '../../src/app/operations.js';
 import { runAction } from '../../src/app/steps.js';
 import type { Member } from '../../src/core/policy.js';
 import { HostWatcher } from '../../src/core/watcher.js';
+import type { PlatformName } from '../../src/ports/chat.js';
 import { SimulatedContainers } from '../../src/sim/containers.js';
 import { SimulatedHost } from '../../src/sim/host.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
@@ -23,8 +24,8 @@ import { MemoryLockStore } from '../helpers/memory-lock.js';
 
 const logger = createLogger({ level: 'silent', format: 'json' });
 const TEAM: Member[] = [
-  { name: 'alice', slack: 'UALICE' },
-  { name: 'bob', slack: 'UBOB' },
+  { name: 'alice', slack: 'UALICE', discord: '400000000000000001', web: 'alice' },
+  { name: 'bob', slack: 'UBOB', discord: '400000000000000002', web: 'bob' },
   { name: 'carol', slack: 'UCAROL' },
 ];
 
@@ -157,11 +158,11 @@ async function setup(options: { self?: 'alpha' | 'beta'; peerDown?: boolean } = 
     await audit.close();
   });
   const handler = commandHandler(full, logger);
-  const say = async (text: string, userId = 'UALICE') =>
+  const say = async (text: string, userId = 'UALICE', platform: PlatformName = 'slack') =>
     (
       await handler(
         {
-          platform: 'slack',
+          platform,
           text,
           userId,
           userName: userId.toLowerCase(),
@@ -323,6 +324,36 @@ describe('failover r0 --force on the simulator', () => {
       .filter((c) => c.status === 'Running')
       .map((c) => c.name);
     expect(running).toEqual(['db1', 'web1', 'web2']);
+  });
+
+  it('two approvals are two people: one member approving from Slack and again from Discord or the web console counts once', async () => {
+    const s = await aliveBetaAfterAlphaDied();
+    await s.say('failover r0 --force');
+    const id = s.lastId();
+    // alice asked on Slack; her Discord and web accounts are still alice.
+    expect((await s.say(`confirm ${id} r0`)).title).toBe(`Confirmed. Request ${id} now needs 2 approvals.`);
+    expect((await s.say(`approve ${id}`, '400000000000000001', 'discord')).title).toMatch(
+      /^alice: you asked for this failover \(from another account: discord\); someone else must approve it\.$/,
+    );
+    expect((await s.say(`approve ${id}`, 'UBOB')).title).toBe(
+      `Approved by bob; request ${id} needs one approval more.`,
+    );
+    for (const [userId, platform] of [
+      ['400000000000000002', 'discord'],
+      ['bob', 'web'],
+    ] as const) {
+      expect((await s.say(`approve ${id}`, userId, platform)).title).toBe(
+        'bob has already approved it; it needs another person.',
+      );
+    }
+    expect(s.pair.role('beta', 'r0')).toBe('Secondary');
+    expect((await s.say(`approve ${id}`, 'UCAROL')).title).toBe(`Approved by carol; running request ${id}.`);
+    await s.operations.idle();
+    expect(s.final()?.title).toMatch(/^FORCED failover r0 → beta: done in /);
+    const approvals = readAudit(join(s.dir, 'audit.ndjson'), { event: 'approved' }).records.map(
+      (r) => `${r.actor?.member} ${r.actor?.platform}:${r.actor?.userId}`,
+    );
+    expect(approvals).toEqual(['bob slack:UBOB', 'carol slack:UCAROL']);
   });
 
   it('refuses while the peer answers over the peer link and is Primary', async () => {

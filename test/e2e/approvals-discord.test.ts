@@ -176,7 +176,7 @@ describe('ip set through Discord (discord.js against the fake Discord)', () => {
       { label: 'Cancel', customId: `cmd:cancel ${id}` },
     ]);
     expect(current(plan)).toContain('◻️ Stop web1 (alpha)');
-    expect(current(plan)).toContain(`${id} · requested by alice · token 0`);
+    expect(current(plan)).toContain(`${id} · requested by alice (discord:300000000000000011) · token 0`);
     await sleep(300);
     expect(simContainer(env, 'web1')).toMatchObject({ status: 'Running', ipv4: [OLD_ADDRESS] });
 
@@ -270,7 +270,7 @@ describe('ip set through Discord (discord.js against the fake Discord)', () => {
     expect(approved.text).toContain(`Approved by carol; running request ${id}`);
     await waitForText(fake, plan, ': done');
     await waitForFinished(env, id);
-    expect(current(plan)).toContain('approved by carol');
+    expect(current(plan)).toContain('approved by carol (discord:300000000000000013)');
     expect(simContainer(env, 'web1')).toMatchObject({ status: 'Running', ipv4: [NEW_ADDRESS] });
     const records = auditRecords(env).filter((r) => r.operation === id);
     expect(lxcRuns(records, 'start')).toBe(1);

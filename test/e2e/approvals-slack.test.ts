@@ -220,7 +220,7 @@ describe('ip set through Slack (Bolt Socket Mode against the fake Slack)', () =>
       `◻️ Set eth0 to ${NEW_ADDRESS} (alpha)`,
       '◻️ Start web1 (alpha)',
       `◻️ Check ${NEW_ADDRESS} is up (alpha)`,
-      `${id} · requested by alice · token 0`,
+      `${id} · requested by alice (slack:U0ALICE) · token 0`,
     ]) {
       expect(shown).toContain(line);
     }
@@ -251,7 +251,7 @@ describe('ip set through Slack (Bolt Socket Mode against the fake Slack)', () =>
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(new Set(order).size).toBe(order.length);
     expect(buttonsOf(plan)).toEqual([]);
-    expect(current(plan)).toContain(`${id} · requested by alice · confirmed · token 0`);
+    expect(current(plan)).toContain(`${id} · requested by alice (slack:U0ALICE) · confirmed · token 0`);
 
     expect(simContainer(env, 'web1')).toMatchObject({ status: 'Running', ipv4: [NEW_ADDRESS] });
     expect(simContainer(env, 'web2')).toMatchObject({ status: 'Running', ipv4: ['198.51.100.11'] });
@@ -344,7 +344,7 @@ describe('ip set through Slack (Bolt Socket Mode against the fake Slack)', () =>
     expect(approved.text).toContain(`Approved by carol; running request ${id}`);
     await waitForText(fake, plan, ': done');
     await waitForFinished(env, id);
-    expect(current(plan)).toContain('approved by carol');
+    expect(current(plan)).toContain('approved by carol (slack:U0CAROL)');
     expect(simContainer(env, 'web1')).toMatchObject({ status: 'Running', ipv4: [NEW_ADDRESS] });
     const records = auditRecords(env).filter((r) => r.operation === id);
     expect(lxcRuns(records, 'start')).toBe(1);

@@ -423,7 +423,7 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
     expect(second.text).toContain(`Approved by carol; running request ${id}.`);
     const text = await fo.finished(plan);
     expect(plan.text, text).toMatch(/FORCED failover r0 → beta: done in /);
-    expect(text).toContain('approved by bob, carol');
+    expect(text).toContain('approved by bob (slack:U0BOB), carol (slack:U0CAROL)');
 
     expect(auditedSteps(id, 'beta').map((r) => [r.step?.id, r.step?.host, r.step?.status])).toEqual([
       ['fence', 'beta', 'done'],
