@@ -67,6 +67,7 @@ import type {
   ResourceState,
 } from '../core/host-state.js';
 import type { AlertKind, Severity } from '../core/notification.js';
+import { PEER_REFUSALS, type PeerRefusal } from '../core/peer-auth.js';
 import { CONNECTION_STATES, DISK_STATES, ROLES } from '../drbd/states.js';
 import type { PlatformName } from '../ports/chat.js';
 
@@ -402,6 +403,7 @@ export class Metrics {
   readonly #deliveryFailures: Counter<'platform' | 'retryable'>;
   readonly #commandRuns: Counter<'command' | 'outcome'>;
   readonly #notifications: Counter<'kind' | 'severity'>;
+  readonly #peerRefusals: Counter<'reason'>;
 
   constructor(options: MetricsOptions) {
     const registers = [this.registry];
@@ -462,6 +464,14 @@ export class Metrics {
       labelNames: ['kind', 'severity'],
       registers,
     });
+    this.#peerRefusals = new Counter({
+      name: 'drbdchatops_peer_requests_refused_total',
+      help: 'Requests the peer-link server refused, by reason (bad-signature, replayed, stale, stale-token …)',
+      labelNames: ['reason'],
+      registers,
+    });
+    // Every reason starts at 0, so `increase()` sees the first forged or replayed request.
+    for (const reason of PEER_REFUSALS) this.#peerRefusals.inc({ reason }, 0);
     for (const platform of options.platforms ?? []) {
       for (const retryable of ['true', 'false']) this.#deliveryFailures.inc({ platform, retryable }, 0);
     }
@@ -495,6 +505,10 @@ export class Metrics {
 
   notified(kind: AlertKind, severity: Severity): void {
     this.#notifications.inc({ kind, severity });
+  }
+
+  peerRefused(reason: PeerRefusal): void {
+    this.#peerRefusals.inc({ reason });
   }
 
   #registerDrbd(family: DrbdFamily, state: () => HostState | undefined): void {

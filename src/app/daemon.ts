@@ -234,6 +234,7 @@ export class Daemon {
             preflight: (resource) => this.#localPreflight(resource),
             adoptOperation: (op) => this.operations.adopt(op),
             jobDone: (job, slot) => this.scheduler.record(job, slot),
+            onRefused: (reason) => this.metrics.peerRefused(reason),
           });
     this.notifier = new Notifier({
       stateDir: options.config.stateDir,

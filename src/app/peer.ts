@@ -9,6 +9,7 @@ import { Journal, readJournal } from '../adapters/journal.js';
 import { PeerClient, PeerError, PeerServer, TokenFloor } from '../adapters/peer-link.js';
 import type { OutboxEntry } from '../core/delivery.js';
 import type { HostState } from '../core/host-state.js';
+import type { PeerRefusal } from '../core/peer-auth.js';
 import { ALERT_KINDS, type Notification, SEVERITIES } from '../core/notification.js';
 import { OPERATION_STATES, type Operation, type StepAction } from '../core/operation.js';
 import { PLATFORM_NAMES } from '../ports/chat.js';
@@ -170,6 +171,8 @@ export interface PeerLinkOptions {
   readonly reconcileLocal?: () => Promise<void>;
   /** The leader ran a scheduled job's slot (so this instance does not run it again on takeover). */
   readonly jobDone?: (job: string, slot: string) => Promise<void>;
+  /** A request to this host's peer-link server was refused (counted by the metrics). */
+  readonly onRefused?: (reason: PeerRefusal) => void;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -209,7 +212,9 @@ export class PeerLink {
       secret,
       windowMs: config.windowMs,
       tokens: new TokenFloor(join(options.stateDir, 'fencing-token.json')),
+      nonceJournal: join(options.stateDir, 'peer-nonces.ndjson'),
       logger: options.logger,
+      ...(options.onRefused === undefined ? {} : { onRefused: options.onRefused }),
       routes: [
         {
           method: 'POST',
