@@ -12,7 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DemoFault, demoCommand } from '../../commands/demo.js';
 import { COMMANDS } from '../../commands/index.js';
-import { type ConsoleStatus, hostStatus, WebConsolePlatform } from '../adapters/web-console/web-console.js';
+import {
+  type ConsoleStatus,
+  hostStatus,
+  signInLink,
+  WebConsolePlatform,
+} from '../adapters/web-console/web-console.js';
 import type { Message } from '../core/message.js';
 import type { ChatPlatform, CommandHandler, Posted, PostOptions } from '../ports/chat.js';
 import { SimulatedContainers } from '../sim/containers.js';
@@ -105,6 +110,7 @@ export interface DemoPairOptions {
 }
 
 export interface DemoPair {
+  /** Sign-in links per user (/login#token=…): the page they open asks "Sign in as …?" first. */
   readonly urls: Readonly<Record<'alice' | 'bob', string>>;
   readonly pair: SimulatedPair;
   readonly daemons: () => ReadonlyMap<Host, Daemon>;
@@ -302,7 +308,8 @@ export async function startDemoPair(options: DemoPairOptions): Promise<DemoPair>
 
   const base = web.url ?? '';
   return {
-    urls: { alice: `${base}?token=${tokens.alice}`, bob: `${base}?token=${tokens.bob}` },
+    // Sign-in links: they open the console's "Sign in as alice" page; the click signs in.
+    urls: { alice: signInLink(base, tokens.alice), bob: signInLink(base, tokens.bob) },
     pair,
     daemons: () => daemons,
     console: web,

@@ -1,6 +1,6 @@
 // `drbd-chatops demo` as a newcomer runs it: the real binary starts the simulated pair with two bot
-// instances and the web console, prints the URL, answers commands from the page's API, shows a
-// fault's alert, and cleans up on SIGTERM.
+// instances and the web console, prints the sign-in links, answers commands from the page's API once
+// signed in through them, shows a fault's alert, and cleans up on SIGTERM.
 
 import { join } from 'node:path';
 import { execa } from 'execa';
@@ -22,10 +22,30 @@ describe('drbd-chatops demo', () => {
     });
     await until(() => /as alice:\s+(http\S+)/.test(out), 'the console URL', 30_000);
     const url = /as alice:\s+(http\S+)/.exec(out)?.[1] ?? '';
-    const origin = new URL(url).origin;
-    const login = await fetch(url, { redirect: 'manual' });
-    expect(login.status).toBe(303);
+    // A sign-in link: the token in the fragment (never sent to the server), for the page's script.
+    const link = new URL(url);
+    expect(link.pathname).toBe('/login');
+    const token = new URLSearchParams(link.hash.slice(1)).get('token') ?? '';
+    expect(token).toMatch(/^[0-9a-f]{32}$/);
+    const origin = link.origin;
+    // Opening it signs nobody in; the page's "Sign in as alice" posts the token, same origin.
+    const opened = await fetch(url, { redirect: 'manual' });
+    expect(opened.status).toBe(200);
+    expect(opened.headers.getSetCookie()).toEqual([]);
+    const asked = await fetch(`${origin}/login/check`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin },
+      body: JSON.stringify({ token }),
+    });
+    expect(await asked.json()).toEqual({ user: 'alice' });
+    const login = await fetch(`${origin}/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin },
+      body: JSON.stringify({ token }),
+    });
+    expect(login.status).toBe(200);
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
+    expect(cookie).toMatch(/^drbd_console=./);
     const run = async (text: string) => {
       const r = await fetch(`${origin}/api/command`, {
         method: 'POST',

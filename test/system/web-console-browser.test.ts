@@ -1,6 +1,7 @@
 // The web console in a real browser: Debian's chromium driven by playwright-core (never a
 // downloaded browser). The real daemon runs on the DRBD simulator with simulated LXD containers and
-// the web console as its only chat platform. Someone signs in with a token, watches the status
+// the web console as its only chat platform. Someone follows a sign-in link and confirms "Sign in as
+// alice" (a link, or a form on another site, never signs anyone in by itself), watches the status
 // panel, sees a split-brain arrive as a red critical alert, types `ip set` in the command line,
 // clicks Confirm on the plan, and sees the plan message edited in place until it says done.
 // Screenshots of the page after the split-brain alert and after the change are kept in
@@ -16,6 +17,8 @@ import { describe, expect, it } from 'vitest';
 import {
   type ConsoleStatus,
   hostStatus,
+  SESSION_COOKIE,
+  signInLink,
   WebConsolePlatform,
 } from '../../src/adapters/web-console/web-console.js';
 import { parseConfig } from '../../src/app/config.js';
@@ -150,6 +153,29 @@ async function webBot(env: PairEnv, token: string) {
   return { daemon, platform, url };
 }
 
+/**
+ * Follow a sign-in link: the page takes the token out of the address and asks "Sign in as USER";
+ * the click signs in and opens the console.
+ */
+async function signInThroughLink(page: Page, link: string, user: string): Promise<void> {
+  await page.goto(link);
+  await confirmSignIn(page, user);
+}
+
+/** On the page a sign-in link opened: "Sign in as USER" is offered, the token has left the address. */
+async function confirmSignIn(page: Page, user: string): Promise<void> {
+  const button = page.getByRole('button', { name: `Sign in as ${user}` });
+  await button.waitFor(WAIT);
+  expect(page.url()).not.toContain('token');
+  await button.click();
+  await page.locator('body[data-ready="true"]').waitFor(WAIT);
+}
+
+/** The console's session cookies the browser holds. */
+async function sessionCookies(context: BrowserContext, url: string) {
+  return (await context.cookies(url)).filter((c) => c.name === SESSION_COOKIE && c.value !== '');
+}
+
 /** The article of the first message whose title matches. */
 function messageTitled(page: Page, title: string | RegExp) {
   return page
@@ -172,12 +198,19 @@ describe('the web console in Debian’s chromium', () => {
     const env = setupPair();
     const token = randomBytes(24).toString('base64url');
     const { daemon, platform, url } = await webBot(env, token);
-    const { page, problems } = await openBrowser();
+    const { context, page, problems } = await openBrowser();
 
-    // Sign in with the token in the address; it leaves the address bar at once.
+    // An older sign-in link (the token in the query): the page asks first; the token has left the
+    // address bar, and nothing is signed in until the click.
     await page.goto(`${url}?token=${token}`);
+    const signIn = page.getByRole('button', { name: 'Sign in as alice' });
+    await signIn.waitFor(WAIT);
     expect(page.url()).toBe(url);
+    expect(await sessionCookies(context, url)).toEqual([]);
+    await signIn.click();
     await page.locator('body[data-ready="true"]').waitFor(WAIT);
+    expect(page.url()).toBe(url);
+    expect(await sessionCookies(context, url)).toHaveLength(1);
     await expect.poll(() => page.locator('#who').textContent()).toBe('signed in as alice');
     await expect.poll(() => page.locator('#conn').textContent()).toBe('live');
 
@@ -288,8 +321,8 @@ describe('the web console in Debian’s chromium', () => {
     const demo = await startDemoPair({ logger, port: 0 });
     onCleanup(() => demo.stop());
     const { context, page, problems } = await openBrowser();
-    await page.goto(demo.urls.alice);
-    await page.locator('body[data-ready="true"]').waitFor(WAIT);
+    expect(demo.urls.alice).toMatch(/\/login#token=[0-9a-f]{32}$/);
+    await signInThroughLink(page, demo.urls.alice, 'alice');
     const r0 = (host: string) =>
       page.locator(`.host[data-host="${host}"] .res[data-resource="r0"] [data-k="role"] .v`);
     await expect.poll(() => r0('alpha').textContent(), { timeout: 30_000 }).toBe('Primary');
@@ -308,7 +341,9 @@ describe('the web console in Debian’s chromium', () => {
     // bob, on call, approves from his own page.
     const bob = await context.newPage();
     await bob.goto(demo.urls.bob);
-    await bob.locator('body[data-ready="true"]').waitFor(WAIT);
+    // The same browser, signed in as alice: the page says so before bob signs in instead.
+    expect(await bob.locator('#current').textContent()).toMatch(/^You are signed in as alice /);
+    await confirmSignIn(bob, 'bob');
     await bob.locator(`article.msg[data-id="${planId}"] .actions button`, { hasText: 'Approve' }).click();
     await expect
       .poll(() => samePlan.locator('.title').textContent(), { timeout: 60_000 })
@@ -330,8 +365,7 @@ describe('the web console in Debian’s chromium', () => {
     onCleanup(() => platform.stop());
     const url = platform.url as string;
     const { page, problems } = await openBrowser();
-    await page.goto(`${url}?token=${token}`);
-    await page.locator('body[data-ready="true"]').waitFor(WAIT);
+    await signInThroughLink(page, signInLink(url, token), 'alice');
     await platform.post('web', { title: 'before the restart', tone: 'info' }, { idempotencyKey: 'a' });
     await messageTitled(page, 'before the restart').waitFor(WAIT);
 
@@ -348,27 +382,69 @@ describe('the web console in Debian’s chromium', () => {
     expect(problems.filter((p) => !p.includes('ERR_CONNECTION_REFUSED'))).toEqual([]);
   });
 
-  it('signs in from a link on another site (the Strict cookie still reaches the console)', async () => {
+  it('a form or a link on another site signs no one in; the link opens the page that asks', async () => {
     const token = randomBytes(24).toString('base64url');
     const platform = new WebConsolePlatform({ port: 0, users: new Map([[token, 'alice']]), logger });
     await platform.start(async () => ({ message: { title: 'ok', tone: 'info' } }));
     onCleanup(() => platform.stop());
-    // "localhost" and "127.0.0.1" are different sites to the browser.
-    const link = `${platform.url}?token=${token}`;
+    const url = platform.url as string;
+    // "localhost" and "127.0.0.1" are different sites to the browser. The "chat" page has a sign-in
+    // link, and a login-CSRF form that posts the token of the attacker (here: alice's) to the console.
+    const link = signInLink(url, token);
     const chat = createHttpServer((_req, res) => {
       res.setHeader('Content-Type', 'text/html; charset=utf-8');
-      res.end(`<!doctype html><a id="console" href="${link}">web console</a>`);
+      res.end(
+        `<!doctype html><a id="console" href="${link}">web console</a>` +
+          `<form id="csrf" method="post" action="${url}login"><input type="hidden" name="token" value="${token}">` +
+          '<button id="go" type="submit">win a prize</button></form>',
+      );
     });
     await new Promise<void>((r) => chat.listen(0, '127.0.0.1', () => r()));
     onCleanup(() => new Promise<void>((r) => chat.close(() => r())));
     const chatPort = (chat.address() as { port: number }).port;
-    const { page, problems } = await openBrowser();
+    const { context, page, problems } = await openBrowser();
+    const referers: string[] = [];
+    page.on('request', (request) => {
+      const referer = request.headers().referer;
+      if (request.url().startsWith(url) && referer !== undefined) referers.push(referer);
+    });
+
+    // The other site's form reaches the console (with its own Origin) and is refused: no cookie.
+    await page.goto(`http://localhost:${chatPort}/`);
+    const [refused] = await Promise.all([page.waitForResponse(`${url}login`), page.locator('#go').click()]);
+    expect(refused.status()).toBe(403);
+    expect(await sessionCookies(context, url)).toEqual([]);
+    expect((await context.request.get(`${url}api/session`)).status()).toBe(401);
+    expect(
+      (
+        await context.request.post(`${url}api/command`, {
+          data: { text: 'status', source: 'slash-command' },
+          headers: { origin: url.slice(0, -1) },
+        })
+      ).status(),
+    ).toBe(401);
+
+    // The link: the page that asks, nothing signed in yet, the token gone from the address bar.
     await page.goto(`http://localhost:${chatPort}/`);
     await page.locator('#console').click();
+    const confirm = page.getByRole('button', { name: 'Sign in as alice' });
+    await confirm.waitFor(WAIT);
+    expect(page.url()).toBe(`${url}login`);
+    expect(await sessionCookies(context, url)).toEqual([]);
+    await confirm.click();
     await page.locator('body[data-ready="true"]').waitFor(WAIT);
-    expect(page.url()).toBe(platform.url);
+    expect(page.url()).toBe(url);
     expect(await page.locator('#who').textContent()).toBe('signed in as alice');
-    expect(problems).toEqual([]);
+    expect(await sessionCookies(context, url)).toHaveLength(1);
+    // A link opened on the console itself (/#token=…) also goes to the page that asks.
+    await page.goto(`${url}#token=${token}`);
+    await confirmSignIn(page, 'alice');
+    expect(await sessionCookies(context, url)).toHaveLength(1);
+    // Referrer-Policy: no-referrer: the console's pages sent no Referer (the chat page's link did).
+    expect(referers.filter((r) => r !== '' && r !== `http://localhost:${chatPort}/`)).toEqual([]);
+    expect(referers.filter((r) => r.includes(token))).toEqual([]);
+    // The refused form's answer is the one error the browser logs.
+    expect(problems.filter((p) => !/status of 403/.test(p))).toEqual([]);
   });
 });
 

@@ -22,7 +22,7 @@ export function consolePage(title: string): string {
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="same-origin">
+<meta name="referrer" content="no-referrer">
 <title>${t}</title>
 <link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/app.css">
@@ -53,7 +53,7 @@ export function consolePage(title: string): string {
 <div id="signed-out" class="signed-out" hidden>
   <div class="box">
     <p>Your session has ended.</p>
-    <p><a href="/">Sign in again</a></p>
+    <p><a href="/login">Sign in again</a></p>
   </div>
 </div>
 </body>
@@ -61,50 +61,51 @@ export function consolePage(title: string): string {
 `;
 }
 
-/** Asks for the access token (sent as a form POST, so it never sits in the address bar). */
-export function loginPage(title: string, problem?: string): string {
+/**
+ * The sign-in page. Typed in, the token is posted by the page's script (login.js) with fetch, same
+ * origin. From a sign-in link (/login#token=…, or an older /?token=…) the script takes the token out of
+ * the address, asks the console whose it is and shows "Sign in as alice": nothing signs in until that
+ * button is clicked on this page, so a link or a form on another site cannot sign anyone in. The form
+ * still posts without the script (same-origin checked like everything else).
+ */
+export function loginPage(
+  title: string,
+  options: { problem?: string; as?: string | undefined } = {},
+): string {
   const t = escapeHtml(title);
+  const { problem, as } = options;
+  const current =
+    as === undefined
+      ? ''
+      : `<p class="muted" id="current">You are signed in as <strong>${escapeHtml(as)}</strong> (<a href="/">open the console</a>); signing in again replaces that session.</p>`;
   return `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="same-origin">
+<meta name="referrer" content="no-referrer">
 <title>${t}: sign in</title>
 <link rel="icon" href="/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="/app.css">
+<script src="/login.js" defer></script>
 </head>
 <body class="login-page">
-<form class="login" method="post" action="/login">
+<main class="login">
   <h1>${t}</h1>
-  <p class="muted">Sign in with your access token.</p>
-  ${problem === undefined ? '' : `<p class="problem" role="alert">${escapeHtml(problem)}</p>`}
-  <label for="token">Access token</label>
-  <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
-  <button class="btn primary" type="submit">Sign in</button>
-</form>
-</body>
-</html>
-`;
-}
-
-/**
- * After signing in from a link on another site: the browser does not send a SameSite=Strict cookie
- * on a redirect that started elsewhere, so this page moves on to the console itself (same origin).
- */
-export function signedInPage(title: string): string {
-  const t = escapeHtml(title);
-  return `<!doctype html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<meta http-equiv="refresh" content="0;url=/">
-<meta name="referrer" content="same-origin">
-<title>${t}</title>
-<link rel="stylesheet" href="/app.css">
-</head>
-<body class="login-page">
-<p class="login">Signed in. <a href="/">Continue to the console</a></p>
+  ${current}
+  <p id="problem" class="problem" role="alert"${problem === undefined ? ' hidden>' : `>${escapeHtml(problem)}`}</p>
+  <section id="confirm" class="confirm" hidden>
+    <p>This sign-in link is for <strong id="confirm-user"></strong>. Sign in only if that is you.</p>
+    <button id="confirm-button" class="btn primary" type="button">Sign in</button>
+    <button id="confirm-other" class="link" type="button">Use another token</button>
+  </section>
+  <form id="sign-in" class="sign-in" method="post" action="/login">
+    <p class="muted">Sign in with your access token.</p>
+    <label for="token">Access token</label>
+    <input id="token" name="token" type="password" autocomplete="current-password" required autofocus>
+    <button class="btn primary" type="submit">Sign in</button>
+  </form>
+</main>
 </body>
 </html>
 `;
@@ -223,6 +224,8 @@ body.login-page { display: flex; align-items: center; justify-content: center; }
 .login h1 { font-size: 17px; margin: 0; }
 .login p { margin: 0; }
 .login .problem { color: var(--bad); font-weight: 600; }
+.login .confirm, .login .sign-in { display: flex; flex-direction: column; gap: 8px; }
+.login .confirm p, .login .sign-in p { margin: 0; }
 .login input { font: 14px var(--mono); padding: 6px 8px; border: 1px solid var(--border); border-radius: 6px; }
 `;
 
@@ -230,6 +233,14 @@ body.login-page { display: flex; align-items: center; justify-content: center; }
 // filled in here, from the same constants the other renderers use.
 export const APP_JS = String.raw`'use strict';
 (() => {
+  // A sign-in link opened while signed in (/#token=…): the sign-in page handles it (and asks first).
+  function linkOpened() {
+    if (!/(^#|&)token=/.test(window.location.hash)) return false;
+    window.location.replace('/login' + window.location.hash);
+    return true;
+  }
+  if (linkOpened()) return;
+  window.addEventListener('hashchange', linkOpened);
   const EMOJI = ${JSON.stringify(TONE_EMOJI)};
   const LABELS = ${JSON.stringify(TONE_LABELS)};
   const $ = (id) => document.getElementById(id);
@@ -648,5 +659,124 @@ export const APP_JS = String.raw`'use strict';
   }
 
   connect();
+})();
+`;
+
+// The sign-in page's script (see loginPage). A link's token is read from the address and taken out of
+// it at once (history.replaceState), so it stays neither in the address bar nor in the tab's history.
+export const LOGIN_JS = String.raw`'use strict';
+(() => {
+  const $ = (id) => document.getElementById(id);
+  const form = $('sign-in');
+  const input = $('token');
+  const problem = $('problem');
+  const confirmBox = $('confirm');
+  const confirmButton = $('confirm-button');
+
+  function show(text) {
+    problem.textContent = text;
+    problem.hidden = text === '';
+  }
+
+  // fetch keeps the page's real Origin (a plain form post says Origin: null under no-referrer).
+  async function post(path, token) {
+    const res = await fetch(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token: token }),
+      credentials: 'same-origin',
+      cache: 'no-store',
+    });
+    let data = null;
+    try {
+      data = await res.json();
+    } catch {
+      data = null;
+    }
+    return { status: res.status, data: data };
+  }
+
+  function failure(status, data) {
+    return data && typeof data.error === 'string' ? data.error : 'HTTP ' + status;
+  }
+
+  async function signIn(token, button) {
+    button.disabled = true;
+    try {
+      const answer = await post('/login', token);
+      if (answer.status === 200) {
+        // replace: Back does not return to the sign-in page.
+        window.location.replace('/');
+        return;
+      }
+      show('Not signed in: ' + failure(answer.status, answer.data));
+    } catch {
+      show('The console cannot be reached.');
+    }
+    button.disabled = false;
+  }
+
+  /** The token of a sign-in link: #token=… (never sent to a server) or an older ?token=…. */
+  function linkToken() {
+    const hash = new URLSearchParams(window.location.hash.slice(1));
+    const query = new URLSearchParams(window.location.search);
+    if (!hash.has('token') && !query.has('token')) return null;
+    window.history.replaceState(null, '', window.location.pathname);
+    return hash.get('token') || query.get('token') || null;
+  }
+
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    const token = input.value.trim();
+    if (token === '') {
+      show('Enter your access token.');
+      return;
+    }
+    show('');
+    signIn(token, form.querySelector('button[type="submit"]'));
+  });
+
+  $('confirm-other').addEventListener('click', () => {
+    confirmBox.hidden = true;
+    form.hidden = false;
+    input.focus();
+  });
+
+  // The token of the link being asked about; the button signs in with it, on click only.
+  let linked = null;
+  confirmButton.addEventListener('click', () => {
+    if (linked !== null) signIn(linked, confirmButton);
+  });
+
+  function askAboutLink() {
+    const token = linkToken();
+    if (token === null) return;
+    linked = null;
+    confirmBox.hidden = true;
+    form.hidden = true;
+    show('');
+    const fallBack = (text) => {
+      show(text);
+      form.hidden = false;
+    };
+    post('/login/check', token).then(
+      (answer) => {
+        if (answer.status !== 200 || !answer.data || typeof answer.data.user !== 'string') {
+          fallBack('This sign-in link does not work (' + failure(answer.status, answer.data).replace(/\.$/, '') + '). Enter your access token.');
+          return;
+        }
+        linked = token;
+        $('confirm-user').textContent = answer.data.user;
+        confirmButton.textContent = 'Sign in as ' + answer.data.user;
+        confirmBox.hidden = false;
+        confirmButton.focus();
+      },
+      () => fallBack('The console cannot be reached.'),
+    );
+  }
+
+  // A link opened while this page is already shown changes only the fragment: no new page load.
+  window.addEventListener('hashchange', askAboutLink);
+  askAboutLink();
 })();
 `;

@@ -4,10 +4,14 @@
 // for development and, in production, as an out-of-band console on the management network when
 // Slack or Discord cannot be reached.
 //
-// Access needs a token (one per user, from the environment or a file); a valid token gives an
-// HttpOnly SameSite=Strict session cookie. It listens on loopback unless told otherwise. Updates
-// reach the page over server-sent events. Everything is kept in memory: a restart starts an empty
-// channel (the notifier's incident parents come back when they are next edited).
+// Access needs a token (one per user, from the environment or a file). Signing in is a same-origin
+// POST of the token from the console's own sign-in page; it gives an HttpOnly SameSite=Strict session
+// cookie. A sign-in link (/login#token=…) only fills in that page, which asks "Sign in as alice?":
+// following a link, or a form on another site, never signs a browser in by itself (no login CSRF).
+// Failed sign-ins are throttled per presented token, never per client address (sign-in-throttle.ts).
+// It listens on loopback unless told otherwise. Updates reach the page over server-sent events.
+// Everything is kept in memory: a restart starts an empty channel (the notifier's incident parents
+// come back when they are next edited).
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -23,7 +27,8 @@ import type {
   PostOptions,
 } from '../../ports/chat.js';
 import { withTimeout } from '../with-timeout.js';
-import { APP_CSS, APP_JS, consolePage, FAVICON_SVG, loginPage, signedInPage } from './page.js';
+import { APP_CSS, APP_JS, consolePage, FAVICON_SVG, LOGIN_JS, loginPage } from './page.js';
+import { SignInThrottle } from './sign-in-throttle.js';
 import type { ConsoleStatus } from './status.js';
 import { webUserProblems } from './users.js';
 
@@ -99,7 +104,6 @@ const MAX_LOGIN_BODY = 4 * 1024;
 const MAX_COMMAND_TEXT = 2_000;
 const MAX_PRIVATE_REPLIES = 50;
 const MAX_SESSIONS = 1_000;
-const LOGIN_FAILURES_PER_MINUTE = 10;
 const HEARTBEAT_MS = 15_000;
 const STATUS_TIMEOUT_MS = 10_000;
 /** A client that does not read its stream (this much unsent) is dropped; it reconnects to a snapshot. */
@@ -111,8 +115,10 @@ const SECURITY_HEADERS: Record<string, string> = {
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
   'X-Content-Type-Options': 'nosniff',
   'X-Frame-Options': 'DENY',
-  // same-origin (not no-referrer): same-origin form posts keep their real Origin header.
-  'Referrer-Policy': 'same-origin',
+  // A sign-in link's token (?token=… in older links) must never leave in a Referer. The page's own
+  // requests are sent with fetch(), which keeps its real Origin under no-referrer; a plain form post
+  // says `Origin: null` instead, which #checkOrigin accepts only beside Sec-Fetch-Site: same-origin.
+  'Referrer-Policy': 'no-referrer',
   'Cross-Origin-Opener-Policy': 'same-origin',
   'Cross-Origin-Resource-Policy': 'same-origin',
   'Cache-Control': 'no-store',
@@ -173,6 +179,15 @@ export function normaliseCommand(text: string): string {
     .trim();
 }
 
+/**
+ * A sign-in link for a console at `consoleUrl` (its page's address): the token in the fragment, which
+ * browsers send to no server (no proxy log, no Referer). Following it shows "Sign in as NAME" and signs
+ * in only when that is clicked.
+ */
+export function signInLink(consoleUrl: string, token: string): string {
+  return `${new URL('/login', consoleUrl).href}#token=${encodeURIComponent(token)}`;
+}
+
 function parseCookies(header: string | undefined): Map<string, string> {
   const cookies = new Map<string, string>();
   for (const part of (header ?? '').split(';')) {
@@ -215,7 +230,7 @@ export class WebConsolePlatform implements ChatPlatform {
   readonly #streams = new Set<Stream>();
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #sockets = new Set<Socket>();
-  readonly #loginFailures = new Map<string, { count: number; since: number }>();
+  readonly #throttle = new SignInThrottle();
   #heartbeat: NodeJS.Timeout | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
@@ -450,23 +465,33 @@ export class WebConsolePlatform implements ChatPlatform {
     switch (path) {
       case '/': {
         if (!allow('GET', 'HEAD')) return;
-        const token = url.searchParams.get('token');
-        if (token !== null) {
-          this.#login(req, res, token);
-          return;
-        }
         const session = this.#session(req);
-        if (session === undefined) this.#html(res, 401, loginPage(this.#title));
+        // An older sign-in link (/?token=…): the sign-in page, whose script asks before signing in.
+        // The server never signs in on a GET, whatever the query says.
+        if (url.searchParams.has('token'))
+          this.#html(res, 200, loginPage(this.#title, { as: session?.user }));
+        else if (session === undefined) this.#html(res, 401, loginPage(this.#title));
         else this.#html(res, 200, consolePage(this.#title));
         return;
       }
       case '/login': {
-        if (!allow('POST')) return;
-        this.#checkOrigin(req);
-        const body = await this.#readBody(req, MAX_LOGIN_BODY);
-        this.#login(req, res, new URLSearchParams(body).get('token') ?? '');
+        if (!allow('GET', 'HEAD', 'POST')) return;
+        if (method === 'POST') {
+          await this.#signInRequest(req, res, 'sign-in');
+          return;
+        }
+        this.#html(res, 200, loginPage(this.#title, { as: this.#session(req)?.user }));
         return;
       }
+      case '/login/check': {
+        if (!allow('POST')) return;
+        await this.#signInRequest(req, res, 'check');
+        return;
+      }
+      case '/login.js':
+        if (!allow('GET', 'HEAD')) return;
+        this.#send(res, 200, 'text/javascript; charset=utf-8', LOGIN_JS);
+        return;
       case '/app.js':
         if (!allow('GET', 'HEAD')) return;
         this.#send(res, 200, 'text/javascript; charset=utf-8', APP_JS);
@@ -539,14 +564,23 @@ export class WebConsolePlatform implements ChatPlatform {
     return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
   }
 
-  /** Refuse requests another site makes the browser send. */
+  /**
+   * Refuse a state-changing request another site makes the browser send (a sign-in, a command, a
+   * sign-out). Sec-Fetch-Site, which no page can set, must say same-origin when the browser sends it
+   * (another port of the same host is same-site, not same-origin); an Origin must be the console's own
+   * or a configured one. `Origin: null` is what a plain form post of the console's own pages sends
+   * under Referrer-Policy: no-referrer, and also what a sandboxed frame on any site sends, so it passes
+   * only beside Sec-Fetch-Site: same-origin. Neither header: not a browser (curl, a script), which
+   * carries nobody else's cookie and signs in as itself.
+   */
   #checkOrigin(req: IncomingMessage): void {
     const origin = req.headers.origin;
-    if (origin !== undefined && !this.#originAllowed(req, origin))
-      throw new HttpError(403, 'cross-origin request refused');
     const site = req.headers['sec-fetch-site'];
-    if (site !== undefined && site !== 'same-origin' && site !== 'none' && origin === undefined)
-      throw new HttpError(403, 'cross-site request refused');
+    if (origin !== undefined && origin !== 'null' && this.#allowedOrigins.has(origin)) return;
+    if (site !== undefined && site !== 'same-origin') throw new HttpError(403, 'cross-site request refused');
+    if (origin === undefined) return;
+    if (origin === 'null' ? site === 'same-origin' : this.#originAllowed(req, origin)) return;
+    throw new HttpError(403, 'cross-origin request refused');
   }
 
   /** An API POST: JSON only (a cross-site form cannot send it without a CORS preflight), same origin. */
@@ -577,9 +611,8 @@ export class WebConsolePlatform implements ChatPlatform {
 
   // ---- sessions --------------------------------------------------------------------------------
 
-  /** The user whose token this is; every configured token is compared, in constant time. */
-  #userOf(token: string): string | undefined {
-    const presented = digest(token);
+  /** The user whose token this is (its sha256); every configured token is compared, in constant time. */
+  #userOf(presented: Buffer): string | undefined {
     let found: string | undefined;
     for (const candidate of this.#users) {
       if (timingSafeEqual(presented, candidate.digest) && found === undefined) found = candidate.user;
@@ -587,33 +620,76 @@ export class WebConsolePlatform implements ChatPlatform {
     return found;
   }
 
-  #login(req: IncomingMessage, res: ServerResponse, token: string): void {
+  /**
+   * POST /login (sign in) and POST /login/check (whose token is this? for the link's "Sign in as
+   * alice" page; no session). JSON from the page's script, or a form post from the page without it.
+   */
+  async #signInRequest(req: IncomingMessage, res: ServerResponse, mode: 'sign-in' | 'check'): Promise<void> {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
+    const json = type === 'application/json';
     const remote = req.socket.remoteAddress ?? '?';
-    const now = Date.now();
-    const failures = this.#loginFailures.get(remote);
-    if (
-      failures !== undefined &&
-      now - failures.since < 60_000 &&
-      failures.count >= LOGIN_FAILURES_PER_MINUTE
-    ) {
-      res.setHeader('Retry-After', '60');
-      this.#html(res, 429, loginPage(this.#title, 'Too many failed attempts; try again in a minute.'));
+    try {
+      if (!json && (mode === 'check' || type !== 'application/x-www-form-urlencoded'))
+        throw new HttpError(415, 'Content-Type must be application/json');
+      this.#checkOrigin(req);
+    } catch (err) {
+      req.resume();
+      if (err instanceof HttpError && err.status === 403)
+        this.#log.warn(
+          {
+            remote,
+            origin: req.headers.origin?.slice(0, 200),
+            site: req.headers['sec-fetch-site']?.slice(0, 40),
+          },
+          'web console: cross-site sign-in refused',
+        );
+      throw err;
+    }
+    const body = await this.#readBody(req, MAX_LOGIN_BODY);
+    let token: unknown;
+    if (json) {
+      try {
+        token = (JSON.parse(body) as Record<string, unknown> | null)?.token;
+      } catch {
+        throw new HttpError(400, 'the body is not JSON');
+      }
+    } else {
+      token = new URLSearchParams(body).get('token') ?? '';
+    }
+    if (typeof token !== 'string') throw new HttpError(400, 'token must be a string');
+    const refuse = (status: number, problem: string): void => {
+      if (json) this.#json(res, status, { error: problem });
+      else this.#html(res, status, loginPage(this.#title, { problem }));
+    };
+    if (token.trim() === '') {
+      refuse(400, 'Enter your access token.');
       return;
     }
-    const user = token === '' ? undefined : this.#userOf(token);
+    const now = Date.now();
+    const presented = digest(token.trim());
+    const user = this.#userOf(presented);
     if (user === undefined) {
-      const window =
-        failures !== undefined && now - failures.since < 60_000 ? failures : { count: 0, since: now };
-      this.#loginFailures.set(remote, { count: window.count + 1, since: window.since });
-      this.#log.warn({ remote }, 'web console: sign-in with an unknown token refused');
-      this.#html(
-        res,
-        401,
-        loginPage(this.#title, token === '' ? 'Enter your access token.' : 'Unknown token.'),
+      const verdict = this.#throttle.failed(presented.toString('hex'), now);
+      this.#reportSuppressed(now);
+      if (verdict.kind === 'counted') {
+        this.#log.warn({ remote }, 'web console: sign-in with an unknown token refused');
+        refuse(401, 'Unknown token.');
+        return;
+      }
+      const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
+      res.setHeader('Retry-After', String(seconds));
+      refuse(
+        429,
+        verdict.reason === 'token'
+          ? `This token was refused too often; try again in ${Math.ceil(seconds / 60)} min.`
+          : `Too many failed sign-ins on this console; try again in ${seconds} s.`,
       );
       return;
     }
-    this.#loginFailures.delete(remote);
+    if (mode === 'check') {
+      this.#json(res, 200, { user });
+      return;
+    }
     const value = randomBytes(32).toString('base64url');
     const session: Session = {
       key: digest(value).toString('hex'),
@@ -629,15 +705,23 @@ export class WebConsolePlatform implements ChatPlatform {
     }
     this.#log.info({ user, remote }, 'web console: signed in');
     res.setHeader('Set-Cookie', this.#cookie(value, Math.floor(this.#sessionIdleMs / 1000)));
-    // To the page: the token leaves the address bar (and a reload does not post it again). From a
-    // link on another site (chat), a same-origin page does it, so the Strict cookie goes along.
-    const site = req.headers['sec-fetch-site'];
-    if (req.method === 'GET' && (site === 'cross-site' || site === 'same-site')) {
-      this.#html(res, 200, signedInPage(this.#title));
+    if (json) {
+      this.#json(res, 200, { user });
       return;
     }
+    // The form post came from the console's own page, so the Strict cookie goes along with the redirect.
     res.writeHead(303, { Location: '/', 'Content-Length': 0 });
     res.end();
+  }
+
+  /** One line a minute for the failed sign-ins the global limit answered without a line each. */
+  #reportSuppressed(now: number): void {
+    const suppressed = this.#throttle.takeSuppressed(now);
+    if (suppressed !== undefined && suppressed > 0)
+      this.#log.warn(
+        { suppressed },
+        'web console: more failed sign-ins than the limit (answered 429, not logged one by one)',
+      );
   }
 
   #cookie(value: string, maxAgeS: number): string {
@@ -676,9 +760,8 @@ export class WebConsolePlatform implements ChatPlatform {
       if (session.streams.size > 0) session.lastSeen = now;
       else if (now - session.lastSeen > this.#sessionIdleMs) this.#endSession(session);
     }
-    for (const [remote, failures] of [...this.#loginFailures]) {
-      if (now - failures.since > 60_000) this.#loginFailures.delete(remote);
-    }
+    this.#throttle.sweep(now);
+    this.#reportSuppressed(now);
   }
 
   // ---- the event stream ------------------------------------------------------------------------
