@@ -55,6 +55,27 @@ const logSchema = z.strictObject({
  */
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name');
 
+/**
+ * Optional allow-lists of the channels a command may be used in, per platform: command name (or `*`
+ * for every command without its own entry) → channel ids. A command without an entry, when there is
+ * no `*` either, may be used anywhere the bot is.
+ */
+function commandChannelsSchema(channel: z.ZodString) {
+  return (
+    z
+      .record(z.string(), z.array(channel).min(1))
+      // Checked here rather than by the key schema, whose message zod replaces by "Invalid key".
+      .superRefine((lists, ctx) => {
+        for (const name of Object.keys(lists)) {
+          if (!/^(\*|[a-z][a-z0-9-]*)$/.test(name)) {
+            ctx.addIssue({ code: 'custom', path: [name], message: 'a command name (such as failover) or *' });
+          }
+        }
+      })
+      .default({})
+  );
+}
+
 const slackSchema = z
   .strictObject({
     enabled: z.boolean().default(true),
@@ -80,6 +101,21 @@ const slackSchema = z
       .string()
       .regex(/^\/[a-z0-9_-]{1,31}$/, 'a slash command such as /drbd')
       .default('/drbd'),
+    /**
+     * The workspace whose requests are taken; any other team is refused. Default: the workspace the
+     * bot token belongs to (auth.test at start).
+     */
+    teamId: z
+      .string()
+      .regex(/^T[A-Z0-9]{2,}$/, 'a Slack workspace id (T…)')
+      .optional(),
+    /** The Enterprise Grid organization whose requests are taken. Default: the bot token's (auth.test). */
+    enterpriseId: z
+      .string()
+      .regex(/^E[A-Z0-9]{2,}$/, 'a Slack Enterprise Grid organization id (E…)')
+      .optional(),
+    /** Per command, the Slack channels it may be used in, e.g. {failover: [C0123456789]}. */
+    channels: commandChannelsSchema(z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'a Slack channel id (C…)')),
   })
   .optional();
 
@@ -91,7 +127,10 @@ const discordSchema = z
     tokenEnv: envName.default('DISCORD_BOT_TOKEN'),
     tokenFile: z.string().min(1).optional(),
     applicationId: z.string().regex(/^\d{5,25}$/, 'a Discord application id (snowflake)'),
+    /** The only guild whose interactions are taken; other guilds and DMs are refused. */
     guildId: z.string().regex(/^\d{5,25}$/, 'a Discord guild id (snowflake)'),
+    /** Per command, the Discord channels it may be used in (threads count as their parent channel). */
+    channels: commandChannelsSchema(z.string().regex(/^\d{5,25}$/, 'a Discord channel id (snowflake)')),
   })
   .optional();
 

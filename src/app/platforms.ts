@@ -12,6 +12,7 @@ import {
 } from '../adapters/web-console/web-console.js';
 import type { Message } from '../core/message.js';
 import type { ChatPlatform, CommandHandler, PlatformName, Posted, PostOptions } from '../ports/chat.js';
+import { tokenize } from './command-registry.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { readSecret } from './secrets.js';
@@ -69,6 +70,38 @@ export class RestartablePlatform implements ChatPlatform {
   }
 }
 
+const COMMAND_NAMES: ReadonlySet<string> = new Set(COMMANDS.map((c) => c.name));
+
+/**
+ * The command a command line names, read as the command registry reads it ("ip set web1 …" is
+ * ip-set; quotes removed), for the channel allow-lists; undefined when it names no command.
+ */
+export function commandNameOf(text: string): string | undefined {
+  let words: string[];
+  try {
+    words = tokenize(text.trim());
+  } catch {
+    return undefined; // badly quoted: the registry refuses it before anything runs
+  }
+  const [first, second] = words;
+  if (first === undefined) return undefined;
+  const joined = `${first}-${second ?? ''}`.toLowerCase();
+  if (second !== undefined && COMMAND_NAMES.has(joined)) return joined;
+  const name = first.toLowerCase();
+  return COMMAND_NAMES.has(name) ? name : undefined;
+}
+
+/** A misspelt command in an allow-list would silently allow it everywhere: refuse to start instead. */
+function checkCommandChannels(section: string, channels: Readonly<Record<string, unknown>>): void {
+  for (const name of Object.keys(channels)) {
+    if (name !== '*' && !COMMAND_NAMES.has(name)) {
+      throw new Error(
+        `${section}.channels.${name}: no such command (commands: ${[...COMMAND_NAMES].join(', ')}, or * for all)`,
+      );
+    }
+  }
+}
+
 export async function createPlatforms(
   config: Config,
   logger: Logger,
@@ -77,16 +110,24 @@ export async function createPlatforms(
   const platforms = new Map<PlatformName, ChatPlatform>();
   if (config.slack?.enabled === true) {
     const slack = config.slack;
+    checkCommandChannels('slack', slack.channels);
     platforms.set(
       'slack',
       new RestartablePlatform(
         'slack',
-        () => new SlackPlatform({ config: slack, logger: logger.child({ platform: 'slack' }) }),
+        () =>
+          new SlackPlatform({
+            config: slack,
+            logger: logger.child({ platform: 'slack' }),
+            stateDir: config.stateDir,
+            commandName: commandNameOf,
+          }),
       ),
     );
   }
   if (config.discord?.enabled === true) {
     const discord = config.discord;
+    checkCommandChannels('discord', discord.channels);
     platforms.set(
       'discord',
       new RestartablePlatform(
@@ -96,6 +137,7 @@ export async function createPlatforms(
             config: discord,
             logger: logger.child({ platform: 'discord' }),
             commands: COMMANDS,
+            commandNameOf,
           }),
       ),
     );

@@ -54,6 +54,54 @@ describe('parseConfig', () => {
     expect(problems({ password: 'hunter2' })[0]).toMatch(/^password: secrets must not be written/);
   });
 
+  it('takes the Slack workspace and per-command channel allow-lists for Slack and Discord', () => {
+    const discord = { applicationId: '123456789012345678', guildId: '234567890123456789' };
+    const config = parseConfig({
+      slack: {
+        teamId: 'T0123ABC',
+        enterpriseId: 'E0123ABC',
+        channels: { failover: ['C0123OPS'], '*': ['C0456ALL'] },
+      },
+      discord: { ...discord, channels: { 'ip-set': ['345678901234567890'] } },
+    });
+    expect(config.slack).toMatchObject({
+      teamId: 'T0123ABC',
+      enterpriseId: 'E0123ABC',
+      channels: { failover: ['C0123OPS'], '*': ['C0456ALL'] },
+    });
+    expect(config.discord?.channels).toEqual({ 'ip-set': ['345678901234567890'] });
+    // Without them: the workspace comes from auth.test at start, and commands work in every channel.
+    const defaults = parseConfig({ slack: {}, discord });
+    expect(defaults.slack?.teamId).toBeUndefined();
+    expect(defaults.slack?.enterpriseId).toBeUndefined();
+    expect(defaults.slack?.channels).toEqual({});
+    expect(defaults.discord?.channels).toEqual({});
+  });
+
+  it('refuses a malformed workspace, organization, channel or command name in those keys', () => {
+    expect(
+      problems({
+        slack: {
+          teamId: 'acme',
+          enterpriseId: 'T0123ABC',
+          channels: { failover: ['#ops'], 'Fail Over': ['C0123OPS'], status: [] },
+        },
+        discord: {
+          applicationId: '123456789012345678',
+          guildId: '234567890123456789',
+          channels: { failover: ['C0123OPS'] },
+        },
+      }),
+    ).toEqual([
+      'slack.teamId: a Slack workspace id (T…), got "acme"',
+      'slack.enterpriseId: a Slack Enterprise Grid organization id (E…), got "T0123ABC"',
+      'slack.channels.failover.0: a Slack channel id (C…), got "#ops"',
+      'slack.channels.status: Too small: expected array to have >=1 items, got []',
+      'slack.channels.Fail Over: a command name (such as failover) or *, got ["C0123OPS"]',
+      'discord.channels.failover.0: a Discord channel id (snowflake), got "C0123OPS"',
+    ]);
+  });
+
   it('masks secret-looking values for display but keeps references to them', () => {
     expect(maskSecrets({ a: { botToken: 'xoxb-1', tokenFile: '/etc/x', n: 1 } })).toEqual({
       a: { botToken: '********', tokenFile: '/etc/x', n: 1 },

@@ -6,6 +6,10 @@
 // with its retry-after instead of being waited out inside discord.js. Posts carry a nonce derived
 // from the idempotency key with enforce_nonce, so Discord itself turns a retried post into the
 // message already created (within its de-duplication window of a few minutes).
+//
+// Interactions are taken only from the configured guild: the bot (or a user install of the app)
+// can be in other guilds and DMs, and every gateway event reaches it. A command is also refused
+// outside the channels the configuration allows it in.
 
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -29,6 +33,7 @@ import {
 import type { Config } from '../../app/config.js';
 import type { Logger } from '../../app/log.js';
 import { readSecret } from '../../app/secrets.js';
+import { type CommandChannels, channelRefusal, checkCommandChannel } from '../../core/command-channels.js';
 import type { Message } from '../../core/message.js';
 import {
   type ChatPlatform,
@@ -41,6 +46,7 @@ import {
   type PostOptions,
 } from '../../ports/chat.js';
 import { BUTTON_PREFIX, renderDiscord } from '../../render/discord.js';
+import { withTimeout } from '../with-timeout.js';
 import { buildApplicationCommands, type CommandDefinition, commandText } from './commands.js';
 import { DiscordErrorCode, describeError, isDiscordApiError, toDeliveryError } from './errors.js';
 
@@ -49,7 +55,10 @@ export type DiscordConfig = NonNullable<Config['discord']>;
 
 export interface DiscordPlatformOptions {
   /** The `discord` section of the configuration (apiUrl, applicationId, guildId, token source). */
-  readonly config: Pick<DiscordConfig, 'apiUrl' | 'applicationId' | 'guildId' | 'tokenEnv' | 'tokenFile'>;
+  readonly config: Pick<DiscordConfig, 'apiUrl' | 'applicationId' | 'guildId' | 'tokenEnv' | 'tokenFile'> & {
+    /** Per command, the channels it may be used in (default: anywhere in the guild). */
+    readonly channels?: CommandChannels;
+  };
   readonly logger: Logger;
   /** The bot token; read with readSecret from config.tokenEnv / tokenFile when not given. */
   readonly token?: string;
@@ -66,6 +75,11 @@ export interface DiscordPlatformOptions {
   readonly stopTimeoutMs?: number;
   /** Where readSecret looks for tokenEnv (default process.env). */
   readonly env?: NodeJS.ProcessEnv;
+  /**
+   * The command a command line names ("ip set web1 …" → ip-set), for the channel allow-lists;
+   * undefined when it names none. Default: the subcommand's name (the first word).
+   */
+  readonly commandNameOf?: (text: string) => string | undefined;
 }
 
 /** Discord nonces are at most 25 characters: a hash of the idempotency key. */
@@ -77,6 +91,12 @@ const INTERNAL_ERROR: Message = {
   title: 'Internal error',
   tone: 'critical',
   body: 'The command failed unexpectedly. The details are in the bot log.',
+};
+
+const OTHER_GUILD: Message = {
+  title: 'Not in this server',
+  tone: 'warning',
+  body: 'This bot takes commands only in the Discord server it was set up for, not in other servers or direct messages. Nothing was done.',
 };
 
 const UNKNOWN_BUTTON: Message = {
@@ -126,6 +146,7 @@ export class DiscordPlatform implements ChatPlatform {
   private commands: readonly CommandDefinition[];
   private readonly readyTimeoutMs: number;
   private readonly stopTimeoutMs: number;
+  private readonly commandNameOf: (text: string) => string | undefined;
   /** Parent message id → thread id (on Discord they are equal; the map says the thread exists). */
   private readonly threads = new Map<string, string>();
   /** Message id → the channel (or thread) it was posted in, for update(). */
@@ -149,6 +170,8 @@ export class DiscordPlatform implements ChatPlatform {
     this.commandDescription = options.commandDescription ?? 'DRBD pair operations';
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.commandNameOf =
+      options.commandNameOf ?? ((text) => /^\S+/.exec(text)?.[0]?.toLowerCase() ?? undefined);
     this.client = new Client({
       intents: [GatewayIntentBits.Guilds],
       rest: {
@@ -331,6 +354,21 @@ export class DiscordPlatform implements ChatPlatform {
   private async onInteraction(interaction: Interaction): Promise<void> {
     const handler = this.handler;
     if (handler === undefined) return;
+    if (!interaction.isChatInputCommand() && !interaction.isButton()) return;
+    if (interaction.guildId !== this.config.guildId) {
+      // Another guild the bot (or a user install of the app) is in, or a DM: not ours to act on.
+      this.log.warn(
+        {
+          guildId: interaction.guildId ?? 'direct message',
+          userId: interaction.user.id,
+          channelId: interaction.channelId,
+          interaction: interaction.isButton() ? interaction.customId : interaction.commandName,
+        },
+        'refused a Discord interaction from outside the configured guild',
+      );
+      await this.refuse(interaction, OTHER_GUILD);
+      return;
+    }
     if (interaction.isChatInputCommand()) {
       if (interaction.commandName !== this.commandName) {
         this.log.warn({ command: interaction.commandName }, 'ignoring an unknown Discord command');
@@ -351,6 +389,42 @@ export class DiscordPlatform implements ChatPlatform {
     }
   }
 
+  /**
+   * The parent channel when the interaction comes from a thread. From the cache (threads arrive with
+   * GUILD_CREATE and THREAD_CREATE), else asked over REST: an archived thread is not cached. Briefly,
+   * as the interaction must be answered within 3 s; undefined (not a thread, or unknown) refuses.
+   */
+  private async parentChannelOf(
+    interaction: ChatInputCommandInteraction | ButtonInteraction,
+  ): Promise<string | undefined> {
+    const cached = interaction.channel;
+    if (cached !== null) return cached.isThread() ? (cached.parentId ?? undefined) : undefined;
+    if (interaction.channelId === null) return undefined;
+    try {
+      const fetched = await withTimeout(this.client.channels.fetch(interaction.channelId), 1_500);
+      if (fetched === 'timeout' || fetched === null || !fetched.isThread()) return undefined;
+      return fetched.parentId ?? undefined;
+    } catch (err) {
+      this.log.warn(
+        { channelId: interaction.channelId, error: describeError(err) },
+        'could not look up the channel of a Discord interaction',
+      );
+      return undefined;
+    }
+  }
+
+  /** An ephemeral answer only the person sees, instead of running anything. */
+  private async refuse(
+    interaction: ChatInputCommandInteraction | ButtonInteraction,
+    message: Message,
+  ): Promise<void> {
+    try {
+      await interaction.reply({ ...payload(message), flags: MessageFlags.Ephemeral });
+    } catch (err) {
+      this.log.warn({ error: describeError(err) }, 'could not deliver a Discord refusal');
+    }
+  }
+
   private async run(
     interaction: ChatInputCommandInteraction | ButtonInteraction,
     handler: CommandHandler,
@@ -358,6 +432,32 @@ export class DiscordPlatform implements ChatPlatform {
     source: IncomingCommand['source'],
     ephemeral: boolean,
   ): Promise<void> {
+    const name = this.commandNameOf(text);
+    const allowList = this.config.channels ?? {};
+    const channelId = interaction.channelId ?? '';
+    let decision = checkCommandChannel(allowList, name, [channelId]);
+    if (!decision.allowed) {
+      // A thread counts as its parent channel: replies to an alert live in the alert's thread.
+      const parent = await this.parentChannelOf(interaction);
+      if (parent !== undefined) decision = checkCommandChannel(allowList, name, [channelId, parent]);
+    }
+    if (!decision.allowed) {
+      this.log.warn(
+        {
+          userId: interaction.user.id,
+          channelId: interaction.channelId,
+          command: text.slice(0, 100),
+          rule: decision.rule,
+          allowedIn: decision.allowedIn,
+        },
+        'refused a Discord command outside its allowed channels',
+      );
+      await this.refuse(
+        interaction,
+        channelRefusal(decision, name, (id) => `<#${id}>`),
+      );
+      return;
+    }
     // Acknowledge first: Discord drops an interaction not answered within 3 s.
     try {
       await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});

@@ -1,6 +1,10 @@
 // Slack through the real @slack/bolt App: Socket Mode by default (no inbound port on the hosts), or
 // Bolt's HTTPReceiver behind a signature check. Posting goes through the Web API client with its
 // own retries off, so every failure reaches the outbox as a DeliveryError.
+//
+// What is taken: in HTTP mode only a correctly signed request within Slack's five-minute window,
+// and only once (replay-guard.ts); in both modes only requests from the bot's own workspace
+// (workspace.ts), and a command only in the channels the configuration allows it in.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -9,6 +13,7 @@ import {
   type BlockAction,
   ErrorCode as BoltErrorCode,
   HTTPReceiver,
+  isValidSlackRequest,
   LogLevel,
   SocketModeReceiver,
   webApi,
@@ -16,6 +21,7 @@ import {
 import type { Config } from '../../app/config.js';
 import type { Logger } from '../../app/log.js';
 import { readSecret } from '../../app/secrets.js';
+import { channelRefusal, checkCommandChannel } from '../../core/command-channels.js';
 import type { Message } from '../../core/message.js';
 import type {
   ChatPlatform,
@@ -29,7 +35,16 @@ import { withTimeout } from '../with-timeout.js';
 import { createBoltLogger } from './bolt-logger.js';
 import { defaultRenderer, type SlackContent, type SlackRenderer, toContent } from './content.js';
 import { toDeliveryError } from './errors.js';
+import { ReplayGuard, SIGNATURE_WINDOW_SEC } from './replay-guard.js';
 import { type ReplyOrigin, SlackReply } from './reply.js';
+import {
+  actionOrigin,
+  commandOrigin,
+  describeOrigin,
+  isOwnWorkspace,
+  type RequestOrigin,
+  type SlackWorkspace,
+} from './workspace.js';
 
 export type SlackConfig = NonNullable<Config['slack']>;
 
@@ -39,8 +54,12 @@ export const NOTIFICATION_EVENT_TYPE = 'drbd_chatops_notification';
 /** Bolt's HTTPReceiver path for slash commands and interactivity (the manifest's request URL). */
 export const HTTP_EVENTS_PATH = '/slack/events';
 
-/** Slack signs requests with a timestamp; anything further than this from now is refused. */
-const SIGNATURE_WINDOW_SEC = 5 * 60;
+/** Far above anything Slack sends (a click carries the whole message, at most a few hundred kB). */
+const HTTP_BODY_LIMIT = 1024 * 1024;
+
+/** The only shapes Slack sends; anything else (an extra `=…`, spaces) must not pass as a new request. */
+const SIGNATURE_HEADER = /^v0=[0-9a-f]{64}$/;
+const TIMESTAMP_HEADER = /^\d{1,12}$/;
 
 export interface SlackSecrets {
   readonly botToken: string;
@@ -69,6 +88,16 @@ export interface SlackPlatformOptions {
   /** findPosted: how many recent threads to search for replies (default 10). */
   readonly threadSearchLimit?: number;
   readonly render?: SlackRenderer;
+  /**
+   * HTTP mode (required there): where the signatures of accepted requests are kept for Slack's
+   * five-minute window, so a replayed request is refused also after a restart.
+   */
+  readonly stateDir?: string;
+  /**
+   * The command a command line names ("ip set web1 …" → ip-set), for the channel allow-lists of
+   * config.channels; undefined when it names none. Default: the first word.
+   */
+  readonly commandName?: (text: string) => string | undefined;
 }
 
 /** The secrets the configured mode needs, from the environment or the files named in the configuration. */
@@ -92,6 +121,39 @@ export function readSlackSecrets(config: SlackConfig, env: NodeJS.ProcessEnv = p
     env,
   );
   return { botToken, signingSecret };
+}
+
+/** The first word, lower case, quotes removed: a fallback when no command registry is at hand. */
+function firstWord(text: string): string | undefined {
+  const word = /^\s*"?([^\s"]+)/.exec(text)?.[1];
+  return word?.toLowerCase();
+}
+
+function foreignWorkspaceMessage(origin: RequestOrigin): Message {
+  return {
+    title: 'Not from this workspace',
+    tone: 'warning',
+    body: `This bot takes commands only from the Slack workspace it belongs to; this request came from ${describeOrigin(origin)}. Nothing was done.`,
+  };
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) return undefined;
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+/** Slack's `ssl_check=1` form, sent without a signature (Bolt handles it the same way). */
+function isSslCheck(req: IncomingMessage, body: Buffer): boolean {
+  return (
+    req.headers['content-type'] === 'application/x-www-form-urlencoded' &&
+    new URLSearchParams(body.toString('utf8')).get('ssl_check') === '1'
+  );
 }
 
 function internalErrorMessage(): Message {
@@ -122,6 +184,8 @@ interface Identity {
   readonly botId: string | undefined;
   readonly botUserId: string | undefined;
   readonly teamId: string | undefined;
+  /** The workspace whose requests are taken. */
+  readonly workspace: SlackWorkspace;
 }
 
 export class SlackPlatform implements ChatPlatform {
@@ -139,6 +203,9 @@ export class SlackPlatform implements ChatPlatform {
   private readonly stopTimeoutMs: number;
   private readonly historyLimit: number;
   private readonly threadSearchLimit: number;
+  private readonly stateDir: string | undefined;
+  private readonly commandName: (text: string) => string | undefined;
+  private replayGuard: ReplayGuard | undefined;
   private readonly inflight = new Set<Promise<void>>();
   private readonly stopping = new AbortController();
   private state: 'new' | 'starting' | 'started' | 'stopped' = 'new';
@@ -158,6 +225,8 @@ export class SlackPlatform implements ChatPlatform {
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
     this.historyLimit = options.historyLimit ?? 100;
     this.threadSearchLimit = options.threadSearchLimit ?? 10;
+    this.stateDir = options.stateDir;
+    this.commandName = options.commandName ?? firstWord;
 
     const boltLogger = createBoltLogger(options.logger);
     // One set of client options for every Web API client Bolt and we create (the Socket Mode
@@ -193,6 +262,8 @@ export class SlackPlatform implements ChatPlatform {
     } else {
       if (this.secrets.signingSecret === undefined)
         throw new Error('Slack HTTP mode needs the signing secret');
+      if (this.stateDir === undefined)
+        throw new Error('Slack HTTP mode needs a state directory (to refuse replayed requests)');
       this.httpReceiver = new HTTPReceiver({
         signingSecret: this.secrets.signingSecret,
         signatureVerification: true,
@@ -250,10 +321,36 @@ export class SlackPlatform implements ChatPlatform {
       throw toDeliveryError(err, 'auth.test');
     }
     if (this.state !== 'starting') return; // stopped meanwhile
-    this.identity = { botId: auth.bot_id, botUserId: auth.user_id, teamId: auth.team_id };
-    this.log.info({ team: auth.team, botUser: auth.user, mode: this.config.mode }, 'slack: authenticated');
+    let workspace: SlackWorkspace;
+    try {
+      workspace = this.ownWorkspace(auth);
+    } catch (err) {
+      this.state = 'new';
+      throw err;
+    }
+    this.identity = { botId: auth.bot_id, botUserId: auth.user_id, teamId: auth.team_id, workspace };
+    this.log.info(
+      { team: auth.team, botUser: auth.user, mode: this.config.mode, accepts: workspace },
+      'slack: authenticated',
+    );
     if (this.httpReceiver !== undefined) {
-      await this.listenHttp(this.httpReceiver);
+      try {
+        this.replayGuard = await ReplayGuard.open({
+          stateDir: this.stateDir as string,
+          logger: this.log,
+        });
+        await this.listenHttp(this.httpReceiver);
+        if ((this.state as string) !== 'starting') {
+          // stop() ran while the listener was opening: do not leave it behind.
+          await this.closeHttp();
+          return;
+        }
+      } catch (err) {
+        this.state = 'new';
+        await this.replayGuard?.close();
+        this.replayGuard = undefined;
+        throw err;
+      }
       this.state = 'started';
       return;
     }
@@ -295,6 +392,10 @@ export class SlackPlatform implements ChatPlatform {
       if (done === 'timeout') this.log.warn('slack: the Socket Mode connection did not close in time');
       this.connected = false;
     }
+    await this.closeHttp();
+  }
+
+  private async closeHttp(): Promise<void> {
     const server = this.httpServer;
     if (server !== undefined) {
       await new Promise<void>((resolve) => {
@@ -304,6 +405,36 @@ export class SlackPlatform implements ChatPlatform {
       });
       this.httpServer = undefined;
     }
+    await this.replayGuard?.close();
+    this.replayGuard = undefined;
+  }
+
+  /**
+   * The workspace whose requests are taken: the configuration's, else the bot token's. An org-wide
+   * install's token speaks for the whole organization, so then only the organization is compared
+   * (unless slack.teamId names one workspace).
+   */
+  private ownWorkspace(auth: webApi.AuthTestResponse): SlackWorkspace {
+    const orgWide = auth.is_enterprise_install === true;
+    const teamId = this.config.teamId ?? (orgWide ? undefined : auth.team_id);
+    const enterpriseId = this.config.enterpriseId ?? (auth.enterprise_id || undefined);
+    if (teamId === undefined && enterpriseId === undefined) {
+      throw new Error('Slack auth.test named no workspace; set slack.teamId in the configuration');
+    }
+    if (
+      this.config.teamId !== undefined &&
+      auth.team_id !== undefined &&
+      auth.team_id !== this.config.teamId
+    ) {
+      this.log.warn(
+        { tokenTeam: auth.team_id, configuredTeam: this.config.teamId },
+        'slack: the bot token belongs to another workspace than slack.teamId; taking requests from slack.teamId only',
+      );
+    }
+    return {
+      ...(teamId === undefined ? {} : { teamId }),
+      ...(enterpriseId === undefined ? {} : { enterpriseId }),
+    };
   }
 
   async post(channel: string, message: Message, options: PostOptions): Promise<Posted> {
@@ -378,18 +509,17 @@ export class SlackPlatform implements ChatPlatform {
   private registerListeners(): void {
     this.app.command(this.config.command, async ({ command, ack, respond }) => {
       await ack();
-      this.dispatch(
-        {
-          platform: 'slack',
-          text: command.text.trim(),
-          userId: command.user_id,
-          userName: command.user_name,
-          roles: [],
-          channelId: command.channel_id,
-          source: 'slash-command',
-        },
-        { channelId: command.channel_id, source: 'slash-command', respond },
-      );
+      const incoming: IncomingCommand = {
+        platform: 'slack',
+        text: command.text.trim(),
+        userId: command.user_id,
+        userName: command.user_name,
+        roles: [],
+        channelId: command.channel_id,
+        source: 'slash-command',
+      };
+      const origin: ReplyOrigin = { channelId: command.channel_id, source: 'slash-command', respond };
+      if (this.admitted(incoming, commandOrigin(command), origin)) this.dispatch(incoming, origin);
     });
     this.app.action<BlockAction>(
       { type: 'block_actions', action_id: /^drbd:/ },
@@ -408,20 +538,71 @@ export class SlackPlatform implements ChatPlatform {
           return;
         }
         const threadTs = container?.thread_ts ?? container?.message_ts ?? body.message?.ts;
-        this.dispatch(
-          {
-            platform: 'slack',
-            text: value.trim(),
-            userId: body.user.id,
-            userName: body.user.username ?? body.user.name ?? body.user.id,
-            roles: [],
-            channelId,
-            source: 'button',
-          },
-          { channelId, source: 'button', respond, ...(threadTs === undefined ? {} : { threadTs }) },
-        );
+        const incoming: IncomingCommand = {
+          platform: 'slack',
+          text: value.trim(),
+          userId: body.user.id,
+          userName: body.user.username ?? body.user.name ?? body.user.id,
+          roles: [],
+          channelId,
+          source: 'button',
+        };
+        const origin: ReplyOrigin = {
+          channelId,
+          source: 'button',
+          respond,
+          ...(threadTs === undefined ? {} : { threadTs }),
+        };
+        if (this.admitted(incoming, actionOrigin(body), origin)) this.dispatch(incoming, origin);
       },
     );
+  }
+
+  /**
+   * Whether a command may run: it comes from the bot's own workspace, and from a channel the
+   * configuration allows it in. Otherwise the person gets an ephemeral answer saying why, the log
+   * a warning, and nothing else happens.
+   */
+  private admitted(command: IncomingCommand, from: RequestOrigin, origin: ReplyOrigin): boolean {
+    const where = {
+      userId: command.userId,
+      channelId: command.channelId,
+      source: command.source,
+      command: command.text.slice(0, 100),
+    };
+    const own = this.identity?.workspace;
+    if (own === undefined || !isOwnWorkspace(from, own)) {
+      this.log.warn(
+        { ...where, teams: from.teamIds, enterprise: from.enterpriseId },
+        'slack: refused a request from another workspace',
+      );
+      this.refuse(origin, foreignWorkspaceMessage(from));
+      return false;
+    }
+    const name = this.commandName(command.text);
+    const decision = checkCommandChannel(this.config.channels, name, [command.channelId]);
+    if (!decision.allowed) {
+      this.log.warn(
+        { ...where, rule: decision.rule, allowedIn: decision.allowedIn },
+        'slack: refused a command outside its allowed channels',
+      );
+      this.refuse(
+        origin,
+        channelRefusal(decision, name, (id) => `\`${id}\``),
+      );
+      return false;
+    }
+    return true;
+  }
+
+  /** An ephemeral answer through the request's response_url, tracked for stop(). */
+  private refuse(origin: ReplyOrigin, message: Message): void {
+    const reply = new SlackReply(origin, this.replyTransport(), this.log);
+    const run = reply.put(message, true).catch((err: unknown) => {
+      this.log.warn({ err: toDeliveryError(err, 'refusal') }, 'slack: could not deliver a refusal');
+    });
+    this.inflight.add(run);
+    void run.finally(() => this.inflight.delete(run));
   }
 
   /** Run the handler after the ack, detached from Bolt's request, tracked for stop(). */
@@ -595,15 +776,96 @@ export class SlackPlatform implements ChatPlatform {
   }
 
   private onHttpRequest(receiver: HTTPReceiver, req: IncomingMessage, res: ServerResponse): void {
-    // Bolt verifies the v0 signature and refuses timestamps older than five minutes, but accepts
-    // any timestamp in the future; close that side of the window before handing the request on.
-    const timestamp = Number(req.headers['x-slack-request-timestamp']);
-    if (Number.isFinite(timestamp) && Math.abs(Date.now() / 1000 - timestamp) > SIGNATURE_WINDOW_SEC) {
-      this.log.warn('slack: refused a request whose timestamp is outside the five-minute window');
+    this.acceptHttpRequest(receiver, req, res).catch((err: unknown) => {
+      this.log.error({ err }, 'slack: HTTP request failed');
       req.resume();
-      res.writeHead(401).end();
+      if (!res.headersSent) res.writeHead(500).end();
+    });
+  }
+
+  /**
+   * Before Bolt sees a request: its timestamp within five minutes either way (Bolt refuses only old
+   * ones), a valid signature of exactly the shape Slack sends, and a signature not accepted before
+   * (durably recorded before the request is handed on). Bolt then checks the signature again and
+   * dispatches.
+   */
+  private async acceptHttpRequest(
+    receiver: HTTPReceiver,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    const refuse = (status: number, reason: string, detail: Record<string, unknown> = {}): void => {
+      this.log.warn({ ...detail, status }, `slack: refused a request: ${reason}`);
+      req.resume();
+      if (!res.headersSent) res.writeHead(status).end();
+    };
+    const path = new URL(req.url ?? '/', 'http://localhost').pathname;
+    // The same match as Bolt's HTTPReceiver, so nothing reaches its event handling unguarded.
+    if (req.method?.toUpperCase() !== 'POST' || path !== HTTP_EVENTS_PATH) {
+      this.handOver(receiver, req, res);
       return;
     }
+    const timestampHeader = req.headers['x-slack-request-timestamp'];
+    const signature = req.headers['x-slack-signature'];
+    const timestamp = Number(timestampHeader);
+    if (
+      typeof timestampHeader === 'string' &&
+      TIMESTAMP_HEADER.test(timestampHeader) &&
+      Math.abs(Date.now() / 1000 - timestamp) > SIGNATURE_WINDOW_SEC
+    ) {
+      refuse(401, 'its timestamp is outside the five-minute window', { timestamp });
+      return;
+    }
+    const body = await readBody(req, HTTP_BODY_LIMIT);
+    if (body === undefined) {
+      refuse(413, `its body is larger than ${HTTP_BODY_LIMIT} bytes`);
+      req.destroy();
+      return;
+    }
+    // Bolt reads the body from here instead of the (already consumed) stream.
+    (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body;
+    if (isSslCheck(req, body)) {
+      // Slack's unsigned certificate check: Bolt answers it and strips anything else from the body.
+      this.handOver(receiver, req, res);
+      return;
+    }
+    if (
+      typeof timestampHeader !== 'string' ||
+      !TIMESTAMP_HEADER.test(timestampHeader) ||
+      typeof signature !== 'string' ||
+      !SIGNATURE_HEADER.test(signature) ||
+      !isValidSlackRequest({
+        signingSecret: this.secrets.signingSecret as string,
+        body: body.toString('utf8'),
+        headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp },
+      })
+    ) {
+      refuse(401, 'missing or wrong signature');
+      return;
+    }
+    const guard = this.replayGuard;
+    if (guard === undefined) {
+      refuse(503, 'the Slack platform is not started');
+      return;
+    }
+    let claim: Awaited<ReturnType<ReplayGuard['claim']>>;
+    try {
+      claim = await guard.claim(signature, timestamp);
+    } catch (err) {
+      // Without the record on disk a restart would accept the same request again: refuse it.
+      this.log.error({ err }, 'slack: cannot record an accepted request; refusing it');
+      req.resume();
+      if (!res.headersSent) res.writeHead(503).end();
+      return;
+    }
+    if (claim === 'replay') {
+      refuse(409, 'replayed (this signed request was accepted before)', { timestamp });
+      return;
+    }
+    this.handOver(receiver, req, res);
+  }
+
+  private handOver(receiver: HTTPReceiver, req: IncomingMessage, res: ServerResponse): void {
     try {
       receiver.requestListener(req, res);
     } catch (err) {

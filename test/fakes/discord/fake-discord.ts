@@ -89,7 +89,8 @@ interface ArmedFault {
 export interface FakeMessage {
   readonly id: string;
   channel_id: string;
-  guild_id: string;
+  /** Absent in a direct message. */
+  guild_id?: string;
   author: Record<string, unknown>;
   content: string;
   embeds: unknown[];
@@ -145,6 +146,8 @@ export interface FakeInteraction {
   /** 2 application command, 3 message component. */
   readonly type: 2 | 3;
   readonly channelId: string;
+  /** The guild it was used in; null in a direct message with the bot. */
+  readonly guildId: string | null;
   readonly user: FakeUser;
   readonly roles: readonly string[];
   /** The interaction's `data` as dispatched. */
@@ -167,6 +170,13 @@ export interface SlashCommandInput {
   readonly user?: FakeUser;
   readonly roles?: readonly string[];
   readonly channelId?: string;
+  /**
+   * Used in another guild than the fake's own (one the bot, or a user install of the app, is in).
+   * As on Discord, only a global command can be used there: guild commands exist in their guild.
+   */
+  readonly guildId?: string;
+  /** Used in a direct message with the bot (a global command; no guild, no member). */
+  readonly dm?: boolean;
 }
 
 export interface ButtonClickInput {
@@ -382,6 +392,14 @@ export class FakeDiscord {
     }
   }
 
+  /**
+   * Set the registered global commands directly (as if registered earlier, e.g. by another version
+   * of the bot): they can be used in every guild the app is in and in DMs with the bot.
+   */
+  setGlobalCommands(commands: readonly Record<string, unknown>[]): void {
+    this.globalCommands = commands.map((c) => this.storeCommand(c, undefined));
+  }
+
   /** Set the registered guild commands directly (as if registered earlier). */
   setGuildCommands(commands: readonly Record<string, unknown>[]): void {
     this.guildCommands = commands.map((c) => this.storeCommand(c, this.guildId));
@@ -391,10 +409,15 @@ export class FakeDiscord {
 
   /** Dispatch INTERACTION_CREATE for a registered slash command, typed from its registration. */
   async slashCommand(input: SlashCommandInput): Promise<FakeInteraction> {
-    const command = [...this.guildCommands, ...this.globalCommands].find(
+    const elsewhere = input.dm === true || (input.guildId !== undefined && input.guildId !== this.guildId);
+    const command = (elsewhere ? this.globalCommands : [...this.guildCommands, ...this.globalCommands]).find(
       (c) => c.name === input.name && (c.type ?? 1) === 1,
     );
-    if (command === undefined) throw new Error(`fake Discord: command ${input.name} is not registered`);
+    if (command === undefined) {
+      throw new Error(
+        `fake Discord: command ${input.name} is not registered${elsewhere ? ' globally (guild commands exist only in their guild)' : ''}`,
+      );
+    }
     let definitions = (command.options ?? []) as Record<string, unknown>[];
     let sub: Record<string, unknown> | undefined;
     if (input.subcommand !== undefined) {
@@ -419,9 +442,24 @@ export class FakeDiscord {
       id: command.id,
       name: command.name,
       type: 1,
-      guild_id: this.guildId,
+      // Only a guild command names its guild.
+      ...(typeof command.guild_id === 'string' ? { guild_id: command.guild_id } : {}),
       options: sub === undefined ? options : [{ name: sub.name, type: 1, options }],
     };
+    if (input.dm === true) {
+      return this.dispatchInteraction(2, data, input, input.channelId ?? this.snowflake(), undefined, 'dm');
+    }
+    if (elsewhere) {
+      const guildId = input.guildId as string;
+      return this.dispatchInteraction(
+        2,
+        data,
+        input,
+        input.channelId ?? this.snowflake(),
+        undefined,
+        guildId,
+      );
+    }
     return this.dispatchInteraction(2, data, input, input.channelId ?? this.channelId, undefined);
   }
 
@@ -454,17 +492,25 @@ export class FakeDiscord {
     input: { user?: FakeUser; roles?: readonly string[] },
     channelId: string,
     message: FakeMessage | undefined,
+    /** The fake's own guild (default), another guild, or a DM with the bot. */
+    place: string | 'dm' = this.guildId,
   ): Promise<FakeInteraction> {
     const session = await this.gateway.waitForLiveSession();
-    const channel = this.channels.get(channelId);
-    if (channel === undefined) throw new Error(`fake Discord: unknown channel ${channelId}`);
     const user = input.user ?? DEFAULT_USER;
-    const roles = input.roles ?? [];
+    const roles = place === 'dm' ? [] : (input.roles ?? []);
+    const channel: Record<string, unknown> | undefined =
+      place === this.guildId
+        ? (this.channels.get(channelId) as Record<string, unknown> | undefined)
+        : place === 'dm'
+          ? { id: channelId, type: 1, last_message_id: null, flags: 0, recipients: [this.userJson(user)] }
+          : { id: channelId, type: 0, guild_id: place, name: 'elsewhere', parent_id: null, position: 0 };
+    if (channel === undefined) throw new Error(`fake Discord: unknown channel ${channelId}`);
     const interaction: FakeInteraction = {
       id: this.snowflake(),
       token: `aW50ZXJhY3Rpb24${randomBytes(24).toString('base64url')}`,
       type,
       channelId,
+      guildId: place === 'dm' ? null : place,
       user,
       roles,
       data,
@@ -480,34 +526,47 @@ export class FakeDiscord {
       token: interaction.token,
       version: 1,
       data,
-      guild_id: this.guildId,
-      guild: { id: this.guildId, locale: 'en-US', features: [] },
+      ...(place === 'dm'
+        ? { user: this.userJson(user) }
+        : {
+            guild_id: place,
+            guild: { id: place, locale: 'en-US', features: [] },
+            member: this.memberJson(user, roles),
+          }),
       channel_id: channelId,
-      channel: { ...channel, last_message_id: null, nsfw: false, permissions: '2251799813685247' },
-      member: {
-        user: this.userJson(user),
-        roles: [...roles],
-        nick: null,
-        avatar: null,
-        joined_at: '2024-01-01T00:00:00.000000+00:00',
-        premium_since: null,
-        deaf: false,
-        mute: false,
-        flags: 0,
-        pending: false,
-        permissions: '2251799813685247',
-        communication_disabled_until: null,
-      },
+      channel:
+        place === 'dm'
+          ? channel
+          : { ...channel, last_message_id: null, nsfw: false, permissions: '2251799813685247' },
       ...(message === undefined ? {} : { message: this.messageJson(message) }),
       app_permissions: '2251799813685247',
       locale: 'en-US',
-      guild_locale: 'en-US',
+      ...(place === 'dm' ? {} : { guild_locale: 'en-US' }),
       entitlements: [],
-      authorizing_integration_owners: { '0': this.guildId },
-      context: 0,
+      // A guild install: the guild it was authorized in, or "0" in the bot's DMs.
+      authorizing_integration_owners: { '0': place === 'dm' ? '0' : place },
+      // 0 guild, 1 the bot's DM.
+      context: place === 'dm' ? 1 : 0,
       attachment_size_limit: 10_485_760,
     });
     return interaction;
+  }
+
+  private memberJson(user: FakeUser, roles: readonly string[]): Record<string, unknown> {
+    return {
+      user: this.userJson(user),
+      roles: [...roles],
+      nick: null,
+      avatar: null,
+      joined_at: '2024-01-01T00:00:00.000000+00:00',
+      premium_since: null,
+      deaf: false,
+      mute: false,
+      flags: 0,
+      pending: false,
+      permissions: '2251799813685247',
+      communication_disabled_until: null,
+    };
   }
 
   /** Resolves with the interaction's first event of this kind (e.g. `callback`, `edit-original`). */
@@ -589,7 +648,10 @@ export class FakeDiscord {
       channels: [...this.channels.values()]
         .filter((c) => c.type !== 11)
         .map((c) => ({ ...c, permission_overwrites: [], topic: null, nsfw: false, last_message_id: null })),
-      threads: [],
+      // Only the active threads; an archived one is known only by asking (GET /channels/:id).
+      threads: [...this.channels.values()]
+        .filter((c) => c.type === 11 && c.thread_metadata?.archived !== true)
+        .map((c) => this.channelJson(c)),
       members: [],
       presences: [],
       voice_states: [],
@@ -905,6 +967,12 @@ export class FakeDiscord {
       },
     };
     this.channels.set(thread.id, thread);
+    // As on Discord, the guild's gateway sessions hear of the new thread.
+    for (const session of this.gateway.sessions) {
+      if (!session.invalidated) {
+        this.gateway.dispatch(session, 'THREAD_CREATE', { ...this.channelJson(thread), newly_created: true });
+      }
+    }
     return { status: 201, body: this.channelJson(thread) };
   }
 
@@ -1108,7 +1176,9 @@ export class FakeDiscord {
     const message: FakeMessage = {
       id: this.snowflake(),
       channel_id: channelId,
-      guild_id: this.guildId,
+      ...(origin.interaction?.guildId === null
+        ? {}
+        : { guild_id: origin.interaction?.guildId ?? this.guildId }),
       author: { ...this.userJson(author), bot: true },
       content: typeof body.content === 'string' ? body.content : '',
       embeds: Array.isArray(body.embeds) ? body.embeds : [],

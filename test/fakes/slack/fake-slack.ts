@@ -103,6 +103,13 @@ export interface SlashCommandInput {
   readonly userName?: string;
   readonly channelId?: string;
   readonly channelName?: string;
+  /**
+   * The workspace the command comes from (default: the fake's own): a second workspace the app is
+   * installed in, or an external person's own workspace in a Slack Connect channel.
+   */
+  readonly teamId?: string;
+  /** Its Enterprise Grid organization (default: the fake's own, if any). */
+  readonly enterpriseId?: string | null;
 }
 
 export interface ButtonClickInput {
@@ -114,6 +121,15 @@ export interface ButtonClickInput {
   readonly value?: string;
   readonly userId?: string;
   readonly userName?: string;
+  /**
+   * The clicking person's home workspace (`user.team_id`; default: the fake's own). In a Slack
+   * Connect channel anyone in the channel can click the bot's buttons: an external person's click
+   * names their own workspace here while `team` stays the installation's.
+   */
+  readonly userTeamId?: string;
+  /** The installation's workspace (`team.id`; default: the fake's own). */
+  readonly teamId?: string;
+  readonly enterpriseId?: string | null;
 }
 
 export interface FakeSlackOptions {
@@ -121,6 +137,10 @@ export interface FakeSlackOptions {
   readonly appTokens?: readonly string[];
   /** When given, only these channels exist (others answer channel_not_found); else every channel does. */
   readonly channels?: readonly string[];
+  /** The workspace the bot token belongs to (auth.test's team_id; default T0FAKE). */
+  readonly teamId?: string;
+  /** Its Enterprise Grid organization (auth.test's enterprise_id; default none). */
+  readonly enterpriseId?: string;
 }
 
 type Params = Record<string, unknown>;
@@ -198,6 +218,9 @@ export class FakeSlack {
   private readonly changes = new EventEmitter();
   /** Benchmarks: told of every Web API call the moment it arrives (before it is answered). */
   callListener: ((call: ApiCall) => void) | undefined;
+  /** The workspace the bot token belongs to, as auth.test reports it. */
+  readonly teamId: string;
+  readonly enterpriseId: string | undefined;
   private readonly botTokens: Set<string>;
   private readonly appTokens: Set<string>;
   private knownChannels: Set<string> | null;
@@ -210,6 +233,8 @@ export class FakeSlack {
     this.botTokens = new Set(options.botTokens ?? [FAKE_BOT_TOKEN]);
     this.appTokens = new Set(options.appTokens ?? [FAKE_APP_TOKEN]);
     this.knownChannels = options.channels === undefined ? null : new Set(options.channels);
+    this.teamId = options.teamId ?? FAKE_TEAM_ID;
+    this.enterpriseId = options.enterpriseId;
     this.changes.setMaxListeners(0);
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
@@ -379,10 +404,15 @@ export class FakeSlack {
     const channel = input.channelId ?? 'C0ALERTS';
     const user = input.userId ?? 'U0ALICE';
     const responseUrl = this.newResponseUrl({ kind: 'slash_commands', channel, user });
+    const teamId = input.teamId ?? this.teamId;
+    const enterpriseId = input.enterpriseId === undefined ? this.enterpriseId : input.enterpriseId;
     return {
       token: 'fake-verification-token',
-      team_id: FAKE_TEAM_ID,
-      team_domain: 'fake',
+      team_id: teamId,
+      team_domain: teamId === this.teamId ? 'fake' : teamId.toLowerCase(),
+      ...(enterpriseId === undefined || enterpriseId === null
+        ? {}
+        : { enterprise_id: enterpriseId, enterprise_name: `Org ${enterpriseId}` }),
       channel_id: channel,
       channel_name: input.channelName ?? 'ops',
       user_id: user,
@@ -418,9 +448,11 @@ export class FakeSlack {
       original: message,
     });
     const { history: _history, channel: _channel, viaResponseUrl: _via, ...visible } = message;
+    const teamId = input.teamId ?? this.teamId;
+    const enterpriseId = input.enterpriseId === undefined ? this.enterpriseId : input.enterpriseId;
     return {
       type: 'block_actions',
-      user: { id: user, username: userName, name: userName, team_id: FAKE_TEAM_ID },
+      user: { id: user, username: userName, name: userName, team_id: input.userTeamId ?? teamId },
       api_app_id: FAKE_APP_ID,
       token: 'fake-verification-token',
       container: {
@@ -431,8 +463,11 @@ export class FakeSlack {
         ...(message.thread_ts === undefined ? {} : { thread_ts: message.thread_ts }),
       },
       trigger_id: `${Date.now()}.${randomUUID().slice(0, 8)}`,
-      team: { id: FAKE_TEAM_ID, domain: 'fake' },
-      enterprise: null,
+      team: { id: teamId, domain: teamId === this.teamId ? 'fake' : teamId.toLowerCase() },
+      enterprise:
+        enterpriseId === undefined || enterpriseId === null
+          ? null
+          : { id: enterpriseId, name: `Org ${enterpriseId}` },
       is_enterprise_install: false,
       channel: { id: input.channelId, name: 'ops' },
       message: visible,
@@ -764,9 +799,10 @@ export class FakeSlack {
           url: 'https://fake.slack.com/',
           team: 'Fake',
           user: 'drbd-chatops',
-          team_id: FAKE_TEAM_ID,
+          team_id: this.teamId,
           user_id: FAKE_BOT_USER_ID,
           bot_id: FAKE_BOT_ID,
+          ...(this.enterpriseId === undefined ? {} : { enterprise_id: this.enterpriseId }),
           is_enterprise_install: false,
         });
       case 'chat.postMessage': {
@@ -834,7 +870,7 @@ export class FakeSlack {
         return ok({
           usergroups: [...this.userGroups].map(([id, users]) => ({
             id,
-            team_id: FAKE_TEAM_ID,
+            team_id: this.teamId,
             handle: id.toLowerCase(),
             ...(withUsers ? { users: [...users], user_count: users.length } : {}),
           })),
