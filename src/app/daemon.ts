@@ -10,6 +10,7 @@ import { AuditLog } from '../adapters/audit-log.js';
 import { handoverClock } from '../adapters/cron.js';
 import { runForOutput } from '../adapters/exec.js';
 import { CommandHost } from '../adapters/host.js';
+import type { TornTail } from '../adapters/journal.js';
 import { LxcCli } from '../adapters/lxd.js';
 import { Metrics } from '../adapters/metrics.js';
 import { OperationStore } from '../adapters/operation-store.js';
@@ -241,8 +242,17 @@ export class Daemon {
       routes: options.config.routes,
       outbox: this.outbox,
     });
-    this.#operationStore = new OperationStore(join(options.config.stateDir, 'operations.ndjson'));
-    this.#audit = new AuditLog(join(options.config.stateDir, 'audit.ndjson'));
+    const repaired = (journal: string) => (torn: TornTail) =>
+      this.#logger.warn(
+        { journal, bytes: torn.bytes, movedTo: torn.movedTo },
+        'torn last line (crash mid-write) moved aside; the next record starts on its own line',
+      );
+    this.#operationStore = new OperationStore(join(options.config.stateDir, 'operations.ndjson'), {
+      onRepair: repaired('operations'),
+    });
+    this.#audit = new AuditLog(join(options.config.stateDir, 'audit.ndjson'), {
+      onRepair: repaired('audit'),
+    });
     const lxd = {
       stopTimeoutS: options.config.lxd.stopTimeoutS,
       verifyTimeoutMs: options.config.lxd.verifyTimeoutMs,
@@ -500,6 +510,7 @@ export class Daemon {
 
   async start(): Promise<void> {
     await this.outbox.open();
+    await this.#audit.open();
     await this.operations.open();
     const context = this.#commandContext();
     const handle = commandHandler(context, this.#logger.child({ part: 'commands' }));

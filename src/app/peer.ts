@@ -6,11 +6,12 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import { Journal, readJournal } from '../adapters/journal.js';
+import { OPERATION_RECORD } from '../adapters/operation-store.js';
 import { PeerClient, PeerError, PeerServer, TokenFloor } from '../adapters/peer-link.js';
 import type { OutboxEntry } from '../core/delivery.js';
 import type { HostState } from '../core/host-state.js';
 import { ALERT_KINDS, type Notification, SEVERITIES } from '../core/notification.js';
-import { OPERATION_STATES, type Operation, type StepAction } from '../core/operation.js';
+import type { Operation, StepAction } from '../core/operation.js';
 import type { PeerRefusal } from '../core/peer-auth.js';
 import { PLATFORM_NAMES } from '../ports/chat.js';
 import type { StepRun } from '../ports/containers.js';
@@ -117,21 +118,11 @@ const stepSchema = z.strictObject({
   ]),
 });
 
-/** A change request as the leader stores it; its shape is checked, its plan kept as it is. */
-const operationSchema = z.strictObject({
-  operation: z.looseObject({
-    id: z.string().regex(/^[0-9a-f]{8}$/),
-    state: z.enum(OPERATION_STATES),
-    token: z.int().min(0),
-    plan: z.looseObject({
-      name: z.string().max(64),
-      title: z.string().max(500),
-      steps: z.array(z.unknown()).max(200),
-    }),
-    steps: z.array(z.unknown()).max(400),
-    requestedAt: z.number(),
-  }),
-});
+/**
+ * A change request as the leader stores it: checked like a record of the operations journal, so a
+ * copy the follower adopts can always be shown, expired and recovered after a takeover.
+ */
+const operationSchema = z.strictObject({ operation: OPERATION_RECORD });
 
 const jobSchema = z.strictObject({
   job: z.string().regex(/^[a-z][a-z0-9-]{0,63}$/),
@@ -258,7 +249,7 @@ export class PeerLink {
             const parsed = operationSchema.safeParse(body);
             if (!parsed.success)
               throw new PeerError(`bad operation: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 400);
-            await options.adoptOperation?.(parsed.data.operation as unknown as Operation);
+            await options.adoptOperation?.(parsed.data.operation);
             return { stored: options.adoptOperation !== undefined };
           },
         },
