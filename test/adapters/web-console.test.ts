@@ -6,9 +6,10 @@
 // posts, edits, replies and status), and stopping. The page in a real browser is in
 // test/system/web-console-browser.test.ts.
 
+import { readFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { APP_JS, consolePage, LOGIN_JS, loginPage } from '../../src/adapters/web-console/page.js';
+import { consolePage, loginPage } from '../../src/adapters/web-console/page.js';
 import {
   FAILURES_PER_TOKEN,
   GLOBAL_FAILURES_PER_MINUTE,
@@ -31,10 +32,16 @@ import {
 } from '../../src/adapters/web-console/web-console.js';
 import { createLogger } from '../../src/app/log.js';
 import { emptyHostState } from '../../src/core/host-state.js';
-import type { Message } from '../../src/core/message.js';
+import { hexColour, type Message, TONE_EMOJI, TONE_LABELS } from '../../src/core/message.js';
 import type { CommandHandler, IncomingCommand } from '../../src/ports/chat.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { until } from '../helpers/wait.js';
+
+/** The page's files as they are in the repository (served as they are). */
+const browserFile = (name: string) =>
+  readFileSync(new URL(`../../src/adapters/web-console/browser/${name}`, import.meta.url), 'utf8');
+const APP_JS = browserFile('app.js');
+const LOGIN_JS = browserFile('login.js');
 
 const ALICE_TOKEN = 'alice-token-0123456789abcdef';
 const BOB_TOKEN = 'bob-token-fedcba9876543210xyz';
@@ -352,7 +359,7 @@ describe('WebConsolePlatform: signing in', () => {
     expect(page.status).toBe(200);
     expect(page.headers.get('content-type')).toMatch(/^text\/html/);
     const html = await page.text();
-    expect(html).toContain('<script src="/app.js" defer></script>');
+    expect(html).toContain('<script type="module" src="/app.js"></script>');
     expect(html).toContain('id="cmd-input"');
     expect(html).not.toContain(ALICE_TOKEN);
 
@@ -456,7 +463,7 @@ describe('WebConsolePlatform: signing in', () => {
         expect([200, 401], path).toContain(res.status);
         expect(sessionCookies(res), `${path} ${site}`).toEqual([]);
         const html = await res.text();
-        expect(html).toContain('<script src="/login.js" defer></script>');
+        expect(html).toContain('<script type="module" src="/login.js"></script>');
         expect(html).not.toContain('app.js');
         expect(html).not.toContain(ALICE_TOKEN);
       }
@@ -689,6 +696,36 @@ describe('WebConsolePlatform: the API', () => {
     }
     expect((await fetch(`${base}app.js`)).headers.get('content-type')).toMatch(/^text\/javascript/);
     expect((await fetch(`${base}api/command`)).status).toBe(405);
+  });
+
+  it("serves the page's own files: the scripts as modules, the style sheet after the tone colours", async () => {
+    const { base } = await startConsole();
+    const cookie = await login(base, ALICE_TOKEN);
+    const html = await (await fetch(base, { headers: { cookie } })).text();
+    // The tone marks come from the one table every renderer uses, as data for the script.
+    const attribute = /<body class="console" data-tones="([^"]*)">/.exec(html)?.[1] ?? '';
+    expect(JSON.parse(attribute.replaceAll('&quot;', '"').replaceAll('&amp;', '&'))).toEqual({
+      emoji: TONE_EMOJI,
+      labels: TONE_LABELS,
+    });
+    const app = await fetch(`${base}app.js`);
+    expect(app.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
+    expect(await app.text()).toBe(APP_JS);
+    expect(await (await fetch(`${base}login.js`)).text()).toBe(LOGIN_JS);
+    const css = await fetch(`${base}app.css`);
+    expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
+    const sheet = await css.text();
+    for (const tone of ['info', 'warning', 'critical', 'resolved'] as const)
+      expect(sheet).toContain(`.tone-${tone} { --tone: ${hexColour(tone)}; }`);
+    expect(sheet.endsWith(browserFile('app.css'))).toBe(true);
+    const icon = await fetch(`${base}favicon.svg`);
+    expect(icon.headers.get('content-type')).toBe('image/svg+xml');
+    expect(await icon.text()).toMatch(/^<svg /);
+    // HEAD answers the headers only.
+    const head = await fetch(`${base}app.js`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(Number(head.headers.get('content-length'))).toBe(Buffer.byteLength(APP_JS));
+    expect(await head.text()).toBe('');
   });
 
   it('runs a command: public reply, private reply, progress updates replacing the reply', async () => {

@@ -32,6 +32,17 @@ describe('drbd-chatops demo', () => {
     const opened = await fetch(url, { redirect: 'manual' });
     expect(opened.status).toBe(200);
     expect(opened.headers.getSetCookie()).toEqual([]);
+    // The page's files, as the built dist/ serves them (npm run build puts them there).
+    for (const [path, type] of [
+      ['/login.js', 'text/javascript'],
+      ['/app.js', 'text/javascript'],
+      ['/app.css', 'text/css'],
+    ] as const) {
+      const asset = await fetch(`${origin}${path}`);
+      expect(asset.status, path).toBe(200);
+      expect(asset.headers.get('content-type'), path).toMatch(new RegExp(`^${type}`));
+      expect((await asset.text()).length, path).toBeGreaterThan(1_000);
+    }
     const asked = await fetch(`${origin}/login/check`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', origin },

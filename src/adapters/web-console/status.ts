@@ -2,38 +2,9 @@
 // and how a host's DRBD view (src/core/host-state.ts) becomes one host of it.
 
 import type { HostState, ResourceState } from '../../core/host-state.js';
+import type { ConsoleHostStatus, ConsoleResourceStatus } from './wire.js';
 
-export interface ConsoleResourceStatus {
-  readonly name: string;
-  /** Primary / Secondary / Unknown. */
-  readonly role: string;
-  /** This host's disk (one per volume, joined with "/" when there are several). */
-  readonly disk: string;
-  /** The connection to the peer: Connected, StandAlone, Connecting … ("—" when there is none). */
-  readonly connection: string;
-  /** Established, SyncSource, SyncTarget, Off … */
-  readonly replication: string;
-  readonly peerDisk: string;
-  /** Resync progress, while one runs and statistics tell it. */
-  readonly syncPercent?: number;
-}
-
-export interface ConsoleHostStatus {
-  readonly host: string;
-  /** False when this host's view could not be had (the peer link is down, …). */
-  readonly reachable: boolean;
-  readonly resources: readonly ConsoleResourceStatus[];
-}
-
-export interface ConsoleStatus {
-  /** The instance that leads the pair; null when none is elected. */
-  readonly leader: string | null;
-  /** The leader's fencing token (0 without a lock store). */
-  readonly token: number;
-  readonly hosts: readonly ConsoleHostStatus[];
-  /** Names of the people on call now. */
-  readonly onCall?: readonly string[];
-}
+export type { ConsoleHostStatus, ConsoleResourceStatus, ConsoleStatus } from './wire.js';
 
 const NONE = '—';
 

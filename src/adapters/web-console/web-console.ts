@@ -27,14 +27,23 @@ import type {
   PostOptions,
 } from '../../ports/chat.js';
 import { withTimeout } from '../with-timeout.js';
-import { APP_CSS, APP_JS, consolePage, FAVICON_SVG, LOGIN_JS, loginPage } from './page.js';
+import { type ConsoleAssets, consoleAssets } from './assets.js';
+import { consolePage, FAVICON_SVG, loginPage } from './page.js';
 import { SignInThrottle } from './sign-in-throttle.js';
-import type { ConsoleStatus } from './status.js';
 import { webUserProblems } from './users.js';
+import type { CommandAnswer, ConsoleEntry, ConsoleSnapshot, ConsoleStatus, StatusPayload } from './wire.js';
 
-export type { ConsoleHostStatus, ConsoleResourceStatus, ConsoleStatus } from './status.js';
 export { hostStatus } from './status.js';
 export { parseWebUsers, WebUsersError } from './users.js';
+export type {
+  CommandAnswer,
+  ConsoleEntry,
+  ConsoleHostStatus,
+  ConsoleResourceStatus,
+  ConsoleSnapshot,
+  ConsoleStatus,
+  StatusPayload,
+} from './wire.js';
 
 export interface WebConsoleOptions {
   /** Where to listen (default 127.0.0.1: loopback only). */
@@ -62,40 +71,6 @@ export interface WebConsoleOptions {
   readonly secureCookie?: boolean;
   /** Origins besides the console's own that may post commands (a TLS proxy's https://name). */
   readonly allowedOrigins?: readonly string[];
-}
-
-/** One message of the channel as the page gets it. */
-export interface ConsoleEntry {
-  readonly id: string;
-  /** Order of first appearance. */
-  readonly seq: number;
-  readonly channel: string;
-  /** The thread's parent message. */
-  readonly threadOf?: string;
-  readonly message: Message;
-  readonly postedAt: string;
-  readonly editedAt?: string;
-  /** Set on the answer to a command. */
-  readonly reply?: {
-    readonly command: string;
-    readonly user: string;
-    readonly source: IncomingCommand['source'];
-    readonly private: boolean;
-  };
-}
-
-/** The answer to POST /api/command: the handler's CommandReply, with where the page shows it. */
-export interface CommandAnswer {
-  readonly id: string;
-  readonly private: boolean;
-  readonly message: Message;
-  readonly entry: ConsoleEntry;
-}
-
-export interface StatusPayload {
-  readonly status: ConsoleStatus | null;
-  readonly error?: string;
-  readonly at: string | null;
 }
 
 export const SESSION_COOKIE = 'drbd_console';
@@ -231,6 +206,7 @@ export class WebConsolePlatform implements ChatPlatform {
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #sockets = new Set<Socket>();
   readonly #throttle = new SignInThrottle();
+  #loadedAssets: ConsoleAssets | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #sweeper: NodeJS.Timeout | undefined;
   #statusTimer: NodeJS.Timeout | undefined;
@@ -287,6 +263,8 @@ export class WebConsolePlatform implements ChatPlatform {
   async start(handler: CommandHandler): Promise<void> {
     if (this.#state === 'started' || this.#state === 'stopping')
       throw new Error(`WebConsolePlatform.start: already ${this.#state}`);
+    // The page's files are read before listening: a console without them fails here, by name.
+    this.#loadedAssets = consoleAssets();
     this.#handler = handler;
     const server = createServer((req, res) => this.#onRequest(req, res));
     server.on('connection', (socket: Socket) => {
@@ -490,11 +468,11 @@ export class WebConsolePlatform implements ChatPlatform {
       }
       case '/login.js':
         if (!allow('GET', 'HEAD')) return;
-        this.#send(res, 200, 'text/javascript; charset=utf-8', LOGIN_JS);
+        this.#send(res, 200, 'text/javascript; charset=utf-8', this.#assets().loginJs);
         return;
       case '/app.js':
         if (!allow('GET', 'HEAD')) return;
-        this.#send(res, 200, 'text/javascript; charset=utf-8', APP_JS);
+        this.#send(res, 200, 'text/javascript; charset=utf-8', this.#assets().appJs);
         return;
       case '/favicon.svg':
       case '/favicon.ico':
@@ -503,7 +481,7 @@ export class WebConsolePlatform implements ChatPlatform {
         return;
       case '/app.css':
         if (!allow('GET', 'HEAD')) return;
-        this.#send(res, 200, 'text/css; charset=utf-8', APP_CSS);
+        this.#send(res, 200, 'text/css; charset=utf-8', this.#assets().appCss);
         return;
       case '/api/session': {
         if (!allow('GET')) return;
@@ -538,6 +516,11 @@ export class WebConsolePlatform implements ChatPlatform {
         req.resume();
         this.#json(res, 404, { error: 'not found' });
     }
+  }
+
+  #assets(): ConsoleAssets {
+    this.#loadedAssets ??= consoleAssets();
+    return this.#loadedAssets;
   }
 
   #send(res: ServerResponse, status: number, type: string, body: string): void {
@@ -786,7 +769,7 @@ export class WebConsolePlatform implements ChatPlatform {
     if (this.#streams.size === 1) this.#startStatusTimer();
   }
 
-  #snapshot(session: Session) {
+  #snapshot(session: Session): ConsoleSnapshot {
     const entries = [...this.#entries.values(), ...session.privateReplies.values()].sort(
       (a, b) => a.seq - b.seq,
     );
