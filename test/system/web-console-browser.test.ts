@@ -4,8 +4,10 @@
 // alice" (a link, or a form on another site, never signs anyone in by itself), watches the status
 // panel, sees a split-brain arrive as a red critical alert, types `ip set` in the command line,
 // clicks Confirm on the plan, and sees the plan message edited in place until it says done.
-// Screenshots of the page after the split-brain alert and after the change are kept in
-// test-artifacts/ at the repository root.
+// On a phone (390×844, touch) the status panel is folded above the channel to one line that names
+// what is wrong, the channel and the command line are in view and answer; on a desktop the layout is
+// the two columns it always was. Screenshots (after the split-brain alert, after the change, phone
+// and desktop) are kept in test-artifacts/ at the repository root.
 
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
@@ -55,6 +57,7 @@ const CHROMIUM_FLAGS = [
 ];
 const ARTIFACTS = resolve(import.meta.dirname, '../../test-artifacts');
 const VIEWPORT = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
 const WAIT = { timeout: 20_000 };
 
 function requireChromium(): void {
@@ -67,14 +70,21 @@ function requireChromium(): void {
   }
 }
 
-/** A browser with a fresh profile, closed after the test; every console error and page error kept. */
-async function openBrowser(): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
+/**
+ * A browser with a fresh profile, closed after the test; every console error and page error kept.
+ * `phone`: a 390×844 touch screen that honours the page's viewport tag, as a phone's browser does.
+ */
+async function openBrowser(
+  device: 'desktop' | 'phone' = 'desktop',
+): Promise<{ context: BrowserContext; page: Page; problems: string[] }> {
   requireChromium();
   const context = await chromium.launchPersistentContext(tempDir('drbd-chatops-chromium-'), {
     executablePath: CHROMIUM,
     headless: true,
     args: CHROMIUM_FLAGS,
-    viewport: VIEWPORT,
+    ...(device === 'phone'
+      ? { viewport: PHONE, isMobile: true, hasTouch: true, deviceScaleFactor: 1 }
+      : { viewport: VIEWPORT }),
   });
   onCleanup(() => context.close());
   const page = context.pages()[0] ?? (await context.newPage());
@@ -102,13 +112,13 @@ function isPng(path: string): { width: number; height: number; bytes: number } {
   return { width: data.readUInt32BE(16), height: data.readUInt32BE(20), bytes: data.length };
 }
 
-async function screenshot(page: Page, name: string): Promise<void> {
+async function screenshot(page: Page, name: string, size = VIEWPORT): Promise<void> {
   mkdirSync(ARTIFACTS, { recursive: true });
   const path = join(ARTIFACTS, name);
   rmSync(path, { force: true });
   await page.screenshot({ path });
   const png = isPng(path);
-  expect(png).toMatchObject(VIEWPORT);
+  expect(png).toMatchObject(size);
   // A blank page compresses to a few kilobytes; this one has text, colours and a panel.
   expect(png.bytes).toBeGreaterThan(20_000);
 }
@@ -181,6 +191,36 @@ function messageTitled(page: Page, title: string | RegExp) {
   return page
     .locator('article.msg')
     .filter({ has: page.locator(':scope > .msg-head .title', { hasText: title }) });
+}
+
+/** An element's box on the page; it must be laid out (visible). */
+async function boxOf(locator: ReturnType<Page['locator']>) {
+  const box = await locator.boundingBox();
+  if (box === null) throw new Error(`${locator} has no box: it is not shown`);
+  return box;
+}
+
+/** How wide the page's content is (wider than the screen: it scrolls sideways). */
+function pageWidth(page: Page): Promise<number> {
+  return page.evaluate(
+    () =>
+      (globalThis as unknown as { document: { documentElement: { scrollWidth: number } } }).document
+        .documentElement.scrollWidth,
+  );
+}
+
+/** Type a command in the command line and wait for its answer (the newest reply with that title). */
+async function runCommand(page: Page, text: string, answerTitle: RegExp) {
+  const input = page.locator('#cmd-input');
+  await input.fill(text);
+  await input.press('Enter');
+  const answer = page
+    .locator('article.msg.reply')
+    .filter({ has: page.locator('.reply-by .ran', { hasText: `/drbd ${text}` }) })
+    .filter({ has: page.locator(':scope > .msg-head .title', { hasText: answerTitle }) })
+    .last();
+  await answer.waitFor(WAIT);
+  return answer;
 }
 
 /** The browser's getComputedStyle, typed here (the tests compile without the DOM library). */
@@ -315,6 +355,94 @@ describe('the web console in Debian’s chromium', () => {
 
     expect(problems).toEqual([]);
     expect(daemon.outbox.depth).toBe(0);
+  });
+
+  it('on a phone: status folded above the channel, the command line answers; on a desktop: two columns', async () => {
+    const env = setupPair();
+    const token = randomBytes(24).toString('base64url');
+    const { url } = await webBot(env, token);
+    const phone = await openBrowser('phone');
+    const { page } = phone;
+    await signInThroughLink(page, signInLink(url, token), 'alice');
+
+    // Folded: one line that says who leads and that all is well; the panel's content is hidden.
+    const toggle = page.locator('#status-toggle');
+    const summary = page.locator('#status-summary');
+    const body = page.locator('#status-body');
+    await expect.poll(() => summary.textContent(), WAIT).toBe('alpha leads · all healthy');
+    expect(await summary.getAttribute('class')).toContain('ok');
+    expect(await toggle.getAttribute('aria-expanded')).toBe('false');
+    expect(await body.isVisible()).toBe(false);
+    expect(await page.locator('.status-head').isVisible()).toBe(false);
+    // Above the channel, which fills the rest; the command line is on screen, wide enough to type in.
+    const fold = await boxOf(toggle);
+    const messages = await boxOf(page.locator('#messages'));
+    const input = page.locator('#cmd-input');
+    const line = await boxOf(input);
+    expect(fold.y + fold.height).toBeLessThanOrEqual(messages.y + 1);
+    expect(fold.height).toBeGreaterThanOrEqual(44); // a finger's tap
+    expect(messages.height).toBeGreaterThan(PHONE.height / 2);
+    expect(line.y).toBeGreaterThan(messages.y + messages.height - 1);
+    expect(line.y + line.height).toBeLessThanOrEqual(PHONE.height);
+    expect(line.width).toBeGreaterThan(PHONE.width / 2);
+    expect(await boxOf(page.locator('#cmd button[type="submit"]'))).toMatchObject({
+      x: expect.any(Number),
+    });
+    // Nothing sticks out sideways.
+    expect(await pageWidth(page)).toBeLessThanOrEqual(PHONE.width);
+
+    // Typed on the phone, `status` answers in the channel, in view.
+    await input.tap();
+    const answer = await runCommand(page, 'status', /^DRBD status$/);
+    const shown = await boxOf(answer);
+    expect(shown.y).toBeLessThan(line.y);
+    expect(shown.y + Math.min(shown.height, 100)).toBeGreaterThan(messages.y);
+    expect(await answer.locator('.field .label').allTextContents()).toContain('r0 on alpha');
+
+    // A tap unfolds the panel: both hosts; the command line stays on screen. Another tap folds it.
+    await toggle.tap();
+    await body.waitFor(WAIT);
+    expect(await toggle.getAttribute('aria-expanded')).toBe('true');
+    expect(await page.locator('.host[data-host="alpha"]').isVisible()).toBe(true);
+    expect(await page.locator('.host[data-host="beta"]').count()).toBe(1);
+    expect((await boxOf(page.locator('aside.status'))).height).toBeLessThanOrEqual(PHONE.height / 2 + 1);
+    const unfolded = await boxOf(input);
+    expect(unfolded.y + unfolded.height).toBeLessThanOrEqual(PHONE.height);
+    await screenshot(page, 'web-console-phone-status.png', PHONE);
+    await toggle.tap();
+    await body.waitFor({ state: 'hidden', ...WAIT });
+    expect(await toggle.getAttribute('aria-expanded')).toBe('false');
+
+    // A split-brain: the folded line turns red and names it; the critical alert is in the channel.
+    env.pair.splitBrain('r0');
+    await expect
+      .poll(() => summary.textContent(), { timeout: 20_000 })
+      .toMatch(/^r0 on alpha: conn StandAlone( \(\+\d+ more\))? · alpha leads$/);
+    expect(await summary.getAttribute('class')).toContain('bad');
+    const critical = page.locator('article.msg.tone-critical').first();
+    await critical.waitFor(WAIT);
+    expect(await pageWidth(page)).toBeLessThanOrEqual(PHONE.width);
+    await screenshot(page, 'web-console-phone.png', PHONE);
+    expect(phone.problems).toEqual([]);
+    await phone.context.close();
+
+    // A desktop: the status is the column on the right, never folded; the command line answers.
+    const desktop = await openBrowser('desktop');
+    await signInThroughLink(desktop.page, signInLink(url, token), 'alice');
+    const panel = await boxOf(desktop.page.locator('aside.status'));
+    expect(panel.x).toBeGreaterThanOrEqual(VIEWPORT.width - 381);
+    expect(panel.height).toBeGreaterThan(VIEWPORT.height / 2);
+    expect(await desktop.page.locator('#status-toggle').isVisible()).toBe(false);
+    expect(await desktop.page.locator('.status-head h2').textContent()).toBe('Status');
+    await desktop.page.locator('.host[data-host="alpha"] .res[data-resource="r0"]').waitFor(WAIT);
+    const channel = await boxOf(desktop.page.locator('#messages'));
+    expect(channel.x).toBe(0);
+    expect(channel.width).toBeGreaterThan(VIEWPORT.width / 2);
+    await runCommand(desktop.page, 'status', /^DRBD status$/);
+    const desktopLine = await boxOf(desktop.page.locator('#cmd-input'));
+    expect(desktopLine.y + desktopLine.height).toBeLessThanOrEqual(VIEWPORT.height);
+    await screenshot(desktop.page, 'web-console-desktop.png');
+    expect(desktop.problems).toEqual([]);
   });
 
   it('the built-in demo: /failover r0 confirmed by alice and approved by bob (on call) from their pages', async () => {

@@ -14,7 +14,11 @@ export function escapeHtml(text: string): string {
 /** The tone marks the page's script shows (one table for every renderer), as an attribute value. */
 const TONES_ATTRIBUTE = escapeHtml(JSON.stringify({ emoji: TONE_EMOJI, labels: TONE_LABELS }));
 
-/** The console itself (the script fills it in from the event stream). */
+/**
+ * The console itself (the script fills it in from the event stream). The status panel comes first:
+ * on a phone it sits above the channel, folded to one line that says what is wrong (app.css); on a
+ * wider screen it is the column on the right and the fold is not shown.
+ */
 export function consolePage(title: string): string {
   const t = escapeHtml(title);
   return `<!doctype html>
@@ -36,19 +40,25 @@ export function consolePage(title: string): string {
   <button id="logout" class="link" type="button">Sign out</button>
 </header>
 <main class="layout">
+  <aside id="status" class="status collapsed" aria-label="Status of the pair">
+    <div class="status-head"><h2>Status</h2><span id="status-at" class="muted"></span></div>
+    <button id="status-toggle" class="status-toggle" type="button" aria-expanded="false" aria-controls="status-body">
+      <span class="status-toggle-name">Status</span>
+      <span id="status-summary" class="status-summary">waiting for the first status…</span>
+      <span class="status-toggle-hint" aria-hidden="true"></span>
+    </button>
+    <div id="status-body" class="status-body"><div class="muted">Waiting for the first status…</div></div>
+  </aside>
   <section class="channel" aria-label="Channel">
     <div id="messages" class="messages" role="log" aria-live="polite"></div>
     <form id="cmd" class="cmdline" autocomplete="off">
       <label for="cmd-input" class="prompt">/drbd</label>
-      <input id="cmd-input" name="text" type="text" maxlength="2000" spellcheck="false"
-        placeholder="status · containers · ip set web1 198.51.100.20 · help" autofocus>
+      <input id="cmd-input" name="text" type="text" maxlength="2000" spellcheck="false" autocapitalize="off"
+        autocorrect="off" enterkeyhint="send" placeholder="status · containers · ip set web1 198.51.100.20 · help"
+        autofocus>
       <button class="btn primary" type="submit">Run</button>
     </form>
   </section>
-  <aside class="status" aria-label="Status of the pair">
-    <div class="status-head"><h2>Status</h2><span id="status-at" class="muted"></span></div>
-    <div id="status-body"><div class="muted">Waiting for the first status…</div></div>
-  </aside>
 </main>
 <div id="signed-out" class="signed-out" hidden>
   <div class="box">

@@ -123,6 +123,8 @@ function start() {
   const list = byId('messages', HTMLDivElement);
   const form = byId('cmd', HTMLFormElement);
   const input = byId('cmd-input', HTMLInputElement);
+  // The full hint does not fit a phone's command line; its start would read "ip s".
+  if (window.matchMedia('(max-width: 720px)').matches) input.placeholder = 'status · containers · help';
 
   /** id → entry; id → its article; top-level id → its item (article + thread). */
   /** @type {Map<string, ConsoleEntry>} */
@@ -376,8 +378,59 @@ function start() {
     dl.appendChild(el('dd', bad ? 'bad' : null, value));
   }
 
+  /**
+   * A resource's checks: [key, label, value, healthy].
+   * @param {import('../wire.js').ConsoleResourceStatus} r
+   * @returns {[string, string, string, boolean][]}
+   */
+  function resourceChecks(r) {
+    return [
+      ['role', 'role', r.role, r.role === 'Primary' || r.role === 'Secondary'],
+      ['disk', 'disk', r.disk, allAre(r.disk, 'UpToDate')],
+      ['connection', 'conn', r.connection, allAre(r.connection, 'Connected')],
+      ['replication', 'repl', r.replication, allAre(r.replication, 'Established')],
+      ['peerDisk', 'peer disk', r.peerDisk, allAre(r.peerDisk, 'UpToDate')],
+    ];
+  }
+
+  /**
+   * The folded panel's one line (a phone shows only this until it is tapped): who leads, and what
+   * is wrong, first problem first, or that all is well.
+   * @param {StatusPayload | null | undefined} payload
+   * @returns {{ text: string, health: 'ok' | 'bad' | 'unknown' }}
+   */
+  function statusLine(payload) {
+    const s = payload?.status;
+    if (!s) {
+      return payload?.error
+        ? { text: `unavailable: ${payload.error}`, health: 'bad' }
+        : { text: 'waiting for the first status…', health: 'unknown' };
+    }
+    /** @type {string[]} */
+    const problems = [];
+    if (payload?.error) problems.push(`unavailable: ${payload.error}`);
+    if (s.leader === null) problems.push('no leader');
+    for (const h of s.hosts) {
+      if (!h.reachable) problems.push(`${h.host} unreachable`);
+      for (const r of h.resources) {
+        const bad = resourceChecks(r).find((c) => !c[3]);
+        if (bad !== undefined) problems.push(`${r.name} on ${h.host}: ${bad[1]} ${bad[2]}`);
+      }
+    }
+    const lead = s.leader === null ? null : `${s.leader} leads`;
+    if (problems.length === 0)
+      return { text: [lead, 'all healthy'].filter(Boolean).join(' · '), health: 'ok' };
+    // The problem first: on a narrow screen the end of the line is what gets cut.
+    const more = problems.length > 1 ? ` (+${problems.length - 1} more)` : '';
+    return { text: [`${problems[0]}${more}`, lead].filter(Boolean).join(' · '), health: 'bad' };
+  }
+
   /** @param {StatusPayload | null | undefined} payload */
   function renderStatus(payload) {
+    const line = statusLine(payload);
+    const summaryLine = byId('status-summary', HTMLElement);
+    summaryLine.textContent = line.text;
+    summaryLine.className = `status-summary ${line.health}`;
     const box = byId('status-body', HTMLDivElement);
     box.textContent = '';
     byId('status-at', HTMLElement).textContent = payload?.at ? `updated ${clock(payload.at)}` : '';
@@ -406,14 +459,7 @@ function start() {
       if (h.reachable && h.resources.length === 0)
         host.appendChild(el('div', 'muted', 'No DRBD resources seen.'));
       for (const r of h.resources) {
-        /** @type {[string, string, string, boolean][]} */
-        const checks = [
-          ['role', 'role', r.role, r.role === 'Primary' || r.role === 'Secondary'],
-          ['disk', 'disk', r.disk, allAre(r.disk, 'UpToDate')],
-          ['connection', 'conn', r.connection, allAre(r.connection, 'Connected')],
-          ['replication', 'repl', r.replication, allAre(r.replication, 'Established')],
-          ['peerDisk', 'peer disk', r.peerDisk, allAre(r.peerDisk, 'UpToDate')],
-        ];
+        const checks = resourceChecks(r);
         const row = el('div', 'res');
         row.dataset.resource = r.name;
         row.classList.toggle(
@@ -446,6 +492,14 @@ function start() {
       box.appendChild(host);
     }
   }
+
+  // The fold (shown on a phone only; see app.css): a tap opens or closes the panel.
+  const statusPanel = byId('status', HTMLElement);
+  const statusToggle = byId('status-toggle', HTMLButtonElement);
+  statusToggle.addEventListener('click', () => {
+    const open = statusPanel.classList.toggle('collapsed') === false;
+    statusToggle.setAttribute('aria-expanded', String(open));
+  });
 
   // ---- commands ----
 
@@ -560,7 +614,10 @@ function start() {
       const snap = dataOf(event);
       channel = snap.channel;
       maxMessages = snap.maxMessages;
-      byId('who', HTMLElement).textContent = `signed in as ${snap.you.user}`;
+      // "signed in as" is left out on a phone (app.css); the name stays.
+      const who = byId('who', HTMLElement);
+      who.textContent = '';
+      who.append(el('span', 'who-label', 'signed in as '), snap.you.user);
       list.textContent = '';
       entries.clear();
       articles.clear();
