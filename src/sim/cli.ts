@@ -3,12 +3,21 @@
 // backend of the real drbdadm, which passes __DRBD_NODE__ through to name the acting host.
 
 import { hostname } from 'node:os';
+import type { LinkSelection, SplitBrainOptions } from './actions.js';
 import { hostDownResult } from './actions.js';
 import { type EventsOptions, SimulatedPair } from './pair.js';
-import { type InitOptions, loadState } from './state.js';
+import { type InitOptions, loadState, type ResourceOptions } from './state.js';
 import * as statusCmds from './status.js';
 import { streamEvents } from './stream.js';
-import { type CommandResult, type Dialect, SimError, type SimState } from './types.js';
+import {
+  CONNECTION_CAUSES,
+  type CommandResult,
+  type ConnectionCause,
+  type Dialect,
+  FENCING_POLICIES,
+  SimError,
+  type SimState,
+} from './types.js';
 
 interface Io {
   out(text: string): void;
@@ -24,14 +33,35 @@ const processIo: Io = {
   },
 };
 
-const SIM_USAGE = `usage: drbdsetup-sim sim <command>
-  init --hosts A,B --resources r0:0,r1:1 [--dialect 9|8.4] [--primary r0=A,r1=B]
-       [--no-usermode-helper] [--addresses A=10.0.0.1,B=10.0.0.2] [--resync-seconds N]
-  link-down [RES|all]      link-up [RES|all]
-  crash HOST               boot HOST
-  disk-fail HOST RES       disk-attach HOST RES
-  resync RES --seconds N [--source HOST]
-  split-brain RES
+const SIM_USAGE = `usage: drbdsetup-sim sim <command>   (every command and the DRBD source it follows: docs/simulator.md)
+  init --hosts A,B[,C] --resources r0:0,r1:1 [--dialect 9|8.4] [--primary r0=A,r1=B]
+       [--clients C] [--no-usermode-helper] [--drbd-utils VERSION] [--addresses A=10.0.0.1,B=10.0.0.2]
+       [--resync-seconds N] [--fencing dont-care|resource-only|resource-and-stonith] [--fence-exit N]
+       [--after-sb-0pri P] [--after-sb-1pri P] [--after-sb-2pri P] [--quorum off|majority]
+       [--on-no-quorum suspend-io|io-error] [--on-io-error detach|call-local-io-error]
+       [--on-no-data-accessible io-error|suspend-io]
+  link-down [RES|all] [--cause NetworkFailure|BrokenPipe|Timeout|ProtocolError]
+            [--between A,B | --host H] [--fence-exit N]
+  link-up [RES|all] [--between A,B | --host H]
+  crash HOST [--cause C] [--fence-exit N]        boot HOST
+  disk-fail HOST RES [--local-io-error]          detach HOST RES
+  disk-attach HOST RES
+  resync RES --seconds N [--source HOST] [--target HOST]
+  full-sync RES (--source HOST | --target HOST) [--seconds N]
+  split-brain RES [--after-sb-0pri P] [--after-sb-1pri P] [--after-sb-2pri P]
+              [--primaries A,B|none] [--changes A=KiB,B=KiB] [--victim HOST] [--victim-holders P1,P2]
+  pri-lost-after-sb RES [--victim HOST]
+  fence-peer RES --exit N [--stonith] [--crash]
+  suspend-io HOST RES                            resume-io HOST RES
+  no-data HOST RES
+  quorum-lost HOST RES [--on-no-quorum suspend-io|io-error]
+  verify RES [--source HOST] [--target HOST] [--seconds N] [--out-of-sync KiB]
+  congestion RES [--source HOST]                 congestion-end RES [--seconds N]
+  pause-sync RES [--host HOST] [--reason user|dependency]
+  resume-sync RES [--host HOST] [--reason user|dependency]
+  new-resource RES:MINOR [--primary HOST] [--seconds N]
+  helper HOST RES NAME [--exit N] [--peer HOST]
+  skip HOST N
   open HOST RES HOLDER     close HOST RES HOLDER
   state                    tick
 environment: DRBD_SIM_DIR (state directory), DRBD_SIM_HOST or __DRBD_NODE__ (acting host)
@@ -78,6 +108,29 @@ const SIM_VALUE_OPTIONS = [
   'resync-seconds',
   'seconds',
   'source',
+  'target',
+  'clients',
+  'drbd-utils',
+  'fencing',
+  'fence-exit',
+  'after-sb-0pri',
+  'after-sb-1pri',
+  'after-sb-2pri',
+  'quorum',
+  'on-no-quorum',
+  'on-io-error',
+  'on-no-data-accessible',
+  'cause',
+  'between',
+  'host',
+  'primaries',
+  'changes',
+  'victim',
+  'victim-holders',
+  'exit',
+  'out-of-sync',
+  'reason',
+  'peer',
 ];
 
 function usageError(message: string): SimError {
@@ -142,6 +195,48 @@ function pairs(value: string | true | undefined, name: string, sep: string): Rec
   return out;
 }
 
+const RESOURCE_OPTIONS = [
+  'fencing',
+  'fence-exit',
+  'after-sb-0pri',
+  'after-sb-1pri',
+  'after-sb-2pri',
+  'quorum',
+  'on-no-quorum',
+  'on-io-error',
+  'on-no-data-accessible',
+];
+
+function text(args: ParsedArgs, name: string): string | undefined {
+  const value = args.options.get(name);
+  if (value === undefined) return undefined;
+  if (value === true || value.length === 0) throw usageError(`--${name} needs a value`);
+  return value;
+}
+
+function integer(args: ParsedArgs, name: string, min = 0): number | undefined {
+  const value = text(args, name);
+  if (value === undefined) return undefined;
+  if (!/^-?\d+$/.test(value) || Number(value) < min) throw usageError(`--${name} needs an integer >= ${min}`);
+  return Number(value);
+}
+
+function positive(args: ParsedArgs, name: string): number | undefined {
+  const value = text(args, name);
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!(n > 0)) throw usageError(`--${name} needs a positive number`);
+  return n;
+}
+
+function oneOf<T extends string>(args: ParsedArgs, name: string, allowed: readonly T[]): T | undefined {
+  const value = text(args, name);
+  if (value === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(value))
+    throw usageError(`--${name} must be one of ${allowed.join(', ')}`);
+  return value as T;
+}
+
 function initOptions(args: ParsedArgs): InitOptions {
   const known = [
     'hosts',
@@ -151,6 +246,9 @@ function initOptions(args: ParsedArgs): InitOptions {
     'no-usermode-helper',
     'addresses',
     'resync-seconds',
+    'clients',
+    'drbd-utils',
+    ...RESOURCE_OPTIONS,
   ];
   for (const key of args.options.keys())
     if (!known.includes(key)) throw usageError(`unknown option --${key}`);
@@ -167,12 +265,36 @@ function initOptions(args: ParsedArgs): InitOptions {
   const opts: InitOptions = { hosts, resources, dialect: dialect as Dialect };
   if (args.options.has('primary')) opts.primary = pairs(args.options.get('primary'), 'primary', '=');
   if (args.options.has('addresses')) opts.addresses = pairs(args.options.get('addresses'), 'addresses', '=');
+  if (args.options.has('clients')) opts.clients = list(args.options.get('clients'), 'clients');
   if (args.options.has('no-usermode-helper')) opts.usermodeHelper = false;
-  if (args.options.has('resync-seconds')) {
-    const seconds = Number(args.options.get('resync-seconds'));
-    if (!(seconds > 0)) throw usageError('--resync-seconds must be a positive number');
-    opts.resyncSeconds = seconds;
-  }
+  const utils = text(args, 'drbd-utils');
+  if (utils !== undefined) opts.utilsVersion = utils;
+  const seconds = positive(args, 'resync-seconds');
+  if (seconds !== undefined) opts.resyncSeconds = seconds;
+  Object.assign(opts, resourceOptions(args));
+  return opts;
+}
+
+function resourceOptions(args: ParsedArgs): ResourceOptions {
+  const opts: ResourceOptions = {};
+  const fencing = oneOf(args, 'fencing', FENCING_POLICIES);
+  if (fencing !== undefined) opts.fencing = fencing;
+  const fenceExit = integer(args, 'fence-exit');
+  if (fenceExit !== undefined) opts.fenceExit = fenceExit;
+  const sb0 = text(args, 'after-sb-0pri');
+  if (sb0 !== undefined) opts.afterSb0pri = sb0;
+  const sb1 = text(args, 'after-sb-1pri');
+  if (sb1 !== undefined) opts.afterSb1pri = sb1;
+  const sb2 = text(args, 'after-sb-2pri');
+  if (sb2 !== undefined) opts.afterSb2pri = sb2;
+  const quorum = oneOf(args, 'quorum', ['off', 'majority'] as const);
+  if (quorum !== undefined) opts.quorum = quorum;
+  const onNoQuorum = oneOf(args, 'on-no-quorum', ['suspend-io', 'io-error'] as const);
+  if (onNoQuorum !== undefined) opts.onNoQuorum = onNoQuorum;
+  const onIoError = oneOf(args, 'on-io-error', ['detach', 'call-local-io-error'] as const);
+  if (onIoError !== undefined) opts.onIoError = onIoError;
+  const noData = oneOf(args, 'on-no-data-accessible', ['io-error', 'suspend-io'] as const);
+  if (noData !== undefined) opts.onNoDataAccessible = noData;
   return opts;
 }
 
@@ -197,6 +319,25 @@ function checkResource(state: SimState, resource: string, allowAll = false): str
   return resource;
 }
 
+function hostOption(state: SimState, args: ParsedArgs, name: string): string | undefined {
+  const host = text(args, name);
+  return host === undefined ? undefined : checkHost(state, host);
+}
+
+function linkSelection(state: SimState, args: ParsedArgs): LinkSelection {
+  const between = text(args, 'between');
+  const host = hostOption(state, args, 'host');
+  if (between !== undefined && host !== undefined)
+    throw usageError('--between and --host exclude each other');
+  if (between !== undefined) {
+    const hosts = between.split(',');
+    if (hosts.length !== 2) throw usageError('--between needs two hosts: A,B');
+    const [a = '', b = ''] = hosts;
+    return { between: [checkHost(state, a), checkHost(state, b)] };
+  }
+  return host === undefined ? {} : { host };
+}
+
 function simCommand(dir: string, argv: string[], io: Io): number {
   const [command, ...rest] = argv;
   const args = parseArgs(rest, SIM_VALUE_OPTIONS);
@@ -207,47 +348,223 @@ function simCommand(dir: string, argv: string[], io: Io): number {
   if (command === undefined) throw usageError('missing sim command');
   const pair = SimulatedPair.open(dir);
   const state = loadState(dir);
+  const cause = () => oneOf(args, 'cause', CONNECTION_CAUSES);
   switch (command) {
     case 'link-down':
     case 'link-up': {
-      if (args.positional.length > 1 || args.options.size > 0)
-        throw usageError(`usage: sim ${command} [RES|all]`);
+      const allowed =
+        command === 'link-down' ? ['cause', 'between', 'host', 'fence-exit'] : ['between', 'host'];
+      for (const key of args.options.keys())
+        if (!allowed.includes(key)) throw usageError(`unknown option --${key} for ${command}`);
+      if (args.positional.length > 1) throw usageError(`usage: sim ${command} [RES|all]`);
       const res = checkResource(state, args.positional[0] ?? 'all', true);
-      if (command === 'link-down') pair.linkDown(res);
-      else pair.linkUp(res);
+      const selection = linkSelection(state, args);
+      if (command === 'link-down')
+        pair.linkDown(res, { ...selection, cause: cause(), fenceExit: integer(args, 'fence-exit') });
+      else pair.linkUp(res, selection);
       return 0;
     }
-    case 'crash':
+    case 'crash': {
+      const [host = ''] = expectArgs(args, ['HOST'], ['cause', 'fence-exit']);
+      checkHost(state, host);
+      const opts: { cause?: ConnectionCause; fenceExit?: number } = {};
+      const c = cause();
+      if (c !== undefined) opts.cause = c;
+      const exit = integer(args, 'fence-exit');
+      if (exit !== undefined) opts.fenceExit = exit;
+      pair.crash(host, opts);
+      return 0;
+    }
     case 'boot': {
       const [host = ''] = expectArgs(args, ['HOST']);
-      checkHost(state, host);
-      if (command === 'crash') pair.crash(host);
-      else pair.boot(host);
+      pair.boot(checkHost(state, host));
       return 0;
     }
     case 'disk-fail':
-    case 'disk-attach': {
-      const [host = '', res = ''] = expectArgs(args, ['HOST', 'RES']);
+    case 'detach':
+    case 'disk-attach':
+    case 'suspend-io':
+    case 'resume-io':
+    case 'no-data':
+    case 'quorum-lost': {
+      const allowed =
+        command === 'disk-fail' ? ['local-io-error'] : command === 'quorum-lost' ? ['on-no-quorum'] : [];
+      const [host = '', res = ''] = expectArgs(args, ['HOST', 'RES'], allowed);
       checkHost(state, host);
       checkResource(state, res);
-      if (command === 'disk-fail') pair.diskFail(host, res);
-      else pair.diskAttach(host, res);
+      if (command === 'disk-fail') pair.diskFail(host, res, { helper: args.options.has('local-io-error') });
+      else if (command === 'detach') pair.detach(host, res);
+      else if (command === 'disk-attach') pair.diskAttach(host, res);
+      else if (command === 'suspend-io') checkResult(pair.suspendIo(host, res));
+      else if (command === 'resume-io') checkResult(pair.resumeIo(host, res));
+      else if (command === 'no-data') pair.noData(host, res);
+      else {
+        const policy = oneOf(args, 'on-no-quorum', ['suspend-io', 'io-error'] as const);
+        pair.quorumLost(host, res, policy === undefined ? {} : { onNoQuorum: policy });
+      }
       return 0;
     }
     case 'resync': {
-      const [res = ''] = expectArgs(args, ['RES'], ['seconds', 'source']);
+      const [res = ''] = expectArgs(args, ['RES'], ['seconds', 'source', 'target']);
       checkResource(state, res);
-      const seconds = Number(args.options.get('seconds'));
-      if (!(seconds > 0)) throw usageError('resync needs --seconds N (a positive number)');
-      const source = args.options.get('source');
-      if (source === true) throw usageError('--source needs a host');
-      if (source !== undefined) checkHost(state, source);
-      pair.resync(res, source === undefined ? { seconds } : { seconds, source });
+      const seconds = positive(args, 'seconds');
+      if (seconds === undefined) throw usageError('resync needs --seconds N (a positive number)');
+      const opts: { seconds: number; source?: string; target?: string } = { seconds };
+      const source = hostOption(state, args, 'source');
+      if (source !== undefined) opts.source = source;
+      const target = hostOption(state, args, 'target');
+      if (target !== undefined) opts.target = target;
+      pair.resync(res, opts);
+      return 0;
+    }
+    case 'full-sync': {
+      const [res = ''] = expectArgs(args, ['RES'], ['seconds', 'source', 'target']);
+      checkResource(state, res);
+      const source = hostOption(state, args, 'source');
+      const target = hostOption(state, args, 'target');
+      if ((source === undefined) === (target === undefined))
+        throw usageError('full-sync needs --source HOST (invalidate-remote) or --target HOST (invalidate)');
+      const opts: { source?: string; target?: string; seconds?: number } = {};
+      if (source !== undefined) opts.source = source;
+      if (target !== undefined) opts.target = target;
+      const seconds = positive(args, 'seconds');
+      if (seconds !== undefined) opts.seconds = seconds;
+      pair.fullSync(res, opts);
       return 0;
     }
     case 'split-brain': {
-      const [res = ''] = expectArgs(args, ['RES']);
-      pair.splitBrain(checkResource(state, res));
+      const [res = ''] = expectArgs(
+        args,
+        ['RES'],
+        [
+          'after-sb-0pri',
+          'after-sb-1pri',
+          'after-sb-2pri',
+          'primaries',
+          'changes',
+          'victim',
+          'victim-holders',
+        ],
+      );
+      checkResource(state, res);
+      const opts: SplitBrainOptions = {};
+      const sb0 = text(args, 'after-sb-0pri');
+      if (sb0 !== undefined) opts.afterSb0pri = sb0;
+      const sb1 = text(args, 'after-sb-1pri');
+      if (sb1 !== undefined) opts.afterSb1pri = sb1;
+      const sb2 = text(args, 'after-sb-2pri');
+      if (sb2 !== undefined) opts.afterSb2pri = sb2;
+      const primaries = text(args, 'primaries');
+      if (primaries !== undefined)
+        opts.primaries = primaries === 'none' ? [] : primaries.split(',').map((h) => checkHost(state, h));
+      if (args.options.has('changes')) {
+        opts.changes = Object.fromEntries(
+          Object.entries(pairs(args.options.get('changes'), 'changes', '=')).map(([h, kib]) => {
+            if (!/^\d+$/.test(kib)) throw usageError(`bad --changes KiB '${kib}'`);
+            return [checkHost(state, h), Number(kib)];
+          }),
+        );
+      }
+      const victim = hostOption(state, args, 'victim');
+      if (victim !== undefined) opts.victim = victim;
+      if (args.options.has('victim-holders'))
+        opts.victimHolders = list(args.options.get('victim-holders'), 'victim-holders');
+      pair.splitBrain(res, opts);
+      return 0;
+    }
+    case 'pri-lost-after-sb': {
+      const [res = ''] = expectArgs(args, ['RES'], ['victim']);
+      checkResource(state, res);
+      const victim =
+        hostOption(state, args, 'victim') ??
+        state.hosts.find((h) => !state.clients.includes(h) && state.replicas[h]?.[res]?.role !== 'Primary');
+      if (victim === undefined) throw usageError('pri-lost-after-sb needs a Secondary to become the victim');
+      pair.splitBrain(res, {
+        afterSb0pri: 'discard-younger-primary',
+        afterSb2pri: 'call-pri-lost-after-sb',
+        victim,
+        victimHolders: ['mount'],
+      });
+      return 0;
+    }
+    case 'fence-peer': {
+      const [res = ''] = expectArgs(args, ['RES'], ['exit', 'stonith', 'crash']);
+      checkResource(state, res);
+      const exit = integer(args, 'exit');
+      if (exit === undefined || exit > 255) throw usageError('fence-peer needs --exit N (0..255)');
+      pair.fencePeer(res, { exit, stonith: args.options.has('stonith'), crash: args.options.has('crash') });
+      return 0;
+    }
+    case 'verify': {
+      const [res = ''] = expectArgs(args, ['RES'], ['source', 'target', 'seconds', 'out-of-sync']);
+      checkResource(state, res);
+      const opts: { source?: string; target?: string; seconds?: number; outOfSyncKiB?: number } = {};
+      const source = hostOption(state, args, 'source');
+      if (source !== undefined) opts.source = source;
+      const target = hostOption(state, args, 'target');
+      if (target !== undefined) opts.target = target;
+      const seconds = positive(args, 'seconds');
+      if (seconds !== undefined) opts.seconds = seconds;
+      const oos = integer(args, 'out-of-sync');
+      if (oos !== undefined) opts.outOfSyncKiB = oos;
+      pair.verify(res, opts);
+      return 0;
+    }
+    case 'congestion':
+    case 'congestion-end': {
+      const [res = ''] = expectArgs(args, ['RES'], command === 'congestion' ? ['source'] : ['seconds']);
+      checkResource(state, res);
+      if (command === 'congestion') {
+        const source = hostOption(state, args, 'source');
+        pair.congestion(res, source === undefined ? {} : { source });
+      } else {
+        const seconds = positive(args, 'seconds');
+        pair.congestionEnd(res, seconds === undefined ? {} : { seconds });
+      }
+      return 0;
+    }
+    case 'pause-sync':
+    case 'resume-sync': {
+      const [res = ''] = expectArgs(args, ['RES'], ['host', 'reason']);
+      checkResource(state, res);
+      const opts: { host?: string; reason?: 'user' | 'dependency' } = {};
+      const host = hostOption(state, args, 'host');
+      if (host !== undefined) opts.host = host;
+      const reason = oneOf(args, 'reason', ['user', 'dependency'] as const);
+      if (reason !== undefined) opts.reason = reason;
+      if (command === 'pause-sync') pair.pauseSync(res, opts);
+      else pair.resumeSync(res, opts);
+      return 0;
+    }
+    case 'new-resource': {
+      const [spec = ''] = expectArgs(args, ['RES:MINOR'], ['primary', 'seconds']);
+      const match = /^([A-Za-z0-9_.-]+):(\d+)$/.exec(spec);
+      if (!match) throw usageError(`new-resource needs RES:MINOR, not '${spec}'`);
+      const opts: { primary?: string; seconds?: number } = {};
+      const primaryHost = hostOption(state, args, 'primary');
+      if (primaryHost !== undefined) opts.primary = primaryHost;
+      const seconds = positive(args, 'seconds');
+      if (seconds !== undefined) opts.seconds = seconds;
+      pair.newResource(match[1] ?? '', Number(match[2]), opts);
+      return 0;
+    }
+    case 'helper': {
+      const [host = '', res = '', name = ''] = expectArgs(args, ['HOST', 'RES', 'NAME'], ['exit', 'peer']);
+      checkHost(state, host);
+      checkResource(state, res);
+      const opts: { exitCode?: number; peer?: string } = {};
+      const exit = integer(args, 'exit');
+      if (exit !== undefined) opts.exitCode = exit;
+      const peer = hostOption(state, args, 'peer');
+      if (peer !== undefined) opts.peer = peer;
+      pair.helper(host, res, name, opts);
+      return 0;
+    }
+    case 'skip': {
+      const [host = '', n = ''] = expectArgs(args, ['HOST', 'N']);
+      checkHost(state, host);
+      if (!/^-?\d+$/.test(n)) throw usageError(`skip needs an integer N, not '${n}'`);
+      pair.skip(host, Number(n));
       return 0;
     }
     case 'open':
@@ -270,6 +587,11 @@ function simCommand(dir: string, argv: string[], io: Io): number {
     default:
       throw usageError(`unknown sim command '${command}'`);
   }
+}
+
+/** A drbdsetup verb run as a sim command: its refusal becomes the command's error. */
+function checkResult(result: CommandResult): void {
+  if (result.exitCode !== 0) throw new SimError(result.stderr.trim(), result.exitCode);
 }
 
 // ---- drbdsetup verbs --------------------------------------------------------------------
@@ -306,15 +628,18 @@ function resourceByObject(state: SimState, object: string): string {
   return res.name;
 }
 
-function checkPeerNodeId(
+/** DRBD 9 names a connection by the peer's node id; returns that peer. */
+function peerByNodeId(
   state: SimState,
   host: string,
   resource: string,
   peerNodeId: string | undefined,
-): void {
-  if (peerNodeId === undefined) throw missingArgument('connect', 'peer_node_id');
-  const peerIndex = state.hosts.findIndex((h) => h !== host);
-  if (String(peerIndex) !== peerNodeId) throw new SimError(`${resource}: No such connection`, 10);
+  verb: string,
+): string {
+  if (peerNodeId === undefined) throw missingArgument(verb, 'peer_node_id');
+  const peer = state.hosts.find((h, i) => h !== host && String(i) === peerNodeId);
+  if (peer === undefined) throw new SimError(`${resource}: No such connection`, 10);
+  return peer;
 }
 
 /** drbdsetup-84 names a connection by its address pair; the port identifies the resource. */
@@ -353,12 +678,13 @@ async function drbdsetupVerb(dir: string, verb: string, argv: string[], io: Io):
       // Net options (protocol, timeouts …) are accepted and ignored; only discarding matters.
       if (first === undefined) throw missingArgument(verb, 'resource');
       const res = resourceByName(state, first);
+      const discardMyData = args.options.has('discard-my-data');
       if (is84) {
         if (second === undefined || third === undefined) throw missingArgument(verb, 'local_addr');
-      } else {
-        checkPeerNodeId(state, host, res, second);
+        return emit(io, pair.connect(host, res, { discardMyData }));
       }
-      return emit(io, pair.connect(host, res, { discardMyData: args.options.has('discard-my-data') }));
+      const peer = peerByNodeId(state, host, res, second, verb);
+      return emit(io, pair.connect(host, res, { discardMyData, peer }));
     }
     case 'disconnect': {
       onlyOptions(args, ['force']);
@@ -368,8 +694,8 @@ async function drbdsetupVerb(dir: string, verb: string, argv: string[], io: Io):
       }
       if (first === undefined) throw missingArgument(verb, 'resource');
       const res = resourceByObject(state, first);
-      checkPeerNodeId(state, host, res, second);
-      return emit(io, pair.disconnect(host, res));
+      const peer = peerByNodeId(state, host, res, second, verb);
+      return emit(io, pair.disconnect(host, res, { peer }));
     }
     case 'status': {
       onlyOptions(
@@ -379,7 +705,14 @@ async function drbdsetupVerb(dir: string, verb: string, argv: string[], io: Io):
       const color = args.options.get('color');
       const useColor =
         color === 'always' || ((color === true || color === 'auto') && process.stdout.isTTY === true);
-      return emit(io, pair.status(host, first, { json: args.options.has('json'), color: useColor }));
+      return emit(
+        io,
+        pair.status(host, first, {
+          json: args.options.has('json'),
+          color: useColor,
+          statistics: args.options.has('statistics'),
+        }),
+      );
     }
     case 'role': {
       if (first === undefined) throw missingArgument(verb, is84 ? 'minor' : 'resource');
@@ -395,9 +728,9 @@ async function drbdsetupVerb(dir: string, verb: string, argv: string[], io: Io):
         return 0;
       }
       const res = state.resources.find((r) => r.name === first)?.name;
-      const peerIndex = String(state.hosts.findIndex((h) => h !== host));
-      if (res === undefined || second !== peerIndex) throw new SimError(`${first}: No such connection`, 10);
-      io.out(`${statusCmds.cstate(state, host, res)}\n`);
+      if (res === undefined) throw new SimError(`${first}: No such connection`, 10);
+      const peer = peerByNodeId(state, host, res, second, verb);
+      io.out(`${statusCmds.cstate(state, host, res, peer)}\n`);
       return 0;
     }
     case 'dstate': {

@@ -9,7 +9,9 @@ export type JournalEntry =
   | { type: 'events'; t: number; events: EventRecord[] }
   /** The host crashed: its kernel module (and every events2 stream) is gone. */
   | { type: 'down'; t: number }
-  | { type: 'boot'; t: number };
+  | { type: 'boot'; t: number }
+  /** drbd-utils before 9.28 (and drbdsetup-84) saw a gap of `n` in the kernel's sequence numbers. */
+  | { type: 'skip'; t: number; n: number };
 
 export function journalPath(dir: string, host: string): string {
   return join(dir, `journal-${host}.ndjson`);

@@ -6,7 +6,7 @@ import * as actions from './actions.js';
 import { Transaction } from './actions.js';
 import { journalPath, journalSize, readJournal } from './journal.js';
 import { withLock } from './lock.js';
-import { defaultRenderOptions, endOfDump, type RenderOptions, renderRecords } from './render.js';
+import { defaultRenderOptions, endOfDump, type RenderOptions, renderRecords, skippedLine } from './render.js';
 import {
   type Clock,
   ensureDir,
@@ -17,7 +17,14 @@ import {
   systemClock,
 } from './state.js';
 import * as statusCmds from './status.js';
-import { type CommandResult, peerOf, SimError, type SimState } from './types.js';
+import {
+  type CommandResult,
+  type ConnectionCause,
+  peersOf,
+  SimError,
+  type SimState,
+  utilsBefore,
+} from './types.js';
 import { buildView, dumpRecords } from './views.js';
 
 export interface EventsOptions {
@@ -35,7 +42,7 @@ export interface PairOptions {
 
 function renderOptions(state: SimState, opts: EventsOptions): RenderOptions {
   return {
-    ...defaultRenderOptions(state.dialect),
+    ...defaultRenderOptions(state.dialect, !utilsBefore(state, '9.14')),
     timestamps: opts.timestamps === true,
     statistics: opts.statistics === true,
     full: opts.full === true,
@@ -52,7 +59,7 @@ export function renderEventsNow(
 ): string[] {
   const ro = renderOptions(state, opts);
   const lines = state.up[host]
-    ? renderRecords(dumpRecords(buildView(state, host), opts.resource), ro, epochMicros)
+    ? renderRecords(dumpRecords(buildView(state, host), state, opts.resource), ro, epochMicros)
     : [];
   lines.push(endOfDump(ro, epochMicros));
   return lines;
@@ -70,7 +77,7 @@ export class SimulatedPair {
     private readonly clock: Clock,
   ) {}
 
-  /** Creates (or resets) a pair in `dir`: both hosts up, everything Connected and UpToDate. */
+  /** Creates (or resets) the hosts in `dir`: all up, everything Connected and UpToDate. */
   static init(dir: string, opts: InitOptions, pairOpts: PairOptions = {}): SimulatedPair {
     const state = initialState(opts);
     ensureDir(dir);
@@ -92,7 +99,7 @@ export class SimulatedPair {
     return this.mutate(() => undefined).state;
   }
 
-  get hosts(): [string, string] {
+  get hosts(): string[] {
     return this.read().hosts;
   }
 
@@ -106,12 +113,28 @@ export class SimulatedPair {
     return this.verb(host, (tx) => actions.secondary(tx, host, resource));
   }
 
-  connect(host: string, resource: string, opts: { discardMyData?: boolean } = {}): CommandResult {
-    return this.verb(host, (tx) => actions.connect(tx, host, resource, opts.discardMyData === true));
+  /** `connect` to every StandAlone peer, or only to `peer`. */
+  connect(
+    host: string,
+    resource: string,
+    opts: { discardMyData?: boolean; peer?: string } = {},
+  ): CommandResult {
+    return this.verb(host, (tx) =>
+      actions.connect(tx, host, resource, opts.discardMyData === true, opts.peer),
+    );
   }
 
-  disconnect(host: string, resource: string): CommandResult {
-    return this.verb(host, (tx) => actions.disconnect(tx, host, resource));
+  /** `disconnect` from every peer, or only from `peer`. */
+  disconnect(host: string, resource: string, opts: { peer?: string } = {}): CommandResult {
+    return this.verb(host, (tx) => actions.disconnect(tx, host, resource, opts.peer));
+  }
+
+  suspendIo(host: string, resource: string): CommandResult {
+    return this.verb(host, (tx) => actions.suspendIo(tx, host, resource));
+  }
+
+  resumeIo(host: string, resource: string): CommandResult {
+    return this.verb(host, (tx) => actions.resumeIo(tx, host, resource));
   }
 
   status(host: string, resource?: string, opts: statusCmds.StatusOptions = {}): CommandResult {
@@ -124,8 +147,8 @@ export class SimulatedPair {
     return statusCmds.role(this.state(), host, resource);
   }
 
-  cstate(host: string, resource: string): string {
-    return statusCmds.cstate(this.state(), host, resource);
+  cstate(host: string, resource: string, peer?: string): string {
+    return statusCmds.cstate(this.state(), host, resource, peer);
   }
 
   dstate(host: string, resource: string): string {
@@ -148,6 +171,7 @@ export class SimulatedPair {
     const ro = renderOptions(state, opts);
     const lines: string[] = [];
     for (const entry of readJournal(this.dir, host, mark).entries) {
+      if (entry.type === 'skip') lines.push(skippedLine(entry.n));
       if (entry.type !== 'events') continue;
       const events = entry.events.filter((e) => opts.resource === undefined || e.resource === opts.resource);
       lines.push(...renderRecords(events, ro, entry.t));
@@ -155,38 +179,111 @@ export class SimulatedPair {
     return lines;
   }
 
-  // ---- faults and controls ----
+  // ---- faults and scenarios (see docs/simulator.md) ----
 
-  linkDown(resource = 'all'): void {
-    this.mutate((tx) => actions.linkDown(tx, this.resourcesArg(tx.state, resource)));
+  linkDown(resource = 'all', opts: actions.LinkDownOptions = {}): void {
+    this.mutate((tx) => actions.linkDown(tx, this.resourcesArg(tx.state, resource), opts));
   }
 
-  linkUp(resource = 'all'): void {
-    this.mutate((tx) => actions.linkUp(tx, this.resourcesArg(tx.state, resource)));
+  linkUp(resource = 'all', opts: actions.LinkSelection = {}): void {
+    this.mutate((tx) => actions.linkUp(tx, this.resourcesArg(tx.state, resource), opts));
   }
 
-  crash(host: string): void {
-    this.mutate((tx) => actions.crash(tx, host));
+  crash(host: string, opts: { cause?: ConnectionCause; fenceExit?: number } = {}): void {
+    this.mutate((tx) => actions.crash(tx, host, opts));
   }
 
   boot(host: string): void {
     this.mutate((tx) => actions.boot(tx, host));
   }
 
-  diskFail(host: string, resource: string): void {
-    this.mutate((tx) => actions.diskFail(tx, host, resource));
+  /** An I/O error; `helper` = on-io-error call-local-io-error for this failure. */
+  diskFail(host: string, resource: string, opts: { helper?: boolean } = {}): void {
+    this.mutate((tx) => actions.diskFail(tx, host, resource, opts));
+  }
+
+  /** Administrative detach (DRBD 9 Detaching → Diskless; 8.4 Failed → Diskless). */
+  detach(host: string, resource: string): void {
+    this.mutate((tx) => actions.detach(tx, host, resource));
   }
 
   diskAttach(host: string, resource: string): void {
     this.mutate((tx) => actions.diskAttach(tx, host, resource));
   }
 
-  resync(resource: string, opts: { seconds: number; source?: string }): void {
-    this.mutate((tx) => actions.resync(tx, resource, opts.seconds, opts.source));
+  resync(resource: string, opts: { seconds: number; source?: string; target?: string }): void {
+    this.mutate((tx) => actions.resync(tx, resource, opts.seconds, opts.source, opts.target));
   }
 
-  splitBrain(resource: string): void {
-    this.mutate((tx) => actions.splitBrain(tx, resource));
+  /** Admin-started full resync: invalidate-remote on `source` or invalidate on `target`. */
+  fullSync(resource: string, opts: { source?: string; target?: string; seconds?: number } = {}): void {
+    this.mutate((tx) => actions.fullSync(tx, resource, opts));
+  }
+
+  splitBrain(resource: string, opts: actions.SplitBrainOptions = {}): void {
+    this.mutate((tx) => actions.splitBrain(tx, resource, opts));
+  }
+
+  /** The Primary loses its peer(s) with fencing; the fence-peer handler answers `exit`. */
+  fencePeer(resource: string, opts: { exit: number; stonith?: boolean; crash?: boolean }): void {
+    this.mutate((tx) => actions.fencePeer(tx, resource, opts));
+  }
+
+  noData(host: string, resource: string): void {
+    this.mutate((tx) => actions.noData(tx, host, resource));
+  }
+
+  quorumLost(host: string, resource: string, opts: { onNoQuorum?: 'suspend-io' | 'io-error' } = {}): void {
+    this.mutate((tx) => actions.quorumLost(tx, host, resource, opts));
+  }
+
+  verify(
+    resource: string,
+    opts: { source?: string; target?: string; seconds?: number; outOfSyncKiB?: number } = {},
+  ): void {
+    this.mutate((tx) => actions.verify(tx, resource, opts));
+  }
+
+  congestion(resource: string, opts: { source?: string } = {}): void {
+    this.mutate((tx) => actions.congestion(tx, resource, opts));
+  }
+
+  congestionEnd(resource: string, opts: { seconds?: number } = {}): void {
+    this.mutate((tx) => actions.congestionEnd(tx, resource, opts));
+  }
+
+  pauseSync(resource: string, opts: { host?: string; reason?: 'user' | 'dependency' } = {}): void {
+    this.mutate((tx) =>
+      actions.pauseSync(tx, resource, { ...opts, reason: opts.reason ?? 'user', pause: true }),
+    );
+  }
+
+  resumeSync(resource: string, opts: { host?: string; reason?: 'user' | 'dependency' } = {}): void {
+    this.mutate((tx) =>
+      actions.pauseSync(tx, resource, { ...opts, reason: opts.reason ?? 'user', pause: false }),
+    );
+  }
+
+  newResource(
+    name: string,
+    minor: number,
+    opts: { primary?: string; port?: number; seconds?: number } = {},
+  ): void {
+    this.mutate((tx) => actions.newResource(tx, name, minor, opts));
+  }
+
+  helper(
+    host: string,
+    resource: string,
+    name: string,
+    opts: { exitCode?: number; peer?: string } = {},
+  ): void {
+    this.mutate((tx) => actions.helper(tx, host, resource, name, opts));
+  }
+
+  /** A `- skipped N` line in `host`'s stream (drbd-utils < 9.28 or drbdsetup-84). */
+  skip(host: string, n: number): void {
+    this.mutate((tx) => actions.skip(tx, host, n));
   }
 
   openDevice(host: string, resource: string, holder: string): void {
@@ -238,7 +335,7 @@ export class SimulatedPair {
   private verb(host: string, fn: (tx: Transaction) => CommandResult): CommandResult {
     try {
       return this.mutate((tx) => {
-        peerOf(tx.state, host);
+        peersOf(tx.state, host);
         if (!tx.state.up[host]) return actions.hostDownResult();
         return fn(tx);
       }).result;

@@ -11,14 +11,17 @@ export interface RenderOptions {
   statistics: boolean;
   full: boolean;
   color: boolean;
+  /** drbd-utils 9.14+ computes may_promote/promotion_score for resource lines (DRBD 9). */
+  promotion: boolean;
 }
 
-export const defaultRenderOptions = (dialect: Dialect): RenderOptions => ({
+export const defaultRenderOptions = (dialect: Dialect, promotion = true): RenderOptions => ({
   dialect,
   timestamps: false,
   statistics: false,
   full: false,
   color: false,
+  promotion,
 });
 
 /** `2026-11-29T10:15:30.123456+00:00` in local time, like drbdsetup's gettimeofday/localtime. */
@@ -155,13 +158,14 @@ function fieldsOf9(record: EventRecord, opts: RenderOptions): Line {
       group('suspended');
       group('force-io-failures');
       if (statistics && showStats) line.add(stats, ['write-ordering']);
-      group('may_promote', 'promotion_score');
+      if (opts.promotion) group('may_promote', 'promotion_score');
       break;
     case 'device':
       group('backing_dev', 'disk', 'client', 'open', 'quorum');
+      // print_device_statistics: al-suspended and blocked only when new or changed (or --full).
       if (statistics && showStats) {
         const keys = ['size', 'read', 'written', 'al-writes', 'bm-writes', 'upper-pending', 'lower-pending'];
-        keys.push('al-suspended');
+        if (whole) keys.push('al-suspended');
         if (verb !== 'change') keys.push('blocked');
         line.add(stats, keys);
       }
@@ -169,7 +173,12 @@ function fieldsOf9(record: EventRecord, opts: RenderOptions): Line {
     case 'connection':
       group('connection');
       group('role');
-      if (statistics && showStats) line.add(stats, ['congested', 'ap-in-flight', 'rs-in-flight']);
+      // print_connection_statistics: congested only when new or changed (or --full).
+      if (statistics && showStats)
+        line.add(
+          stats,
+          whole ? ['congested', 'ap-in-flight', 'rs-in-flight'] : ['ap-in-flight', 'rs-in-flight'],
+        );
       break;
     case 'peer-device':
       group('replication');
@@ -191,8 +200,12 @@ function fieldsOf9(record: EventRecord, opts: RenderOptions): Line {
   return line;
 }
 
-// drbdsetup-84 compares each field with the last notification of that object on its own
-// and prints only what differs; counters follow its print_*_statistics rules.
+// drbdsetup-84 (print_notifications) compares each field with the last notification of that
+// object on its own and prints only what differs. Its `--statistics` also sets opt_verbose
+// (generic_get_cmd, case 's'), so the print_*_statistics functions print every counter they
+// have: the device's size … lower-pending on every line, al-suspended/blocked and the resource's
+// write-ordering and the connection's congested only when new or changed; the peer-device's
+// received sent out-of-sync pending unacked on every line (8.4 has no done/dbdt1/eta).
 function fieldsOf84(record: EventRecord, opts: RenderOptions): Line {
   const { kind, info, stats, verb } = record;
   const line = new Line(kind, false);
@@ -210,7 +223,18 @@ function fieldsOf84(record: EventRecord, opts: RenderOptions): Line {
       break;
     case 'device':
       each('disk');
-      if (opts.statistics) line.add(stats, ['read', 'written']);
+      if (opts.statistics) {
+        line.add(stats, [
+          'size',
+          'read',
+          'written',
+          'al-writes',
+          'bm-writes',
+          'upper-pending',
+          'lower-pending',
+        ]);
+        if (whole) line.add(stats, ['al-suspended', 'blocked']);
+      }
       break;
     case 'connection':
       each('connection', 'role');
@@ -218,7 +242,7 @@ function fieldsOf84(record: EventRecord, opts: RenderOptions): Line {
       break;
     case 'peer-device':
       each('replication', 'peer-disk', 'resync-suspended');
-      if (opts.statistics) line.add(stats, ['received', 'sent', 'out-of-sync']);
+      if (opts.statistics) line.add(stats, ['received', 'sent', 'out-of-sync', 'pending', 'unacked']);
       break;
     case 'helper':
       line.add(info, ['helper', 'status']);
@@ -251,6 +275,15 @@ export function renderRecords(records: EventRecord[], opts: RenderOptions, epoch
     if (line !== undefined) lines.push(line);
   }
   return lines;
+}
+
+/**
+ * drbd-utils before 9.28 (drbdsetup.c print_notifications, `printf("- skipped %d\n", skipped)`)
+ * and drbdsetup-84 print a gap in the kernel's sequence numbers before the next event and before
+ * its timestamp; `%d` of an unsigned difference, so events out of order give a negative N.
+ */
+export function skippedLine(n: number): string {
+  return `- skipped ${n}`;
 }
 
 export function endOfDump(opts: RenderOptions, epochMicros?: number): string {

@@ -6,9 +6,9 @@
 import { appendFileSync, type FSWatcher, readFileSync, watch } from 'node:fs';
 import { journalPath, journalSize, readJournal } from './journal.js';
 import { type EventsOptions, SimulatedPair } from './pair.js';
-import { defaultRenderOptions, endOfDump, type RenderOptions, renderRecords } from './render.js';
+import { defaultRenderOptions, endOfDump, type RenderOptions, renderRecords, skippedLine } from './render.js';
 import { statePath, systemClock } from './state.js';
-import type { SimState } from './types.js';
+import { type SimState, utilsBefore } from './types.js';
 import { buildView, dumpRecords } from './views.js';
 
 export interface StreamOptions extends EventsOptions {
@@ -35,7 +35,8 @@ export async function streamEvents(
   const start = pair.mutate((tx) => ({
     up: tx.state.up[host] === true,
     dialect: tx.state.dialect,
-    view: tx.state.up[host] ? buildView(tx.state, host) : [],
+    promotion: !utilsBefore(tx.state, '9.14'),
+    dump: tx.state.up[host] ? dumpRecords(buildView(tx.state, host), tx.state, opts.resource) : [],
     offset: journalSize(dir, host),
   })).result;
   if (!start.up) {
@@ -43,14 +44,14 @@ export async function streamEvents(
     return 20;
   }
   const ro: RenderOptions = {
-    ...defaultRenderOptions(start.dialect),
+    ...defaultRenderOptions(start.dialect, start.promotion),
     timestamps: opts.timestamps === true,
     statistics: opts.statistics === true,
     full: opts.full === true,
     color: opts.color === true,
   };
   const t0 = systemClock.nowMicros();
-  const dump = renderRecords(dumpRecords(start.view, opts.resource), ro, t0);
+  const dump = renderRecords(start.dump, ro, t0);
   dump.push(endOfDump(ro, t0));
   io.write(`${dump.join('\n')}\n`);
   if (opts.now) return 0;
@@ -85,6 +86,7 @@ export async function streamEvents(
           finish(20);
           return;
         }
+        if (entry.type === 'skip') out.push(skippedLine(entry.n));
         if (entry.type !== 'events') continue;
         const events = entry.events.filter(
           (e) => opts.resource === undefined || e.resource === opts.resource,

@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import type { EventsOptions, SimulatedPair } from '../../src/sim/pair.js';
 import type { Clock } from '../../src/sim/state.js';
 
 export const SIM_BIN = resolve(import.meta.dirname, '../../bin/drbdsetup-sim');
@@ -23,4 +24,27 @@ export class ManualClock implements Clock {
   advance(ms: number): void {
     this.micros += ms * 1000;
   }
+}
+
+/** Events each host printed while `action` ran (what a running `events2` stream shows). */
+export function eventsDuring(
+  pair: SimulatedPair,
+  action: () => void,
+  opts: EventsOptions = {},
+  hosts: string[] = pair.hosts,
+): Record<string, string[]> {
+  const marks = Object.fromEntries(hosts.map((h) => [h, pair.mark(h)]));
+  action();
+  return Object.fromEntries(hosts.map((h) => [h, pair.eventsSince(h, marks[h] ?? 0, opts)]));
+}
+
+/** Only the helper lines, as `call NAME` / `response NAME status`. */
+export function helpers(lines: string[]): string[] {
+  return lines
+    .filter((l) => / helper name:/.test(l))
+    .map((l) => {
+      const name = /helper:(\S+)/.exec(l)?.[1] ?? '?';
+      const status = /status:(\d+)/.exec(l)?.[1];
+      return l.includes('call helper') ? `call ${name}` : `response ${name} ${status ?? '?'}`;
+    });
 }

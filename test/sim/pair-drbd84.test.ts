@@ -22,18 +22,22 @@ describe('SimulatedPair, DRBD 8.4 dialect', () => {
   afterEach(() => cleanup());
 
   it('dumps with the 8.4 keys and fields: peer-node-id:0 conn-name:peer, no paths, no may_promote', () => {
+    // The 8.4 kernel's dump order (drbd_nl.c get_initial_state): resource, connection, device,
+    // peer-device; drbdsetup-84 prints each notification as it arrives.
     expect(pair.eventsNow('alpha')).toEqual([
       'exists resource name:r0 role:Primary suspended:no',
-      'exists device name:r0 volume:0 minor:0 disk:UpToDate',
       `exists connection ${CONN} connection:Connected role:Secondary`,
+      'exists device name:r0 volume:0 minor:0 disk:UpToDate',
       `exists peer-device ${CONN} volume:0 replication:Established peer-disk:UpToDate resync-suspended:no`,
       'exists -',
     ]);
+    // drbdsetup-84 generic_get_cmd: --statistics sets opt_verbose too, so print_device_statistics
+    // and print_peer_device_statistics (user/v84/drbdsetup.c) print every counter.
     expect(pair.eventsNow('alpha', { statistics: true })).toEqual([
       'exists resource name:r0 role:Primary suspended:no write-ordering:flush',
-      'exists device name:r0 volume:0 minor:0 disk:UpToDate read:0 written:0',
       `exists connection ${CONN} connection:Connected role:Secondary congested:no`,
-      `exists peer-device ${CONN} volume:0 replication:Established peer-disk:UpToDate resync-suspended:no received:0 sent:0`,
+      'exists device name:r0 volume:0 minor:0 disk:UpToDate size:1048576 read:0 written:0 al-writes:0 bm-writes:0 upper-pending:0 lower-pending:0 al-suspended:no blocked:no',
+      `exists peer-device ${CONN} volume:0 replication:Established peer-disk:UpToDate resync-suspended:no received:0 sent:0 out-of-sync:0 pending:0 unacked:0`,
       'exists -',
     ]);
   });
@@ -59,9 +63,11 @@ describe('SimulatedPair, DRBD 8.4 dialect', () => {
       `destroy peer-device ${CONN} volume:0`,
       `destroy connection ${CONN}`,
     ]);
+    // conn_disconnect (8.4 drbd_receiver.c): TearDown → Unconnected, then WFConnection (Connecting).
     expect(pair.eventsSince('beta', beta)).toEqual([
       `change connection ${CONN} connection:TearDown role:Unknown`,
       `change peer-device ${CONN} volume:0 replication:Off peer-disk:DUnknown`,
+      `change connection ${CONN} connection:Unconnected`,
       `change connection ${CONN} connection:Connecting`,
     ]);
     expect(pair.status('alpha', 'r0').stdout).toBe('r0 role:Primary\n  disk:UpToDate\n\n');
@@ -93,13 +99,24 @@ describe('SimulatedPair, DRBD 8.4 dialect', () => {
     const recovery = pair.mark('beta');
     pair.connect('beta', 'r0', { discardMyData: true });
     pair.connect('alpha', 'r0');
+    // drbd_nl.c drbd_adm_connect (8.4): create connection/peer-device while still StandAlone,
+    // then Unconnected, then WFConnection. The resync target: WFBitMapT with the disk capped at
+    // Outdated (drbd_state.c sanitize_state), WFSyncUUID (receive_bitmap), before-resync-target
+    // (drbd_worker.c drbd_start_resync), SyncTarget with the disk Inconsistent.
     expect(pair.eventsSince('beta', recovery)).toEqual([
-      `create connection ${CONN} connection:Connecting role:Unknown`,
+      `create connection ${CONN} connection:StandAlone role:Unknown`,
       `create peer-device ${CONN} volume:0 replication:Off peer-disk:DUnknown resync-suspended:no`,
+      `change connection ${CONN} connection:Unconnected`,
+      `change connection ${CONN} connection:Connecting`,
       `change connection ${CONN} connection:Connected`,
       `change connection ${CONN} role:Primary`,
+      'change device name:r0 volume:0 minor:0 disk:Outdated',
+      `change peer-device ${CONN} volume:0 replication:WFBitMapT peer-disk:UpToDate`,
+      `change peer-device ${CONN} volume:0 replication:WFSyncUUID`,
+      `call helper ${CONN} volume:0 minor:0 helper:before-resync-target`,
+      `response helper ${CONN} volume:0 minor:0 helper:before-resync-target status:0`,
       'change device name:r0 volume:0 minor:0 disk:Inconsistent',
-      `change peer-device ${CONN} volume:0 replication:SyncTarget peer-disk:UpToDate`,
+      `change peer-device ${CONN} volume:0 replication:SyncTarget`,
     ]);
     expect(pair.status('alpha', 'r0').stdout).toBe(
       'r0 role:Primary\n  disk:UpToDate\n  peer role:Secondary\n    replication:SyncSource peer-disk:Inconsistent done:90.00\n\n',

@@ -32,15 +32,17 @@ describe('SimulatedPair, DRBD 9 dialect', () => {
   afterEach(() => cleanup());
 
   it('dumps the initial state of each host like events2 --now', () => {
+    // drbd-utils 9.28+ drbdsetup_events2.c print_changes: resource, connections, devices, then
+    // per connection its peer-devices and paths.
     expect(pair.eventsNow('alpha')).toEqual([
       'exists resource name:r0 role:Primary suspended:no force-io-failures:no may_promote:no promotion_score:10102',
-      'exists device name:r0 volume:0 minor:0 backing_dev:/dev/vg/r0 disk:UpToDate client:no open:no quorum:yes',
       `exists connection ${R0_ALPHA} connection:Connected role:Secondary`,
+      'exists device name:r0 volume:0 minor:0 backing_dev:/dev/vg/r0 disk:UpToDate client:no open:no quorum:yes',
       `exists peer-device ${R0_ALPHA} volume:0 replication:Established peer-disk:UpToDate peer-client:no resync-suspended:no`,
       `exists ${PATH_ALPHA} established:yes`,
       'exists resource name:r1 role:Secondary suspended:no force-io-failures:no may_promote:no promotion_score:10102',
-      'exists device name:r1 volume:0 minor:1 backing_dev:/dev/vg/r1 disk:UpToDate client:no open:no quorum:yes',
       'exists connection name:r1 peer-node-id:1 conn-name:beta connection:Connected role:Primary',
+      'exists device name:r1 volume:0 minor:1 backing_dev:/dev/vg/r1 disk:UpToDate client:no open:no quorum:yes',
       'exists peer-device name:r1 peer-node-id:1 conn-name:beta volume:0 replication:Established peer-disk:UpToDate peer-client:no resync-suspended:no',
       'exists path name:r1 peer-node-id:1 conn-name:beta local:ipv4:10.0.0.1:7790 peer:ipv4:10.0.0.2:7790 established:yes',
       'exists -',
@@ -55,12 +57,15 @@ describe('SimulatedPair, DRBD 9 dialect', () => {
     expect(stats[0]).toBe(
       'exists resource name:r0 role:Primary suspended:no force-io-failures:no write-ordering:flush may_promote:no promotion_score:10102',
     );
-    expect(stats[1]).toMatch(
-      / quorum:yes size:1048576 read:0 written:0 al-writes:0 bm-writes:0 upper-pending:0 lower-pending:0 al-suspended:no blocked:no$/,
-    );
-    expect(stats[2]).toBe(
+    // drbdsetup.c print_device_statistics / print_connection_statistics; events2 --statistics
+    // also sets opt_verbose (option 's': ++opt_verbose), so every counter is printed.
+    expect(stats[1]).toBe(
       `exists connection ${R0_ALPHA} connection:Connected role:Secondary congested:no ap-in-flight:0 rs-in-flight:0`,
     );
+    expect(stats[2]).toMatch(
+      / quorum:yes size:1048576 read:0 written:0 al-writes:0 bm-writes:0 upper-pending:0 lower-pending:0 al-suspended:no blocked:no$/,
+    );
+    // print_peer_device_statistics: with opt_verbose out-of-sync is printed even when 0.
     expect(stats[3]).toMatch(/resync-suspended:no received:0 sent:0 out-of-sync:0 pending:0 unacked:0$/);
 
     const stamped = pair.eventsNow('alpha', { timestamps: true });
@@ -70,7 +75,7 @@ describe('SimulatedPair, DRBD 9 dialect', () => {
 
     const colored = pair.eventsNow('alpha', { resource: 'r0', color: true });
     expect(colored[0]).toContain('role:\x1b[1;36mPrimary\x1b[0m');
-    expect(colored[1]).toContain('disk:\x1b[1;32mUpToDate\x1b[0m');
+    expect(colored[2]).toContain('disk:\x1b[1;32mUpToDate\x1b[0m');
     expect(colored[3]).toContain('peer-disk:\x1b[32mUpToDate\x1b[0m');
   });
 
@@ -133,7 +138,7 @@ describe('SimulatedPair, DRBD 9 dialect', () => {
 
   it('secondary is refused while something holds the device open (-12, exit 11)', () => {
     pair.openDevice('alpha', 'r0', 'multipathd');
-    expect(pair.eventsNow('alpha', { resource: 'r0' })[1]).toContain(' open:yes ');
+    expect(pair.eventsNow('alpha', { resource: 'r0' })[2]).toContain(' open:yes ');
     const refused = pair.secondary('alpha', 'r0');
     expect(refused.exitCode).toBe(11);
     expect(refused.stderr.split('\n')[0]).toBe(
@@ -158,18 +163,27 @@ describe('SimulatedPair, DRBD 9 dialect', () => {
     const alpha = pair.mark('alpha');
     const beta = pair.mark('beta');
     expect(pair.disconnect('alpha', 'r0').exitCode).toBe(0);
+    // drbd_receiver.c conn_disconnect runs on both sides: the `disconnected` helper
+    // (drbd_maybe_khelper(NULL, connection, "disconnected")), then Unconnected unless the
+    // connection was Disconnecting (oc >= C_UNCONNECTED), so the initiator goes StandAlone.
     expect(pair.eventsSince('alpha', alpha)).toEqual([
       'change resource name:r0 may_promote:no promotion_score:10101',
       `change connection ${R0_ALPHA} connection:Disconnecting role:Unknown`,
       `change peer-device ${R0_ALPHA} volume:0 replication:Off peer-disk:DUnknown peer-client:no`,
       `change ${PATH_ALPHA} established:no`,
+      `call helper ${R0_ALPHA} helper:disconnected`,
+      `response helper ${R0_ALPHA} helper:disconnected status:0`,
       `change connection ${R0_ALPHA} connection:StandAlone`,
     ]);
+    // The peer gets the cluster-wide change as TearDown, then reconnects like after any loss.
     expect(pair.eventsSince('beta', beta)).toEqual([
       'change resource name:r0 may_promote:yes promotion_score:10101',
       `change connection ${R0_BETA} connection:TearDown role:Unknown`,
       `change peer-device ${R0_BETA} volume:0 replication:Off peer-disk:DUnknown peer-client:no`,
       'change path name:r0 peer-node-id:0 conn-name:alpha local:ipv4:10.0.0.2:7789 peer:ipv4:10.0.0.1:7789 established:no',
+      `call helper ${R0_BETA} helper:disconnected`,
+      `response helper ${R0_BETA} helper:disconnected status:0`,
+      `change connection ${R0_BETA} connection:Unconnected`,
       `change connection ${R0_BETA} connection:Connecting`,
     ]);
     expect(pair.status('alpha', 'r0').stdout).toBe(
@@ -193,13 +207,17 @@ describe('SimulatedPair, DRBD 9 dialect', () => {
       ['beta', pair.eventsSince('beta', beta), R0_BETA],
     ] as const) {
       const helpers = events.filter((l) => l.includes(' helper '));
+      // The link loss first (conn_disconnect: `disconnected`), then drbd_receiver.c's handshake:
+      // initial-split-brain for every split-brain, split-brain when after-sb cannot resolve it.
       expect(helpers, host).toEqual([
+        `call helper ${conn} helper:disconnected`,
+        `response helper ${conn} helper:disconnected status:0`,
         `call helper ${conn} volume:0 minor:0 helper:initial-split-brain`,
         `response helper ${conn} volume:0 minor:0 helper:initial-split-brain status:0`,
         `call helper ${conn} volume:0 minor:0 helper:split-brain`,
         `response helper ${conn} volume:0 minor:0 helper:split-brain status:0`,
       ]);
-      const tail = events.slice(events.indexOf(helpers[3] ?? ''));
+      const tail = events.slice(events.indexOf(helpers[5] ?? ''));
       expect(tail).toContain(`change connection ${conn} connection:Disconnecting`);
       expect(tail.at(-1)).toBe(`change connection ${conn} connection:StandAlone`);
     }
