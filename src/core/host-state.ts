@@ -2,8 +2,8 @@
 // makes. Pure: a function of the previous state, the event and the time it happened. States are
 // never mutated; an update copies the objects on the path to the change (cheap at this size).
 
-import type { Events2Event } from '../drbd/events2.js';
-import { isResyncing, isResyncSource } from '../drbd/states.js';
+import { decodeHelperStatus, type Events2Event, type HelperOutcome } from '../drbd/events2.js';
+import { isResyncing, isResyncSource, replicates } from '../drbd/states.js';
 
 export type Fields = Readonly<Record<string, string>>;
 
@@ -11,6 +11,12 @@ export interface DeviceState {
   readonly volume: number;
   readonly minor?: number;
   readonly fields: Fields;
+  /**
+   * The disk state the device left for Detaching, until it attaches again: Detaching follows an
+   * administrative detach (`drbd_nl.c` adm_detach()) but also an attach whose negotiation failed
+   * (sanitize_state(): Negotiating → Detaching), and the two mean different things.
+   */
+  readonly detachingFrom?: string;
 }
 
 /** A resync in progress, as far as the statistics tell (`--statistics`). */
@@ -31,6 +37,25 @@ export interface PeerDeviceState {
   readonly resync?: ResyncProgress;
 }
 
+/**
+ * A split-brain DRBD detected at a handshake of this connection, from its helper calls
+ * (`drbd_receiver.c`: `initial-split-brain` for every detected split-brain, before the after-sb
+ * policies run; `pri-lost-after-sb` when the policy chose this Primary as the victim and it could not
+ * demote; `split-brain` only when the policies did not resolve it).
+ */
+export interface SplitBrainMark {
+  readonly detectedAt: number;
+  /** The `split-brain` helper was called: DRBD gave up and drops the connection. */
+  readonly unresolved: boolean;
+  /** `pri-lost-after-sb` was called here: this node is the policy's victim. */
+  readonly localVictim: boolean;
+}
+
+/** The last answer of the fence-peer handler for a connection. */
+export interface FenceAnswer extends HelperOutcome {
+  readonly at: number;
+}
+
 export interface ConnectionState {
   /** The peer's name as DRBD calls it (`conn-name`; `peer` on 8.4). */
   readonly peer: string;
@@ -40,8 +65,19 @@ export interface ConnectionState {
   readonly paths: Readonly<Record<string, Fields>>;
   /** When the connection left Connected, while it is not Connected. */
   readonly lostAt?: number;
-  /** When a split-brain helper was last called for it; cleared once Connected again. */
-  readonly splitBrainAt?: number;
+  /**
+   * A split-brain seen at the current handshake; cleared when a peer device is Established again or
+   * a new connection attempt begins (Unconnected, Connecting …).
+   */
+  readonly splitBrain?: SplitBrainMark;
+  /**
+   * When the current handshake began (Connected, or a path established while connecting) while no
+   * peer device replicated yet. Kept through Disconnecting → StandAlone, so a StandAlone right after
+   * a handshake (a split-brain without helper events) can be told from a deliberate disconnect.
+   */
+  readonly handshakeAt?: number;
+  /** The fence-peer handler's last answer while disconnected; cleared once Connected again. */
+  readonly fence?: FenceAnswer;
 }
 
 export interface ResourceState {
@@ -185,6 +221,20 @@ function trackResync(
   };
 }
 
+/**
+ * drbd-utils prints `done` only while a resync runs, and without --verbose leaves out `out-of-sync`
+ * when it is 0 (`user/v9/drbdsetup.c` print_peer_device_statistics(); `events2 --statistics` implies
+ * --verbose, other tools' output may not). A line that carries statistics but not these keys says
+ * they are 0 / gone; keeping the old values would report blocks long since resynced.
+ */
+function withStatisticsDefaults(fields: Fields, update: Fields): Fields {
+  if (update.received === undefined && update.sent === undefined) return fields;
+  const next: Record<string, string> = { ...fields };
+  if (update['out-of-sync'] === undefined) next['out-of-sync'] = '0';
+  if (update.done === undefined) delete next.done;
+  return next;
+}
+
 function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
   return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
 }
@@ -223,10 +273,18 @@ export function applyEvent(state: HostState, event: Events2Event, at: number): A
       };
     }
     const minor = num(event.id.minor) ?? before?.minor;
+    const fields = merge(before?.fields, event.fields);
+    const detachingFrom =
+      fields.disk === 'Detaching' && before?.fields.disk !== 'Detaching'
+        ? before?.fields.disk
+        : fields.disk === 'Detaching' || fields.disk === 'Diskless'
+          ? before?.detachingFrom
+          : undefined;
     const device: DeviceState = {
       volume,
       ...(minor === undefined ? {} : { minor }),
-      fields: merge(before?.fields, event.fields),
+      fields,
+      ...(detachingFrom === undefined ? {} : { detachingFrom }),
     };
     const changes: Change[] = [];
     if (before === undefined && event.verb === 'create')
@@ -251,10 +309,17 @@ export function applyEvent(state: HostState, event: Events2Event, at: number): A
     const isConnected = fields.connection === 'Connected';
     let next: ConnectionState = { ...connection, fields };
     if (isConnected) {
-      const { lostAt: _lost, splitBrainAt: _sb, ...rest } = next;
+      const { lostAt: _lost, fence: _fence, ...rest } = next;
       next = rest;
-    } else if (wasConnected && next.lostAt === undefined) {
-      next = { ...next, lostAt: at };
+      const replicating = Object.values(next.peerDevices).some((pd) => replicates(pd.fields.replication));
+      if (!wasConnected && !replicating && next.handshakeAt === undefined)
+        next = { ...next, handshakeAt: at };
+    } else {
+      if (wasConnected && next.lostAt === undefined) next = { ...next, lostAt: at };
+      if (isNewAttempt(fields.connection)) {
+        const { splitBrain: _sb, handshakeAt: _hs, ...rest } = next;
+        next = rest;
+      }
     }
     const changes: Change[] = [];
     if (!known && event.verb === 'create')
@@ -269,7 +334,17 @@ export function applyEvent(state: HostState, event: Events2Event, at: number): A
       event.verb === 'destroy'
         ? without(connection.paths, key)
         : { ...connection.paths, [key]: merge(connection.paths[key], event.fields) };
-    return { state: withResource(state, withConnection(base, { ...connection, paths })), changes: [] };
+    let next: ConnectionState = { ...connection, paths };
+    // DRBD 9 establishes a path before the handshake; a connection that then goes StandAlone
+    // without ever replicating failed its handshake.
+    if (
+      event.fields.established === 'yes' &&
+      connection.fields.connection !== 'Connected' &&
+      next.handshakeAt === undefined
+    ) {
+      next = { ...next, handshakeAt: at };
+    }
+    return { state: withResource(state, withConnection(base, next)), changes: [] };
   }
 
   // peer-device
@@ -284,14 +359,27 @@ export function applyEvent(state: HostState, event: Events2Event, at: number): A
       changes: [{ ...loc, type: 'destroyed', object: 'peer-device', at }],
     };
   }
-  const fields = merge(before?.fields, event.fields);
+  const fields = withStatisticsDefaults(merge(before?.fields, event.fields), event.fields);
   const resync = trackResync(before, fields, at);
   const peerDevice: PeerDeviceState = { volume, fields, ...(resync === undefined ? {} : { resync }) };
   const changes: Change[] = [];
   if (before === undefined && event.verb === 'create')
     changes.push({ ...loc, type: 'created', object: 'peer-device', at });
   changes.push(...fieldChanges('peer-device', loc, before?.fields, fields, at));
-  const next = { ...connection, peerDevices: { ...connection.peerDevices, [volume]: peerDevice } };
+  let next: ConnectionState = {
+    ...connection,
+    peerDevices: { ...connection.peerDevices, [volume]: peerDevice },
+  };
+  // The handshake is over once data flows; a split-brain it found is over once a peer device is
+  // back to normal replication (after the resync that resolved it).
+  if (replicates(fields.replication)) {
+    const { handshakeAt: _hs, ...rest } = next;
+    next = rest;
+  }
+  if (fields.replication === 'Established') {
+    const { splitBrain: _sb, ...rest } = next;
+    next = rest;
+  }
   return { state: withResource(state, withConnection(base, next)), changes };
 }
 
@@ -324,6 +412,16 @@ function applyResource(
   return { state: withResource(state, next), changes };
 }
 
+/** Connection states that start a new attempt: what the previous handshake found is over. */
+function isNewAttempt(connection: string | undefined): boolean {
+  return (
+    connection !== undefined &&
+    connection !== 'Connected' &&
+    connection !== 'Disconnecting' &&
+    connection !== 'StandAlone'
+  );
+}
+
 function applyHelper(
   state: HostState,
   event: Events2Event,
@@ -347,22 +445,42 @@ function applyHelper(
     ...(status === undefined ? {} : { status }),
     at,
   };
-  // Remember a split-brain on the connection so the StandAlone that follows can say why.
-  const connection = peer === undefined ? undefined : resource?.connections[peer];
-  if (
-    resource !== undefined &&
-    connection !== undefined &&
-    event.verb === 'call' &&
-    isSplitBrainHelper(helper)
-  ) {
-    const next = withConnection(resource, { ...connection, splitBrainAt: at });
-    return { state: withResource(state, next), changes: [change] };
+  // Remember what the handshake found and what fencing answered, so later state changes (a resync,
+  // a StandAlone, an Outdated disk) can say why they happen.
+  const owner = peer ?? soleConnection(resource);
+  const connection = owner === undefined ? undefined : resource?.connections[owner];
+  if (resource === undefined || connection === undefined) return { state, changes: [change] };
+  let next: ConnectionState = connection;
+  if (event.verb === 'call' && isSplitBrainHelper(helper)) {
+    const mark: SplitBrainMark = connection.splitBrain ?? {
+      detectedAt: at,
+      unresolved: false,
+      localVictim: false,
+    };
+    next = {
+      ...connection,
+      splitBrain: {
+        ...mark,
+        unresolved: mark.unresolved || helper !== 'initial-split-brain',
+        localVictim: mark.localVictim || helper === 'pri-lost-after-sb',
+      },
+    };
+  } else if (event.verb === 'response' && helper === 'fence-peer' && status !== undefined) {
+    next = { ...connection, fence: { ...decodeHelperStatus(status), at } };
   }
-  return { state, changes: [change] };
+  if (next === connection) return { state, changes: [change] };
+  return { state: withResource(state, withConnection(resource, next)), changes: [change] };
 }
 
+/** A helper line without conn-name belongs to the resource's only connection, if it has one. */
+function soleConnection(resource: ResourceState | undefined): string | undefined {
+  const peers = resource === undefined ? [] : Object.keys(resource.connections);
+  return peers.length === 1 ? peers[0] : undefined;
+}
+
+/** The helpers DRBD calls while it handles a split-brain at the handshake. */
 export function isSplitBrainHelper(helper: string): boolean {
-  return helper === 'split-brain' || helper === 'initial-split-brain';
+  return helper === 'split-brain' || helper === 'initial-split-brain' || helper === 'pri-lost-after-sb';
 }
 
 /**

@@ -20,6 +20,10 @@ const OPENS: Partial<Record<AlertKind, IncidentFamily>> = {
   'disk-degraded': 'disk',
   'peer-disk-degraded': 'disk',
   'resync-started': 'resync',
+  // A congested link and a paused resync are part of the resync story; resync-finished ends it.
+  'ahead-behind': 'resync',
+  'resync-paused': 'resync',
+  'resync-resumed': 'resync',
   'quorum-lost': 'quorum',
   suspended: 'io',
 };
@@ -74,6 +78,7 @@ export type Delivery =
 
 export const KIND_TITLES = {
   'split-brain': 'Split-brain',
+  'split-brain-resolved': 'Split-brain resolved by DRBD',
   standalone: 'Connection StandAlone',
   'connection-lost': 'Connection lost',
   'connection-restored': 'Connection restored',
@@ -85,11 +90,17 @@ export const KIND_TITLES = {
   'peer-disk-restored': "Peer's disk restored",
   'resync-started': 'Resync started',
   'resync-finished': 'Resync finished',
+  'resync-paused': 'Resync paused',
+  'resync-resumed': 'Resync resumed',
+  'ahead-behind': 'Replication congested (Ahead/Behind)',
+  'out-of-sync': 'Verify found out-of-sync blocks',
   'quorum-lost': 'Quorum lost',
   'quorum-restored': 'Quorum restored',
   suspended: 'I/O suspended',
   resumed: 'I/O resumed',
   'helper-failed': 'Handler failed',
+  fencing: 'Peer fencing',
+  'primary-lost': 'Primary lost its data',
   'resource-added': 'Resource added',
   'resource-removed': 'Resource removed',
   'watcher-gap': 'Event stream gap',

@@ -70,10 +70,20 @@ export function feedRecord(watch: WatchState, record: Events2Record, receivedAt:
     case 'end-of-dump':
       return endOfDump(watch, record.time ?? receivedAt);
     case 'skipped': {
+      // drbd-utils before 9.28 print the jump in the kernel's sequence numbers with %d: a positive
+      // count is lost events, a negative one events that arrived out of order. Either way the state
+      // built from the stream may be wrong; only a fresh dump can tell.
+      if (record.count === 0) return { watch, changes: [], notifications: [] };
       const at = record.time ?? receivedAt;
+      const n = Math.abs(record.count);
+      const what =
+        record.count > 0
+          ? `DRBD's event stream on ${watch.host} skipped ${n} event${n === 1 ? '' : 's'}: changes may have been missed`
+          : `DRBD's event stream on ${watch.host} went back ${n} event${n === 1 ? '' : 's'} in its sequence ` +
+            `(events arrived out of order, as drbd-utils before 9.28 report it): the order of changes is unreliable`;
       const notification = gapNotification(
         watch.host,
-        `DRBD dropped ${record.count} event${record.count === 1 ? '' : 's'} on ${watch.host}; the watcher restarts the event stream to read the current state.`,
+        `${what}; the watcher restarts the event stream to read the current state.`,
         at,
         { skipped: record.count },
       );

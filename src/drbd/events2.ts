@@ -56,9 +56,15 @@ export interface Events2EndOfDump {
   readonly time?: number;
 }
 
-/** `- skipped N`: the kernel dropped N events; the state may be stale. */
+/**
+ * `- skipped N`: the sequence numbers of the kernel's events jumped, so events were lost or arrived
+ * out of order and the state may be stale. drbd-utils before 9.28 print N with `%d` as the difference
+ * of two sequence numbers (`user/v9/drbdsetup.c`, `user/v84/drbdsetup.c`: `printf("- skipped %d\n",
+ * skipped)`), so it can be negative; 9.28 and later reorder events and print no such line.
+ */
 export interface Events2Skipped {
   readonly type: 'skipped';
+  /** Any value but 0 means the order of events is unreliable; negative means it went backwards. */
   readonly count: number;
   readonly timestamp?: string;
   readonly time?: number;
@@ -145,7 +151,7 @@ export function parseEvents2Line(input: string): Events2Record {
   const [first, second, ...rest] = words;
 
   if (first === '-' && second === 'skipped') {
-    const count = rest.length === 1 && /^\d+$/.test(rest[0] ?? '') ? Number(rest[0]) : Number.NaN;
+    const count = rest.length === 1 && /^[-+]?\d+$/.test(rest[0] ?? '') ? Number(rest[0]) : Number.NaN;
     if (!Number.isSafeInteger(count)) return error(input, 'malformed "- skipped N" line');
     return withTime({ type: 'skipped', count } as Events2Skipped, stamp);
   }
@@ -193,4 +199,35 @@ export function parseEvents2Line(input: string): Events2Record {
 
   const event: Events2Event = { type: 'event', verb: first, object: second, id, fields, previous };
   return withTime(event, stamp);
+}
+
+/** What a `response helper … status:N` says about how the handler ended. */
+export interface HelperOutcome {
+  /** The handler's exit code, when it exited by itself. */
+  readonly exitCode?: number;
+  /** The signal that killed the handler. */
+  readonly signal?: number;
+  /** A negative errno: the kernel could not run the handler at all (no drbdadm, out of memory …). */
+  readonly errno?: number;
+}
+
+/**
+ * Decode the `status:` of a helper response. The kernel passes on what call_usermodehelper(…,
+ * UMH_WAIT_PROC) returned: the raw wait status (DRBD 9 `drbd/drbd_nl.c` drbd_khelper():
+ * `notify_helper(NOTIFY_RESPONSE, device, connection, cmd, ret)`; DRBD 8.4 the same; the kernel itself
+ * reads the exit code as `(ret >> 8) & 0xff`, e.g. in conn_try_outdate_peer()), and drbd-utils prints
+ * it with `%u` (`user/v9/drbdsetup_events2.c` print_helper(), `user/v84/drbdsetup.c`). So exit code 4
+ * is `status:1024` and a negative errno prints as a number near 2^32. Streams that carry the exit code
+ * itself exist too (drbd-utils' own test data prints `status:1`, simulators may): a value of 1–255 is
+ * taken as such an exit code. As a wait status it would mean "killed by signal N", which handlers
+ * practically never are; either way only 3–7 of fence-peer are outcomes, everything else is a fault.
+ */
+export function decodeHelperStatus(status: number): HelperOutcome {
+  if (!Number.isSafeInteger(status)) return {};
+  if (status < 0) return { errno: status };
+  if (status >= 2 ** 31) return { errno: status - 2 ** 32 };
+  if (status < 256) return { exitCode: status };
+  const low = status & 0x7f;
+  if (low === 0) return { exitCode: (status >> 8) & 0xff };
+  return { signal: low };
 }

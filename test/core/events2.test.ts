@@ -2,7 +2,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { EVENTS2_OBJECTS, EVENTS2_VERBS, IDENTITY_KEYS, parseEvents2Line } from '../../src/drbd/events2.js';
+import {
+  decodeHelperStatus,
+  EVENTS2_OBJECTS,
+  EVENTS2_VERBS,
+  IDENTITY_KEYS,
+  parseEvents2Line,
+} from '../../src/drbd/events2.js';
 
 const FIXTURES = join(import.meta.dirname, '../fixtures/events2');
 
@@ -13,7 +19,10 @@ function fixtureFiles(): string[] {
   const upstream = readdirSync(join(FIXTURES, 'drbd-utils'))
     .filter((f) => f.endsWith('.events2'))
     .map((f) => join(FIXTURES, 'drbd-utils', f));
-  return [...own, ...upstream];
+  const situations = readdirSync(join(FIXTURES, 'situations'))
+    .filter((f) => f.endsWith('.events2'))
+    .map((f) => join(FIXTURES, 'situations', f));
+  return [...own, ...upstream, ...situations];
 }
 
 function event(line: string) {
@@ -85,6 +94,27 @@ describe('parseEvents2Line', () => {
       count: 3,
     });
     expect(parseEvents2Line('- skipped many').type).toBe('error');
+  });
+
+  it('reads the signed count drbd-utils before 9.28 print with %d, negative when events came out of order', () => {
+    expect(parseEvents2Line('- skipped -3')).toEqual({ type: 'skipped', count: -3 });
+    expect(parseEvents2Line('2026-11-29T10:15:30.123456-07:00 - skipped -1')).toMatchObject({
+      type: 'skipped',
+      count: -1,
+      time: Date.parse('2026-11-29T17:15:30.123Z'),
+    });
+    expect(parseEvents2Line('- skipped --3').type).toBe('error');
+  });
+
+  it('decodes helper statuses given as wait statuses (the kernel) or as plain exit codes', () => {
+    expect(decodeHelperStatus(0)).toEqual({ exitCode: 0 });
+    expect(decodeHelperStatus(4 * 256)).toEqual({ exitCode: 4 });
+    expect(decodeHelperStatus(7 << 8)).toEqual({ exitCode: 7 });
+    expect(decodeHelperStatus(5)).toEqual({ exitCode: 5 });
+    // Killed by SIGKILL after exiting nothing: low bits of a wait status above 255 (core flag 0x80).
+    expect(decodeHelperStatus(0x100 + 9)).toEqual({ signal: 9 });
+    // -ENOENT printed with %u by drbdsetup.
+    expect(decodeHelperStatus(4294967294)).toEqual({ errno: -2 });
   });
 
   it('parses every verb and object drbdsetup prints', () => {

@@ -199,7 +199,10 @@ describe('applyEvent', () => {
       expect.objectContaining({ phase: 'response', helper: 'split-brain', status: 0 }),
     ]);
     expect(Object.keys(state.resources)).toEqual(['data']);
-    expect(state.resources.data?.connections.beta?.splitBrainAt).toBeDefined();
+    expect(state.resources.data?.connections.beta?.splitBrain).toMatchObject({
+      unresolved: true,
+      localVictim: false,
+    });
   });
 
   it('does not mutate the state it was given', () => {

@@ -65,13 +65,18 @@ describe('watcher: DRBD 9 streams', () => {
     expect(standAlone?.details.afterSplitBrain).toBe(true);
   });
 
-  it('points at a possible split-brain when StandAlone comes without helper events', () => {
-    const { notifications, kinds } = run(fixture('drbd9-standalone-no-helper.events2'));
+  it('points at a likely split-brain, with the recipe, when StandAlone follows a handshake without helper events', () => {
+    // The fixture is beta's stream (its peer is alpha).
+    const { notifications, kinds } = run(fixture('drbd9-standalone-no-helper.events2'), startWatch('beta'));
     // At start-up beta was not connected: that is reported once, then the StandAlone.
     expect(kinds).toEqual(['connection-lost', 'standalone']);
     expect(notifications[0]?.details.atStartup).toBe(true);
     expect(notifications[1]?.severity).toBe('critical');
-    expect(notifications[1]?.text).toMatch(/probably a split-brain.*usermode_helper=disabled/);
+    expect(notifications[1]?.details.afterHandshake).toBe(true);
+    expect(notifications[1]?.text).toMatch(
+      /right after the handshake.*split-brain.*usermode_helper=disabled/,
+    );
+    expect(notifications[1]?.text).toContain('drbdadm connect --discard-my-data r1');
   });
 
   it('distinguishes losing the connection as Primary (critical) and as Secondary (warning)', () => {
@@ -206,13 +211,21 @@ describe('watcher: DRBD 9 streams', () => {
       ...HEALTHY,
       'call helper name:r0 peer-node-id:1 conn-name:beta volume:0 minor:0 helper:before-resync-target',
       'response helper name:r0 peer-node-id:1 conn-name:beta volume:0 minor:0 helper:before-resync-target status:768',
-      'response helper name:r0 peer-node-id:1 conn-name:beta volume:0 minor:0 helper:fence-peer status:0',
+      'response helper name:r0 peer-node-id:1 conn-name:beta volume:0 minor:0 helper:after-resync-target status:0',
+      // fence-peer must answer 3–7; 0 is what DRBD calls a broken handler (conn_try_outdate_peer()).
+      'response helper name:r0 peer-node-id:1 conn-name:beta helper:fence-peer status:0',
     ]);
-    expect(notifications).toHaveLength(1);
+    expect(notifications).toHaveLength(2);
     expect(notifications[0]).toMatchObject({
       kind: 'helper-failed',
       severity: 'warning',
       details: { helper: 'before-resync-target', status: 768, exitCode: 3 },
+    });
+    expect(notifications[0]?.text).toContain('drops the connection');
+    expect(notifications[1]).toMatchObject({
+      kind: 'helper-failed',
+      severity: 'warning',
+      details: { helper: 'fence-peer', exitCode: 0, outcome: 'broken' },
     });
   });
 
@@ -260,15 +273,20 @@ describe('watcher: DRBD 8.4 streams', () => {
       'connection-lost',
       'connection-restored',
       'resync-started',
+      'resync-paused',
+      'resync-resumed',
       'resync-finished',
       'disk-restored',
     ]);
+    expect(notifications[4]).toMatchObject({ severity: 'warning', details: { reasons: 'user' } });
+    expect(notifications[4]?.text).toContain('drbdadm resume-sync r1');
+    expect(notifications[5]?.details.pausedMs).toBe(10_000);
     expect(notifications[0]?.details.atStartup).toBe(true);
     expect(notifications[0]?.text).toBe(
       'r1 on alpha: disk is Outdated: the data is known to be older than the peer; it must not be promoted.',
     );
     expect(notifications[3]?.details).toMatchObject({ direction: 'target', from: 'peer', to: 'alpha' });
-    expect(notifications[4]?.details.durationMs).toBe(70_000);
+    expect(notifications[6]?.details.durationMs).toBe(70_000);
   });
 });
 
