@@ -447,7 +447,12 @@ else
       changed "$UNIT_NAME" enabled
     fi
     if [ "$SWITCHED" = 1 ] || [ "$UNIT_CHANGED" = 1 ] || ! systemctl is-active --quiet "$UNIT_NAME"; then
-      systemctl restart "$UNIT_NAME"
+      # Type=notify: this returns once the bot said READY=1, and fails when it exited before that;
+      # under `set -e` a bare failure would end the script without saying why.
+      if ! systemctl restart "$UNIT_NAME"; then
+        systemctl --no-pager --lines=20 status "$UNIT_NAME" >&2 || true
+        die "$UNIT_NAME did not start: journalctl -u drbd-chatops -n 100"
+      fi
       changed "$UNIT_NAME" "restarted"
       # A bad token or an unreachable lock store shows within seconds.
       sleep 5

@@ -535,10 +535,52 @@ export async function loadConfig(path: string | undefined): Promise<{ config: Co
   try {
     raw = parseYaml(text);
   } catch (err) {
-    const detail = err instanceof YAMLParseError ? err.message.split('\n')[0] : String(err);
-    throw new ConfigError(file, [`not valid YAML: ${detail}`]);
+    throw new ConfigError(file, [yamlProblem(err, text)]);
   }
   return { config: parseConfig(raw, file), path: file };
+}
+
+/**
+ * A YAML syntax error as a person fixes it: line and column, the reason, and the line itself with a
+ * caret under the column (the yaml package's own message ends in "…at line 2, column 1:" followed by
+ * context that does not survive being cut to one line).
+ */
+export function yamlProblem(err: unknown, text: string): string {
+  if (!(err instanceof YAMLParseError)) {
+    const detail = (err instanceof Error ? err.message : String(err)).replace(/[:\s]+$/, '');
+    return detail === '' ? 'not valid YAML' : `not valid YAML: ${detail}`;
+  }
+  const firstLine = err.message.split('\n')[0] ?? '';
+  const reason = firstLine.replace(/ at line \d+, column \d+:?$/, '').replace(/[:\s]+$/, '') || err.code;
+  const at = err.linePos?.[0];
+  if (at === undefined) return `not valid YAML: ${reason}`;
+  const lines = text.split('\n').map((l) => l.replace(/\r$/, ''));
+  let line = at.line;
+  let col = at.col;
+  let atEnd = '';
+  // An unclosed bracket or quote is reported past the last line: show the line that has the text.
+  if (lines.slice(line - 1).every((l) => l.trim() === '')) {
+    const previous = lines.slice(0, line - 1).findLastIndex((l) => l.trim() !== '');
+    if (previous >= 0) {
+      line = previous + 1;
+      col = (lines[previous] ?? '').length + 1;
+      atEnd = ' (where the file ends)';
+    }
+  }
+  // Tabs are shown (YAML refuses them as indentation), one character each so the caret stays in place.
+  let shown = (lines[line - 1] ?? '').replace(/\t/g, '→');
+  let caretAt = col - 1;
+  if (shown.length > 100 && caretAt > 60) {
+    shown = `…${shown.slice(caretAt - 50)}`;
+    caretAt = 51;
+  }
+  if (shown.length > 100) shown = `${shown.slice(0, 99)}…`;
+  const number = String(line);
+  return (
+    `not valid YAML at line ${line}, column ${col}${atEnd}: ${reason}\n` +
+    `    ${number} | ${shown}\n` +
+    `    ${' '.repeat(number.length)} | ${' '.repeat(caretAt)}^`
+  );
 }
 
 const MASK = '********';

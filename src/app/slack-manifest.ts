@@ -38,7 +38,7 @@ export interface SlackAppManifest {
 }
 
 export interface SlackManifestOptions {
-  /** App and bot user name (Slack: at most 35 characters). */
+  /** App and bot user name (Slack: 1–35 characters; longer or empty is refused, not cut). */
   readonly name?: string;
   /**
    * HTTP mode: the public https base URL Slack reaches the listener at (a reverse proxy in front of
@@ -65,17 +65,189 @@ export const SLACK_BOT_SCOPES = [
   'usergroups:read',
 ] as const;
 
-const PUBLIC_URL_PLACEHOLDER = 'https://drbd-chatops.example.com';
+/**
+ * What Slack's manifest schema accepts (slackapi/manifest-schema, schemas/manifest.schema.1.0.0.json):
+ * display_information.name 1–35 characters, description 1–140, long_description 175–4000,
+ * bot_user.display_name 1–80; at most 50 slash commands, each command 2–32 characters starting with
+ * "/", description 1–2000, usage_hint 1–1000, url at most 3000; interactivity.request_url at most 3500;
+ * at most 255 bot scopes of at most 50 characters. And Slack calls request URLs only over TLS with a
+ * valid certificate (api.slack.com/interactivity/slash-commands, "SSL"), so http:// is refused here
+ * although the schema's pattern lets it through.
+ */
+export const SLACK_MANIFEST_LIMITS = {
+  name: { min: 1, max: 35 },
+  description: { min: 1, max: 140 },
+  longDescription: { min: 175, max: 4000 },
+  botDisplayName: { min: 1, max: 80 },
+  slashCommands: { min: 1, max: 50 },
+  command: { min: 2, max: 32 },
+  commandDescription: { min: 1, max: 2000 },
+  usageHint: { min: 1, max: 1000 },
+  commandUrl: { max: 3000 },
+  interactivityUrl: { max: 3500 },
+  scopes: { max: 255 },
+  scope: { max: 50 },
+} as const;
 
+/** The manifest options or the configuration ask for something Slack would reject. */
+export class SlackManifestError extends Error {
+  readonly code = 'SLACK_MANIFEST_INVALID';
+  constructor(readonly problems: readonly string[]) {
+    super(problems.join('; '));
+    this.name = 'SlackManifestError';
+  }
+}
+
+/** Characters as Slack counts them (an emoji is one), not UTF-16 code units. */
+function characters(text: string): number {
+  return [...text].length;
+}
+
+const CONTROL = /\p{Cc}/u;
+
+function nameProblems(name: string): string[] {
+  const { min, max } = SLACK_MANIFEST_LIMITS.name;
+  const length = characters(name);
+  if (name.trim() === '') return [`--name must not be empty (Slack: ${min}–${max} characters)`];
+  if (CONTROL.test(name)) return ['--name must be one line of text without control characters'];
+  if (length > max) {
+    return [
+      `--name must be at most ${max} characters (Slack's limit for an app name), got ${length}: ${JSON.stringify(name)}`,
+    ];
+  }
+  return [];
+}
+
+// Names and addresses Slack's servers can never reach: loopback, private and link-local networks,
+// and the reserved example/test names of RFC 2606 and RFC 6761 that documentation uses as placeholders.
+const UNREACHABLE_HOST: readonly RegExp[] = [
+  /^localhost$/,
+  /\.localhost$/,
+  /(^|\.)(example\.(com|org|net)|example|test|invalid|local|internal)$/,
+  /^127\./,
+  /^10\./,
+  /^192\.168\./,
+  /^172\.(1[6-9]|2\d|3[01])\./,
+  /^169\.254\./,
+  /^0\.0\.0\.0$/,
+  /^\[(::1?|f[cd][0-9a-f]{0,2}:.*|fe[89ab][0-9a-f]?:.*)\]$/,
+];
+
+/** The request URL for HTTP mode, or why Slack could not use it. */
+function requestUrlFor(publicUrl: string | undefined): { url?: string; problems: string[] } {
+  if (publicUrl === undefined || publicUrl.trim() === '') {
+    return {
+      problems: [
+        'slack.mode is http: Slack needs the public https address it sends slash commands and button clicks to; give it with --public-url https://<host the reverse proxy in front of slack.listen answers on>',
+      ],
+    };
+  }
+  let url: URL;
+  try {
+    url = new URL(publicUrl);
+  } catch {
+    return { problems: [`--public-url must be an https URL, got ${JSON.stringify(publicUrl)}`] };
+  }
+  const problems: string[] = [];
+  if (url.protocol !== 'https:') {
+    problems.push(
+      `--public-url must start with https:// (Slack calls request URLs only over TLS with a valid certificate), got ${JSON.stringify(publicUrl)}`,
+    );
+  }
+  const host = url.hostname.toLowerCase();
+  if (UNREACHABLE_HOST.some((pattern) => pattern.test(host))) {
+    problems.push(
+      `--public-url must be an address Slack can reach from the internet, not ${JSON.stringify(url.hostname)} (loopback, private network or a reserved example name)`,
+    );
+  }
+  if (url.username !== '' || url.password !== '')
+    problems.push('--public-url must not contain a user name or password');
+  if (url.search !== '' || url.hash !== '') {
+    problems.push(`--public-url must not have a query or fragment: ${HTTP_EVENTS_PATH} is appended to it`);
+  }
+  if (problems.length > 0) return { problems };
+  return { url: `${url.origin}${url.pathname.replace(/\/+$/, '')}${HTTP_EVENTS_PATH}`, problems };
+}
+
+function within(
+  label: string,
+  value: string,
+  limits: { readonly min?: number; readonly max: number },
+): string[] {
+  const length = characters(value);
+  const min = limits.min ?? 0;
+  return length < min || length > limits.max
+    ? [`${label} must be ${min}–${limits.max} characters, is ${length}`]
+    : [];
+}
+
+/** Everything in a manifest that Slack's schema would refuse (empty when it is acceptable). */
+export function slackManifestProblems(manifest: SlackAppManifest): string[] {
+  const L = SLACK_MANIFEST_LIMITS;
+  const info = manifest.display_information;
+  const commands = manifest.features.slash_commands;
+  const problems = [
+    ...within('display_information.name', info.name, L.name),
+    ...within('display_information.description', info.description, L.description),
+    ...within('display_information.long_description', info.long_description, L.longDescription),
+    ...within('bot_user.display_name', manifest.features.bot_user.display_name, L.botDisplayName),
+  ];
+  if (!/^#[0-9a-fA-F]{3}([0-9a-fA-F]{3})?$/.test(info.background_color)) {
+    problems.push(
+      `display_information.background_color must be #RGB or #RRGGBB, is ${info.background_color}`,
+    );
+  }
+  if (commands.length < L.slashCommands.min || commands.length > L.slashCommands.max) {
+    problems.push(
+      `Slack takes ${L.slashCommands.min}–${L.slashCommands.max} slash commands, got ${commands.length}`,
+    );
+  }
+  const seen = new Set<string>();
+  for (const c of commands) {
+    if (seen.has(c.command)) problems.push(`slash command ${c.command} appears twice`);
+    seen.add(c.command);
+    problems.push(...within(`slash command ${c.command}`, c.command, L.command));
+    if (!c.command.startsWith('/')) problems.push(`slash command ${c.command} must start with /`);
+    problems.push(...within(`description of ${c.command}`, c.description, L.commandDescription));
+    problems.push(...within(`usage hint of ${c.command}`, c.usage_hint, L.usageHint));
+    if (c.url !== undefined) {
+      if (!c.url.startsWith('https://')) problems.push(`request URL of ${c.command} must be https`);
+      problems.push(...within(`request URL of ${c.command}`, c.url, L.commandUrl));
+    }
+  }
+  const requestUrl = manifest.settings.interactivity.request_url;
+  if (requestUrl !== undefined)
+    problems.push(...within('interactivity.request_url', requestUrl, L.interactivityUrl));
+  const scopes = manifest.oauth_config.scopes.bot;
+  if (scopes.length > L.scopes.max) problems.push(`at most ${L.scopes.max} bot scopes, got ${scopes.length}`);
+  for (const scope of scopes) problems.push(...within(`scope ${scope}`, scope, { min: 1, ...L.scope }));
+  return problems;
+}
+
+/**
+ * The manifest for the configuration. Throws SlackManifestError, naming every problem, rather than
+ * print one Slack would reject: a name outside 1–35 characters, HTTP mode without a public https URL
+ * Slack can reach (no placeholder is ever printed), a --public-url in Socket Mode, where it would be
+ * ignored.
+ */
 export function slackManifest(config: Config, options: SlackManifestOptions = {}): SlackAppManifest {
   const slack = config.slack ?? parseConfig({ slack: {} }).slack;
   if (slack === undefined) throw new Error('slack configuration defaults missing');
-  const name = (options.name ?? 'drbd-chatops').slice(0, 35);
+  const name = (options.name ?? 'drbd-chatops').trim();
   const http = slack.mode === 'http';
-  const requestUrl = http
-    ? `${(options.publicUrl ?? PUBLIC_URL_PLACEHOLDER).replace(/\/+$/, '')}${HTTP_EVENTS_PATH}`
-    : undefined;
-  return {
+  const problems = nameProblems(options.name ?? 'drbd-chatops');
+  let requestUrl: string | undefined;
+  if (http) {
+    const checked = requestUrlFor(options.publicUrl);
+    problems.push(...checked.problems);
+    requestUrl = checked.url;
+  } else if (options.publicUrl !== undefined) {
+    problems.push(
+      '--public-url is for slack.mode: http; this configuration uses Socket Mode, where Slack needs no request URL (leave --public-url out, or set slack.mode: http)',
+    );
+  }
+  if (problems.length > 0) throw new SlackManifestError(problems);
+  const manifest: SlackAppManifest = {
     _metadata: { major_version: 1, minor_version: 1 },
     display_information: {
       name,
@@ -112,4 +284,7 @@ export function slackManifest(config: Config, options: SlackManifestOptions = {}
       token_rotation_enabled: false,
     },
   };
+  const invalid = slackManifestProblems(manifest);
+  if (invalid.length > 0) throw new SlackManifestError(invalid);
+  return manifest;
 }

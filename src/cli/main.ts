@@ -12,6 +12,11 @@ import { DEMO_FAULTS, type DemoFault } from '../../commands/demo.js';
 import { COMMANDS as CHAT_COMMANDS } from '../../commands/index.js';
 import { AUDIT_EVENTS, formatAudit, readAudit } from '../adapters/audit-log.js';
 import { DiscordPlatform } from '../adapters/discord/discord-platform.js';
+import {
+  SYSTEMD_NOTIFY_VARIABLES,
+  SystemdNotifier,
+  systemdNotifyEnvironment,
+} from '../adapters/systemd-notify.js';
 import type { ConsoleStatus } from '../adapters/web-console/web-console.js';
 import { type Config, ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../app/config.js';
 import { Daemon } from '../app/daemon.js';
@@ -21,7 +26,7 @@ import { createLogger, type Logger } from '../app/log.js';
 import { PACKAGE_ROOT } from '../app/paths.js';
 import { createPlatforms } from '../app/platforms.js';
 import { waitForStopSignal } from '../app/signals.js';
-import { slackManifest } from '../app/slack-manifest.js';
+import { SlackManifestError, slackManifest } from '../app/slack-manifest.js';
 import { startWatch } from '../app/watch.js';
 import { formatNotificationLine } from '../core/text.js';
 import { HostWatcher } from '../core/watcher.js';
@@ -151,12 +156,14 @@ const COMMANDS: Record<string, Command> = {
     details:
       'Prints a ready Slack app manifest (JSON): the slash command, interactivity, the bot scopes and\n' +
       'Socket Mode (or, with slack.mode: http, the request URLs under --public-url). Paste it at\n' +
-      'https://api.slack.com/apps → Create New App → From an app manifest.',
+      'https://api.slack.com/apps → Create New App → From an app manifest. Prints nothing and exits 2\n' +
+      'when Slack would refuse the result: HTTP mode needs --public-url https://… that Slack can reach\n' +
+      '(not localhost, a private address or an example name); the name is 1–35 characters.',
     options: { ...CONFIG_OPTION, 'public-url': { type: 'string' }, name: { type: 'string' } },
     optionHelp: [
       CONFIG_HELP,
-      ['--public-url URL', 'HTTP mode: the https address Slack reaches the bot at'],
-      ['--name NAME', 'the app and bot name (default drbd-chatops)'],
+      ['--public-url URL', 'HTTP mode (required there): the https address Slack reaches the bot at'],
+      ['--name NAME', 'the app and bot name, 1–35 characters (default drbd-chatops)'],
     ],
     positionals: { min: 1, max: 1 },
     run: manifest,
@@ -236,6 +243,106 @@ function mainHelp(): string {
   );
 }
 
+/**
+ * Edit distance with adjacent transpositions (optimal string alignment): `--conifg` is one edit from
+ * `--config`, as a person sees it, where plain Levenshtein counts two.
+ */
+function editDistance(a: string, b: string): number {
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
+  const at = (i: number, j: number) => d[i]?.[j] ?? Number.POSITIVE_INFINITY;
+  for (let i = 1; i <= a.length; i += 1) {
+    for (let j = 1; j <= b.length; j += 1) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let best = Math.min(at(i - 1, j) + 1, at(i, j - 1) + 1, at(i - 1, j - 1) + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        best = Math.min(best, at(i - 2, j - 2) + 1);
+      const row = d[i];
+      if (row !== undefined) row[j] = best;
+    }
+  }
+  return at(a.length, b.length);
+}
+
+/** The candidate a typo most likely meant: a unique prefix, or the closest within a third of its length. */
+function closest(typed: string, candidates: readonly string[]): string | undefined {
+  const prefixed = candidates.filter((c) => typed.length >= 2 && c.startsWith(typed));
+  if (prefixed.length === 1) return prefixed[0];
+  let best: { name: string; distance: number } | undefined;
+  for (const name of candidates) {
+    const distance = editDistance(typed, name);
+    if (
+      distance <= Math.max(1, Math.floor(name.length / 3)) &&
+      (best === undefined || distance < best.distance)
+    ) {
+      best = { name, distance };
+    }
+  }
+  return best?.name;
+}
+
+function unknownCommand(typed: string): string {
+  const guess = closest(typed, Object.keys(COMMANDS));
+  return `unknown command ${JSON.stringify(typed)}${guess === undefined ? '' : `; did you mean ${guess}?`}`;
+}
+
+function optionsOf(command: Command): Options {
+  return { ...command.options, help: { type: 'boolean', short: 'h' } };
+}
+
+/** "--config FILE" as the help shows it, for "needs a value" messages. */
+function optionSyntax(command: Command, name: string): string {
+  const help = command.optionHelp.find(([flags]) => flags.split(/[ ,]+/).includes(`--${name}`));
+  return help?.[0].replace(/^-\w, /, '') ?? `--${name}`;
+}
+
+function unknownOption(commandName: string, command: Command, rawName: string): string {
+  const options = optionsOf(command);
+  if (rawName.startsWith('--')) {
+    const guess = closest(rawName.slice(2), Object.keys(options));
+    if (guess !== undefined) return `unknown option ${rawName}; did you mean --${guess}?`;
+    const elsewhere = Object.entries(COMMANDS)
+      .filter(([, other]) => Object.hasOwn(other.options, rawName.slice(2)))
+      .map(([other]) => other);
+    if (elsewhere.length > 0)
+      return `unknown option ${rawName} for ${commandName}; it belongs to ${elsewhere.join(', ')}`;
+  }
+  const known = Object.keys(options).map((o) => `--${o}`);
+  return `unknown option ${rawName}; ${commandName} takes ${known.join(', ')}`;
+}
+
+/**
+ * node:util parseArgs, with our own checks in place of its strict mode: strict mode calls `--port -1`
+ * "ambiguous" and `--conifg` merely unknown. Here a value that starts with "-" is a value (the
+ * option's own check says what is wrong with it), unless it is one of the command's options, which
+ * means the value was forgotten.
+ */
+function parseOptions(commandName: string, command: Command, args: readonly string[]) {
+  const options = optionsOf(command);
+  const parsed = parseArgs({ args: [...args], options, allowPositionals: true, strict: false, tokens: true });
+  const isOption = (text: string) => {
+    const long = /^--([^=]+)/.exec(text)?.[1];
+    if (long !== undefined) return Object.hasOwn(options, long);
+    return /^-[a-zA-Z]$/.test(text) && Object.values(options).some((o) => o.short === text.slice(1));
+  };
+  for (const token of parsed.tokens) {
+    if (token.kind !== 'option') continue;
+    const spec = Object.hasOwn(options, token.name) ? options[token.name] : undefined;
+    if (spec === undefined) throw new UsageError(unknownOption(commandName, command, token.rawName));
+    if (spec.type === 'boolean') {
+      if (token.value !== undefined) {
+        throw new UsageError(`${token.rawName} takes no value, got ${JSON.stringify(token.value)}`);
+      }
+    } else if (token.value === undefined || (!token.inlineValue && isOption(token.value))) {
+      throw new UsageError(
+        `${token.rawName} needs a value (${optionSyntax(command, token.name)})${token.value === undefined ? '' : `, got the option ${token.value}`}`,
+      );
+    }
+  }
+  return { values: parsed.values, positionals: parsed.positionals };
+}
+
 async function version(): Promise<string> {
   const pkg = JSON.parse(await readFile(join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
     version: string;
@@ -247,9 +354,9 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     const topic = name === 'help' ? rest[0] : undefined;
-    const command = topic === undefined ? undefined : COMMANDS[topic];
+    const command = topic === undefined || !Object.hasOwn(COMMANDS, topic) ? undefined : COMMANDS[topic];
     if (topic !== undefined && command === undefined) {
-      io.stderr.write(`drbd-chatops: unknown command ${JSON.stringify(topic)}\n\n${mainHelp()}`);
+      io.stderr.write(`drbd-chatops: ${unknownCommand(topic)}\n\n${mainHelp()}`);
       return 2;
     }
     io.stdout.write(command === undefined || topic === undefined ? mainHelp() : commandHelp(command));
@@ -259,18 +366,13 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
     io.stdout.write(`${await version()}\n`);
     return 0;
   }
-  const command = COMMANDS[name];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (command === undefined) {
-    io.stderr.write(`drbd-chatops: unknown command ${JSON.stringify(name)}\n\n${mainHelp()}`);
+    io.stderr.write(`drbd-chatops: ${unknownCommand(name)}\n\n${mainHelp()}`);
     return 2;
   }
   try {
-    const parsed = parseArgs({
-      args: [...rest],
-      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: true,
-      strict: true,
-    });
+    const parsed = parseOptions(name, command, rest);
     if (parsed.values.help === true) {
       io.stdout.write(commandHelp(command));
       return 0;
@@ -289,7 +391,13 @@ export async function main(argv: readonly string[], io: Io = process): Promise<n
       io,
     );
   } catch (err) {
-    if (err instanceof UsageError || (err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS') === true) {
+    if (err instanceof SlackManifestError) {
+      io.stderr.write(
+        `drbd-chatops ${name}: no manifest printed, Slack would not accept it:\n${err.problems.map((p) => `  - ${p}`).join('\n')}\nUsage: ${command.usage}\n`,
+      );
+      return 2;
+    }
+    if (err instanceof UsageError) {
       io.stderr.write(`drbd-chatops ${name}: ${(err as Error).message}\nUsage: ${command.usage}\n`);
       return 2;
     }
@@ -368,6 +476,7 @@ async function watch(
       return await runUntilSignal(
         new Daemon({ config: consoleConfig, configPath: path ?? undefined, logger, platforms }),
         logger,
+        consoleConfig.host,
       );
     } finally {
       // A state directory we made up for this run goes with it; one the user named stays.
@@ -392,9 +501,11 @@ async function watch(
 
 function demoPort(value: string | boolean | undefined): number {
   if (value === undefined) return 7780;
-  const port = Number(value);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new UsageError(`--port must be a port number (0 for any free one), got ${JSON.stringify(value)}`);
+  const text = String(value);
+  const port = /^\d+$/.test(text) ? Number(text) : Number.NaN;
+  if (!Number.isInteger(port) || port > 65_535) {
+    const shown = /^[\w.+-]+$/.test(text) ? text : JSON.stringify(text);
+    throw new UsageError(`--port must be a port number 0–65535, got ${shown} (0 picks any free port)`);
   }
   return port;
 }
@@ -469,6 +580,8 @@ async function start(
   p: string[],
   io: Io,
 ): Promise<number> {
+  // Checked also when a configuration is found (and the port unused): a typo is reported, not ignored.
+  demoPort(values.port);
   const given = (values.config as string | undefined) ?? process.env.DRBD_CHATOPS_CONFIG;
   if (given !== undefined || existsSync(DEFAULT_CONFIG_PATH)) {
     return runCommand({ config: given ?? DEFAULT_CONFIG_PATH }, p, io);
@@ -519,19 +632,86 @@ async function runCommand(
     logger.warn('no chat platform configured (slack, discord, web): notifications stay in the outbox');
   const daemon = new Daemon({ config, configPath: path ?? undefined, logger, platforms });
   webStatus.current = () => daemon.consoleStatus();
-  return runUntilSignal(daemon, logger);
+  return runUntilSignal(daemon, logger, config.host);
 }
 
-/** Run the daemon until SIGTERM/SIGINT; SIGHUP reloads the configuration. */
-async function runUntilSignal(daemon: Daemon, logger: Logger): Promise<number> {
-  await daemon.start();
-  const onHangup = () => void daemon.reload();
-  process.on('SIGHUP', onHangup);
-  const signal = await waitForStopSignal();
-  logger.info({ signal }, 'stopping');
-  process.off('SIGHUP', onHangup);
-  await daemon.stop();
-  return 0;
+/**
+ * How long READY=1 waits for the first DRBD state dump. READY means "started" to systemd, and
+ * `systemctl start` returns then; normally the dump takes well under a second. A bot whose event
+ * stream cannot start (drbdsetup missing, module not loaded) still reports that in chat, so it is
+ * declared started anyway after this wait, well inside systemd's default TimeoutStartSec (90 s),
+ * instead of being killed and restarted for it.
+ */
+const READY_WAIT_MS = 20_000;
+
+/** What `systemctl status` shows on its Status: line. */
+function serviceStatus(daemon: Daemon, host: string): string {
+  const stream = daemon.watch?.isLive() === true ? 'DRBD events read' : 'DRBD event stream not live';
+  const role =
+    daemon.elector === undefined ? 'acting alone' : daemon.elector.mayAct() ? 'leader' : 'follower';
+  return `${host}: ${role}; ${stream}; ${daemon.outbox.depth} undelivered`;
+}
+
+/**
+ * Run the daemon until SIGTERM/SIGINT; SIGHUP reloads the configuration. Under systemd (Type=notify):
+ * READY=1 once started and the DRBD state is read, WATCHDOG=1 while the event loop turns, STOPPING=1
+ * when asked to stop; outside systemd nothing of this happens.
+ */
+async function runUntilSignal(daemon: Daemon, logger: Logger, host: string): Promise<number> {
+  const notifier = new SystemdNotifier({
+    ...systemdNotifyEnvironment(process.env),
+    pid: process.pid,
+    logger: logger.child({ part: 'systemd' }),
+  });
+  // sd_notify(3)'s unset_environment: the commands the bot runs (drbdadm, lxc, the lock scripts) are
+  // not the service's main process and must not talk to systemd in its name.
+  for (const name of SYSTEMD_NOTIFY_VARIABLES) delete process.env[name];
+  // From the start: a start-up that hangs is a hang too (systemd arms the watchdog at READY=1 at the
+  // latest, earlier pings do no harm).
+  notifier.startWatchdog(() => serviceStatus(daemon, host));
+  try {
+    await daemon.start();
+    const stopped = waitForStopSignal();
+    let stopRequested = false;
+    void stopped.then(() => {
+      stopRequested = true;
+    });
+    const onHangup = () => void daemon.reload();
+    process.on('SIGHUP', onHangup);
+    if (notifier.enabled) {
+      const live = await Promise.race([
+        until(() => daemon.watch?.isLive() === true, READY_WAIT_MS),
+        stopped.then(() => false),
+      ]);
+      if (!stopRequested) {
+        if (!live) {
+          logger.warn(
+            { waitedMs: READY_WAIT_MS },
+            'telling systemd the bot is up although the DRBD state is not read yet',
+          );
+        }
+        await notifier.ready(serviceStatus(daemon, host));
+      }
+    }
+    const signal = await stopped;
+    logger.info({ signal }, 'stopping');
+    process.off('SIGHUP', onHangup);
+    await notifier.stopping(`${host}: stopping (${signal}): delivering what is queued, releasing the lease`);
+    await daemon.stop();
+    return 0;
+  } finally {
+    await notifier.stopWatchdog();
+  }
+}
+
+/** Resolves true as soon as `condition` holds, false after `timeoutMs`. */
+async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  return true;
 }
 
 async function manifest(

@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/app/config.js';
-import { SLACK_BOT_SCOPES, slackManifest } from '../../src/app/slack-manifest.js';
+import {
+  SLACK_BOT_SCOPES,
+  SLACK_MANIFEST_LIMITS,
+  SlackManifestError,
+  slackManifest,
+  slackManifestProblems,
+} from '../../src/app/slack-manifest.js';
 
 describe('slackManifest', () => {
   it('describes a Socket Mode app with the configured slash command, interactivity and the scopes used', () => {
@@ -39,17 +45,137 @@ describe('slackManifest', () => {
 
   it('points command and interactivity at the public request URL in HTTP mode', () => {
     const manifest = slackManifest(parseConfig({ slack: { mode: 'http' } }), {
-      publicUrl: 'https://drbd.example.org/',
+      publicUrl: 'https://drbd.ops.acme-corp.io/',
       name: 'drbd prod pair',
     });
     expect(manifest.settings.socket_mode_enabled).toBe(false);
     expect(manifest.settings.interactivity).toEqual({
       is_enabled: true,
-      request_url: 'https://drbd.example.org/slack/events',
+      request_url: 'https://drbd.ops.acme-corp.io/slack/events',
     });
-    expect(manifest.features.slash_commands[0]?.url).toBe('https://drbd.example.org/slack/events');
+    expect(manifest.features.slash_commands[0]?.url).toBe('https://drbd.ops.acme-corp.io/slack/events');
     expect(manifest.display_information.name).toBe('drbd prod pair');
     // Serialisable as is (JSON or YAML for the Slack UI).
     expect(JSON.parse(JSON.stringify(manifest))).toEqual(manifest);
+  });
+
+  function problemsOf(run: () => unknown): readonly string[] {
+    try {
+      run();
+    } catch (err) {
+      if (err instanceof SlackManifestError) return err.problems;
+      throw err;
+    }
+    throw new Error('expected a SlackManifestError');
+  }
+
+  const http = parseConfig({ slack: { mode: 'http' } });
+
+  it('keeps a path prefix of the public URL (a reverse proxy under /drbd)', () => {
+    const manifest = slackManifest(http, { publicUrl: 'https://ops.acme-corp.io/drbd//' });
+    expect(manifest.settings.interactivity.request_url).toBe('https://ops.acme-corp.io/drbd/slack/events');
+  });
+
+  it('refuses HTTP mode without a public https URL Slack can reach, and never prints a placeholder', () => {
+    expect(problemsOf(() => slackManifest(http))).toEqual([
+      expect.stringMatching(
+        /^slack\.mode is http: Slack needs the public https address .* --public-url https:\/\//,
+      ),
+    ]);
+    const cases: [string, RegExp][] = [
+      ['http://drbd.ops.acme-corp.io', /must start with https:\/\/ \(Slack calls request URLs only over TLS/],
+      ['drbd.ops.acme-corp.io', /must be an https URL, got "drbd\.ops\.acme-corp\.io"/],
+      ['https://localhost:3000', /not "localhost"/],
+      ['https://127.0.0.1', /not "127\.0\.0\.1"/],
+      ['https://10.1.2.3', /not "10\.1\.2\.3"/],
+      ['https://172.20.0.5', /not "172\.20\.0\.5"/],
+      ['https://192.168.1.10', /not "192\.168\.1\.10"/],
+      ['https://[::1]:8443', /not "\[::1\]"/],
+      ['https://[fd00::5]', /not "\[fd00::5\]"/],
+      ['https://drbd-chatops.example.com', /not "drbd-chatops\.example\.com"/],
+      ['https://bot.pair.internal', /not "bot\.pair\.internal"/],
+      ['https://drbd.ops.acme-corp.io/?team=1', /must not have a query or fragment/],
+      ['https://user:pw@drbd.ops.acme-corp.io', /must not contain a user name or password/],
+    ];
+    for (const [publicUrl, problem] of cases) {
+      expect(
+        problemsOf(() => slackManifest(http, { publicUrl })),
+        publicUrl,
+      ).toEqual([expect.stringMatching(problem)]);
+    }
+    // Public addresses that merely look like private ones are fine.
+    for (const publicUrl of ['https://172.32.0.5', 'https://11.0.0.1', 'https://example.com.acme-corp.io']) {
+      expect(slackManifest(http, { publicUrl }).settings.interactivity.request_url, publicUrl).toBe(
+        `${publicUrl}/slack/events`,
+      );
+    }
+  });
+
+  it('refuses a --public-url in Socket Mode, where Slack would never use it', () => {
+    expect(
+      problemsOf(() => slackManifest(parseConfig({}), { publicUrl: 'https://drbd.ops.acme-corp.io' })),
+    ).toEqual([
+      expect.stringContaining('--public-url is for slack.mode: http; this configuration uses Socket Mode'),
+    ]);
+  });
+
+  it('takes an app name of 1–35 characters as Slack counts them, and refuses the rest instead of cutting it', () => {
+    const config = parseConfig({});
+    expect(slackManifest(config, { name: 'x'.repeat(35) }).display_information.name).toHaveLength(35);
+    // 35 emoji are 70 UTF-16 units but 35 characters.
+    expect(slackManifest(config, { name: '🛟'.repeat(35) }).features.bot_user.display_name).toBe(
+      '🛟'.repeat(35),
+    );
+    expect(slackManifest(config, { name: '  drbd prod  ' }).display_information.name).toBe('drbd prod');
+    expect(problemsOf(() => slackManifest(config, { name: 'x'.repeat(36) }))).toEqual([
+      `--name must be at most 35 characters (Slack's limit for an app name), got 36: "${'x'.repeat(36)}"`,
+    ]);
+    for (const name of ['', '   ']) {
+      expect(problemsOf(() => slackManifest(config, { name }))).toEqual([
+        '--name must not be empty (Slack: 1–35 characters)',
+      ]);
+    }
+    expect(problemsOf(() => slackManifest(config, { name: 'drbd\nprod' }))).toEqual([
+      '--name must be one line of text without control characters',
+    ]);
+    // Every problem at once, not one per attempt.
+    expect(problemsOf(() => slackManifest(http, { name: '', publicUrl: 'http://127.0.0.1' }))).toHaveLength(
+      3,
+    );
+  });
+
+  it("stays within Slack's manifest schema, and the check catches what would not", () => {
+    for (const config of [parseConfig({}), parseConfig({ slack: { command: `/${'d'.repeat(31)}` } })]) {
+      expect(slackManifestProblems(slackManifest(config))).toEqual([]);
+    }
+    const manifest = slackManifest(http, { publicUrl: 'https://drbd.ops.acme-corp.io' });
+    expect(manifest.display_information.long_description.length).toBeGreaterThanOrEqual(
+      SLACK_MANIFEST_LIMITS.longDescription.min,
+    );
+    const command = manifest.features.slash_commands[0];
+    if (command === undefined) throw new Error('no slash command');
+    const broken = {
+      ...manifest,
+      display_information: {
+        ...manifest.display_information,
+        long_description: 'too short',
+        background_color: 'red',
+      },
+      features: {
+        ...manifest.features,
+        slash_commands: [
+          command,
+          { ...command, command: `/${'x'.repeat(32)}`, url: 'http://drbd.ops.acme-corp.io/slack/events' },
+          command,
+        ],
+      },
+    };
+    expect(slackManifestProblems(broken)).toEqual([
+      'display_information.long_description must be 175–4000 characters, is 9',
+      'display_information.background_color must be #RGB or #RRGGBB, is red',
+      `slash command /${'x'.repeat(32)} must be 2–32 characters, is 33`,
+      `request URL of /${'x'.repeat(32)} must be https`,
+      `slash command ${command.command} appears twice`,
+    ]);
   });
 });

@@ -380,6 +380,21 @@ describe('deploy/drbd-chatops.service', () => {
     expect(unit.Service?.UMask).toEqual(['0077']);
   });
 
+  it('is Type=notify with a watchdog, notifications accepted from the main process only', () => {
+    // The bot says READY=1, STOPPING=1 and WATCHDOG=1 (src/adapters/systemd-notify.ts); a bot whose
+    // event loop hangs stops the pings and is killed and restarted by systemd.
+    expect(unit.Service?.Type).toEqual(['notify']);
+    expect(unit.Service?.WatchdogSec).toEqual(['30s']);
+    expect(unit.Service?.NotifyAccess).toEqual(['main']);
+    expect(unit.Service?.Restart).toEqual(['always']);
+    // systemd-notify sends in the bot's name only with CAP_SYS_ADMIN; without it NotifyAccess=main
+    // would drop every message and the start would time out.
+    expect(words('Service', 'CapabilityBoundingSet')).toContain('CAP_SYS_ADMIN');
+    expect(words('Service', 'RestrictAddressFamilies')).toContain('AF_UNIX');
+    // A watchdog kill must be able to end the process: no custom signal that Node could catch.
+    expect(unit.Service?.WatchdogSignal).toBeUndefined();
+  });
+
   it('keeps the host mount namespace (mounts of /rN must reach the host) and a minimal bounding set', () => {
     // Each of these gives the service its own mount namespace: a mount made by the bot would then
     // stay invisible to the host and to rNlxd.service.
