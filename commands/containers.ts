@@ -41,7 +41,8 @@ export async function containersOrWhy(context: {
 export const containers = defineQuery({
   kind: 'query',
   name: 'containers',
-  description: 'Every container on every resource, on the host that is Primary for it',
+  description:
+    'Every container on every resource, on the host that is Primary for it (both in a split-brain)',
   options: [
     {
       name: 'resource',
@@ -69,11 +70,16 @@ export const containers = defineQuery({
     const fields: MessageField[] = [];
     let problems = 0;
     let count = 0;
+    // A resource listed once per host is Primary on both: a split-brain, each side with its own LXD.
+    const sidesOf = (name: string) =>
+      view.resources.filter((r) => r.name === name && r.primaryOn !== null).map((r) => r.primaryOn);
+    const split = [...new Set(view.resources.map((r) => r.name))].filter((name) => sidesOf(name).length > 1);
     for (const resource of view.resources) {
       if (args.resource !== undefined && resource.name !== args.resource) continue;
       if (args.host !== undefined && resource.primaryOn !== args.host) continue;
+      const both = split.includes(resource.name);
       const list = view.containers
-        .filter((c) => c.resource === resource.name)
+        .filter((c) => c.resource === resource.name && (!both || c.host === resource.primaryOn))
         .sort((a, b) => a.name.localeCompare(b.name));
       count += list.length;
       let value: string;
@@ -86,8 +92,18 @@ export const containers = defineQuery({
       } else {
         value = list.length === 0 ? 'No containers.' : list.map((c) => describeContainer(c, now)).join('\n');
       }
-      fields.push({ label: `${resource.name} on ${resource.primaryOn ?? 'no host'}`, value });
+      fields.push({
+        label: `${resource.name} on ${resource.primaryOn ?? 'no host'}${both ? ' (split-brain: Primary on both)' : ''}`,
+        value,
+      });
     }
+    const warnings = split
+      .filter((name) => args.resource === undefined || name === args.resource)
+      .map(
+        (name) =>
+          `⚠️ ${name} is Primary on both ${sidesOf(name).join(' and ')} (split-brain): each side's containers are listed. Recover with \`splitbrain ${name} victim <host>\`: the victim's changes since the split are discarded.`,
+      );
+    problems += warnings.length;
     const running = view.containers.filter(
       (c) =>
         c.status === 'Running' &&
@@ -98,7 +114,9 @@ export const containers = defineQuery({
       title: 'Containers',
       tone: problems > 0 ? 'warning' : 'info',
       host: context.host,
-      body: fields.length === 0 ? 'Nothing matches.' : `${running} of ${count} running.`,
+      body: [...warnings, fields.length === 0 ? 'Nothing matches.' : `${running} of ${count} running.`].join(
+        '\n',
+      ),
       fields,
     };
   },

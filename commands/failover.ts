@@ -18,9 +18,10 @@ import {
   type ResourceSettings,
 } from '../src/app/command-registry.js';
 import type { HostState, ResourceState } from '../src/core/host-state.js';
-import { INCIDENT_TITLES } from '../src/core/incidents.js';
 import { own } from '../src/core/lookup.js';
 import type { Plan, PlanStep, StepAction } from '../src/core/operation.js';
+import { formatKiB } from '../src/core/rules.js';
+import { blockedText, type CheckResult, checkLine, clipLine, plural } from '../src/core/text.js';
 import type { PreflightCheck } from '../src/ports/host.js';
 import { containersOrWhy } from './containers.js';
 
@@ -44,20 +45,27 @@ function forcedPlan(
 ): Plan {
   const target = world.target ?? context.host;
   const other = [context.host, world.peerName].find((h) => h !== undefined && h !== target) ?? 'the peer';
-  const checks: { name: string; ok: boolean; detail: string }[] = [];
-  const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+  const checks: CheckResult[] = [];
+  const check = (name: string, ok: boolean, detail: string, reason?: string, impliedBy?: string[]) =>
+    checks.push({
+      name,
+      ok,
+      detail,
+      ...(reason === undefined ? {} : { reason }),
+      ...(impliedBy === undefined ? {} : { impliedBy }),
+    });
   const mine = own(world.hosts.find((h) => h.host === target)?.resources ?? {}, resource);
   const theirs = world.hosts.find((h) => h.host === other);
   check(
     'target view',
     mine !== undefined,
     mine === undefined ? `no DRBD view of ${resource} on ${target}` : `${target} sees ${resource}`,
+    `${target} has no DRBD view of ${resource}`,
   );
-  check(
-    'target Secondary',
-    mine?.fields.role === 'Secondary',
-    `${target} is ${mine?.fields.role ?? 'unknown'}`,
-  );
+  const myRole = mine?.fields.role ?? 'unknown';
+  check('target Secondary', myRole === 'Secondary', `${target} is ${myRole}`, `${target} is ${myRole}`, [
+    'target view',
+  ]);
   const connection = mine?.connections[other]?.fields.connection ?? 'gone';
   check(
     'peer not connected',
@@ -65,6 +73,7 @@ function forcedPlan(
     connection === 'Connected'
       ? `${target} is Connected to ${other}: use a planned failover`
       : `${target} → ${other}: ${connection}`,
+    `${other} is still connected (use a planned failover)`,
   );
   const theirRole = own(theirs?.resources ?? {}, resource)?.fields.role;
   check(
@@ -75,12 +84,12 @@ function forcedPlan(
       : theirRole === 'Primary'
         ? `${other} answers over the peer link and is Primary: forcing ${target} would make a split-brain`
         : `${other} answers and is ${theirRole ?? `not running ${resource}`}`,
+    `${other} is Primary`,
   );
-  const disk =
-    Object.values(mine?.devices ?? {})
-      .map((d) => d.fields.disk ?? '?')
-      .join('/') || 'unknown';
-  check('UpToDate data', disk === 'UpToDate', `${target}: ${disk}`);
+  const disk = disksOf(mine);
+  check('UpToDate data', disk === 'UpToDate', `${target}: ${disk}`, `${target}'s disk is ${disk}`, [
+    'target view',
+  ]);
   const fence = world.fences.find((f) => f.key === resource);
   if (fence !== undefined) {
     check(
@@ -91,15 +100,13 @@ function forcedPlan(
         : fence.holder === null
           ? 'free: it will be taken'
           : `held by ${fence.holder}`,
+      fence.error !== undefined ? 'fence lock unknown' : `fence lock held by ${fence.holder ?? 'nobody'}`,
     );
   }
-  const pre = world.preflight;
-  if (pre === null || 'unreachable' in pre)
-    check('target ready', false, pre === null ? 'not asked' : pre.unreachable);
-  else for (const c of pre) check(`${target}: ${c.name}`, c.ok, c.detail);
-  const lines = checks.map((c) => `${c.ok ? '✅' : '❌'} ${c.name}: ${c.detail}`).join('\n');
+  preflightChecks(world.preflight, target, check);
+  const lines = checks.map(checkLine).join('\n');
   if (checks.some((c) => !c.ok)) {
-    throw new CommandError(`Forced failover of ${resource} is blocked by its pre-flight checks:\n${lines}`);
+    throw new CommandError(blockedText(`Forced failover ${resource} → ${target}`, checks));
   }
   const on = { resource };
   const steps: PlanStep[] = [
@@ -146,13 +153,44 @@ function forcedPlan(
     summary: `${other} is gone: ${target} takes the fence lock of ${resource}, becomes Primary without its peer and starts the services. If ${other} was in fact alive and writing, this makes a split-brain; its changes would be lost in the recovery.`,
     fields: [{ label: 'Pre-flight', value: lines }],
     facts: {
-      [`${resource} on ${target}`]: mine?.fields.role ?? '?',
+      [`${resource} on ${target}`]: myRole,
       [`${resource} ${target} → ${other}`]: connection,
       [`${resource} on ${other}`]: theirRole ?? 'no answer',
     },
     steps,
     typedConfirmation: resource,
   };
+}
+
+/** A resource's disk states on one host ("UpToDate", "UpToDate/Outdated"), "unknown" without a view. */
+function disksOf(state: ResourceState | undefined): string {
+  return (
+    Object.values(state?.devices ?? {})
+      .map((d) => d.fields.disk ?? 'unknown')
+      .join('/') || 'unknown'
+  );
+}
+
+/** The target's own answer to "can you take it" (mount point, LXD daemon, binaries). */
+function preflightChecks(
+  pre: FailoverWorld['preflight'],
+  target: string,
+  check: (name: string, ok: boolean, detail: string, reason?: string, impliedBy?: string[]) => void,
+): void {
+  if (pre === null) {
+    check('target ready', false, `${target} was not asked`, `${target} was not asked`, ['target']);
+  } else if ('unreachable' in pre) {
+    check(
+      'target ready',
+      false,
+      `${target} could not be asked: ${pre.unreachable}`,
+      `${target} did not answer`,
+      ['target reachable'],
+    );
+  } else {
+    for (const c of pre)
+      check(`${target}: ${c.name}`, c.ok, c.detail, `${target} ${c.name}: ${clipLine(c.detail, 60)}`);
+  }
 }
 
 function primaryOf(hosts: readonly HostState[], resource: string): string[] {
@@ -179,27 +217,22 @@ export async function observeFailover(
   return { hosts, peerName: context.peerName, source, target, view, preflight, fences, splitBrainOpen };
 }
 
-interface Check {
-  readonly name: string;
-  readonly ok: boolean;
-  readonly detail: string;
-}
-
 function replication(state: ResourceState | undefined, peer: string) {
   const connection = state?.connections[peer];
   const peerDevices = Object.values(connection?.peerDevices ?? {});
   return {
     connection: connection?.fields.connection ?? 'unknown',
-    replication: peerDevices.map((pd) => pd.fields.replication ?? '?').join('/') || 'none',
-    peerDisk: peerDevices.map((pd) => pd.fields['peer-disk'] ?? '?').join('/') || 'unknown',
-    disk:
-      Object.values(state?.devices ?? {})
-        .map((d) => d.fields.disk ?? '?')
-        .join('/') || 'unknown',
+    replication: peerDevices.map((pd) => pd.fields.replication ?? 'unknown').join('/') || 'none',
+    peerDisk: peerDevices.map((pd) => pd.fields['peer-disk'] ?? 'unknown').join('/') || 'unknown',
+    disk: disksOf(state),
     resyncing: peerDevices.some(
       (pd) => pd.resync !== undefined || /^(Sync|PausedSync)/.test(pd.fields.replication ?? ''),
     ),
-    outOfSyncKiB: peerDevices.reduce((sum, pd) => sum + (pd.resync?.outOfSyncKiB ?? 0), 0),
+    // Blocks an online verify found stay out of sync until a resync: the counter says so.
+    outOfSyncKiB: peerDevices.reduce(
+      (sum, pd) => sum + (pd.resync?.outOfSyncKiB ?? (Number(pd.fields['out-of-sync'] ?? '0') || 0)),
+      0,
+    ),
   };
 }
 
@@ -254,68 +287,119 @@ export const failover = defineChange({
       );
     }
     if (args.force) return forcedPlan(resource, settings, world, context);
-    const checks: Check[] = [];
-    const check = (name: string, ok: boolean, detail: string) => checks.push({ name, ok, detail });
+    const checks: CheckResult[] = [];
+    const check = (name: string, ok: boolean, detail: string, reason?: string, impliedBy?: string[]) =>
+      checks.push({
+        name,
+        ok,
+        detail,
+        ...(reason === undefined ? {} : { reason }),
+        ...(impliedBy === undefined ? {} : { impliedBy }),
+      });
     const { source, target } = world;
     const primaries = primaryOf(world.hosts, resource);
+    // The side the services would leave: the Primary, or, when there is no single one, the host
+    // that is not the target (so every line below names real hosts).
+    const pair = [context.host, world.peerName, ...world.hosts.map((h) => h.host)].filter(
+      (h): h is string => h !== undefined,
+    );
+    const from = source ?? pair.find((h) => h !== target) ?? context.host;
+    // The other side of the pair from `from`: the target, unless the target is wrong (the Primary
+    // itself), so the replication lines below always describe the real pair.
+    const to =
+      target !== null && target !== from ? target : (pair.find((h) => h !== from) ?? 'the other host');
+    const splitBrain = ['no split-brain'];
     check(
       'one Primary',
       source !== null,
       source !== null
         ? `${source} is Primary`
         : primaries.length === 0
-          ? 'no host is Primary'
-          : `${primaries.join(' and ')} are all Primary`,
+          ? `no host is Primary: ${resource} runs nowhere, there is nothing to move`
+          : `${primaries.join(' and ')} are both Primary`,
+      primaries.length === 0 ? 'no host is Primary' : 'both hosts are Primary',
+      splitBrain,
     );
     check(
       'target',
-      target !== null && target !== source,
+      target !== null && !primaries.includes(target),
       target === null
-        ? 'no other host known (peer link not configured?)'
-        : target === source
+        ? 'no other host known: no peer is configured'
+        : primaries.includes(target)
           ? `${target} is already Primary`
           : target,
+      target === null ? 'no other host known' : `${target} is already Primary`,
+      splitBrain,
     );
-    const sourceState = own(world.hosts.find((h) => h.host === source)?.resources ?? {}, resource);
+    const sourceState = own(world.hosts.find((h) => h.host === from)?.resources ?? {}, resource);
     const targetHost = world.hosts.find((h) => h.host === target);
+    const toHost = world.hosts.find((h) => h.host === to);
+    const targetName = target ?? 'the other host';
     check(
       'target reachable',
       targetHost !== undefined,
       targetHost !== undefined
-        ? `${target} answers over the peer link and runs the bot`
-        : `${target ?? 'the target'} did not answer over the peer link`,
+        ? `${targetName} answers over the peer link and runs the bot`
+        : `${targetName} did not answer over the peer link`,
+      `${targetName} did not answer`,
+      ['target'],
     );
-    const r = replication(sourceState, target ?? '');
-    const t = replication(own(targetHost?.resources ?? {}, resource), source ?? '');
+    const r = replication(sourceState, to);
+    const t = replication(own(toHost?.resources ?? {}, resource), from);
     check(
       'connected',
       r.connection === 'Connected',
-      `${source ?? '?'} → ${target ?? '?'}: ${r.connection}, replication ${r.replication}`,
+      `${from} → ${to}: ${r.connection}, replication ${r.replication}${r.connection === 'StandAlone' ? ' (DRBD will not reconnect by itself)' : ''}`,
+      `not connected (${r.connection})`,
+      [...splitBrain, 'target reachable'],
     );
+    const resyncing = r.resyncing || t.resyncing;
+    // Each host's own view of its disk; the source's view of the peer when the target did not answer.
+    const targetDisk = toHost === undefined ? r.peerDisk : t.disk;
+    const badDisks = [
+      { disk: r.disk, says: `${from}'s disk is ${r.disk}` },
+      { disk: targetDisk, says: `${to}'s disk is ${targetDisk}` },
+      // Connected, the source must see the same: a peer disk it does not see UpToDate is not yet one.
+      ...(toHost !== undefined && r.connection === 'Connected' && targetDisk === 'UpToDate'
+        ? [{ disk: r.peerDisk, says: `${from} sees ${to}'s disk as ${r.peerDisk}` }]
+        : []),
+    ].filter((d) => d.disk !== 'UpToDate');
     check(
       'disks UpToDate',
-      r.disk === 'UpToDate' && r.peerDisk === 'UpToDate' && t.disk === 'UpToDate',
-      `${source}: ${r.disk}, ${target}: ${t.disk}`,
+      badDisks.length === 0,
+      `${from}: ${r.disk}, ${to}: ${targetDisk}${badDisks.some((d) => d.says.includes(' sees ')) ? ` (${from} sees ${r.peerDisk})` : ''}`,
+      badDisks.map((d) => d.says).join(', '),
+      [
+        // A resync target is Inconsistent until it ends; an unknown disk is one nobody could ask.
+        ...(resyncing ? ['no resync'] : []),
+        ...(badDisks.every((d) => /unknown/i.test(d.disk)) ? ['target reachable', 'connected'] : []),
+      ],
     );
     check(
       'no resync',
-      !r.resyncing && !t.resyncing && r.outOfSyncKiB === 0,
-      r.resyncing || t.resyncing
+      !resyncing && r.outOfSyncKiB === 0,
+      resyncing
         ? `a resync is running (${r.replication}); wait for it to finish`
-        : 'out-of-sync 0',
+        : r.outOfSyncKiB > 0
+          ? `${formatKiB(r.outOfSyncKiB)} out of sync`
+          : 'nothing out of sync',
+      resyncing ? 'a resync is running' : `${formatKiB(r.outOfSyncKiB)} out of sync`,
     );
+    // Two Primaries that are not connected have both written: that is a split-brain whether or not
+    // DRBD's helper reported it (it is not called when usermode_helper is disabled).
+    const diverged = primaries.length > 1 && r.connection !== 'Connected';
+    const recover = `recover first: \`splitbrain ${resource} victim <host>\` discards the victim's changes since the split (\`containers ${resource}\` shows what runs on each side)`;
     check(
       'no split-brain',
-      !world.splitBrainOpen && r.connection !== 'StandAlone',
+      !world.splitBrainOpen && !diverged,
       world.splitBrainOpen
-        ? `an open ${INCIDENT_TITLES.connection} incident saw a split-brain: recover first (splitbrain)`
-        : 'none seen',
+        ? `an open split-brain incident; ${recover}`
+        : diverged
+          ? `${primaries.join(' and ')} are both Primary and not connected; ${recover}`
+          : 'none seen',
+      'split-brain not recovered',
     );
-    const pre = world.preflight;
-    if (pre === null) check('target ready', false, 'could not ask the target');
-    else if ('unreachable' in pre)
-      check('target ready', false, `${target} could not be asked: ${pre.unreachable}`);
-    else for (const c of pre) check(`${target}: ${c.name}`, c.ok, c.detail);
+    preflightChecks(world.preflight, targetName, check);
     const fence = world.fences.find((f) => f.key === resource);
     if (fence !== undefined) {
       check(
@@ -326,13 +410,19 @@ export const failover = defineChange({
           : fence.holder === null
             ? 'free'
             : `held by ${fence.holder}`,
+        fence.error !== undefined ? 'fence lock unknown' : `fence lock held by ${fence.holder ?? 'nobody'}`,
       );
     }
     if ('unavailable' in world.view)
-      check('containers', false, `could not list them: ${world.view.unavailable}`);
-    const lines = checks.map((c) => `${c.ok ? '✅' : '❌'} ${c.name}: ${c.detail}`).join('\n');
+      check(
+        'containers',
+        false,
+        `could not list them: ${world.view.unavailable}`,
+        'containers could not be listed',
+      );
+    const lines = checks.map(checkLine).join('\n');
     if (checks.some((c) => !c.ok) || source === null || target === null || 'unavailable' in world.view) {
-      throw new CommandError(`Failover of ${resource} is blocked by its pre-flight checks:\n${lines}`);
+      throw new CommandError(blockedText(`Failover ${resource}`, checks));
     }
     const running = world.view.containers
       .filter((c) => c.resource === resource && c.host === source && c.status === 'Running')
@@ -346,7 +436,7 @@ export const failover = defineChange({
       step(
         'stop-containers',
         source,
-        `Stop ${names.length} container${names.length === 1 ? '' : 's'} (${names.join(', ')})`,
+        `Stop ${plural(names.length, 'container')} (${names.join(', ')})`,
         {
           kind: 'containers-stop',
           ...on,
@@ -410,11 +500,11 @@ export const failover = defineChange({
       name: 'failover',
       title: `failover ${resource}: ${source} → ${target}`,
       resource,
-      summary: `${resource} and its ${names.length} running container${names.length === 1 ? '' : 's'} move from ${source} to ${target}. Services are down from the first container stop until the last one runs on ${target}.`,
+      summary: `${resource} and its ${plural(names.length, 'running container')} move from ${source} to ${target}. Services are down from the first container stop until the last one runs on ${target}.`,
       fields: [{ label: 'Pre-flight', value: lines }],
       facts: {
-        [`${resource} on ${source}`]: sourceState?.fields.role ?? '?',
-        [`${resource} on ${target}`]: own(targetHost?.resources ?? {}, resource)?.fields.role ?? '?',
+        [`${resource} on ${source}`]: sourceState?.fields.role ?? 'unknown',
+        [`${resource} on ${target}`]: own(targetHost?.resources ?? {}, resource)?.fields.role ?? 'unknown',
         [`${resource} connection`]: r.connection,
         [`${resource} disks`]: `${r.disk}/${t.disk}`,
         [`${resource} running containers`]: names.join(',') || 'none',

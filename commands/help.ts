@@ -16,7 +16,11 @@ export const help = defineQuery({
       body: 'Commands that change something show their plan first; nothing runs before it is confirmed (and approved, where the policy says so).',
       fields: context.commands.map((c) => ({
         label: usage(c),
-        value: `${c.description}${c.kind === 'change' ? ' (changes things: plan, confirmation, approval)' : ''}`,
+        value: [
+          `${c.description}${c.kind === 'change' ? ' (changes things: plan, confirmation, approval)' : ''}`,
+          // A flag is easy to mistype as a word (`failover r0 force` names a host "force").
+          ...c.options.filter((o) => o.type === 'boolean').map((o) => `\`--${o.name}\`: ${o.description}`),
+        ].join('\n'),
       })),
     };
   },

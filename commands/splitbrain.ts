@@ -16,6 +16,7 @@ import type { HostState } from '../src/core/host-state.js';
 import { own } from '../src/core/lookup.js';
 import type { PlanStep, StepAction } from '../src/core/operation.js';
 import { formatDuration } from '../src/core/rules.js';
+import { blockedText, type CheckResult } from '../src/core/text.js';
 import { containersOrWhy } from './containers.js';
 
 export interface SplitBrainWorld {
@@ -70,34 +71,54 @@ export const splitbrain = defineChange({
     const settings = own(context.resources, resource);
     if (settings === undefined) throw new CommandError(`No resource ${resource} in the configuration.`);
     const names = world.hosts.map((h) => h.host);
-    if (!names.includes(victim)) {
-      throw new CommandError(
-        `${victim} is not a host of this pair (${names.join(', ')}) or did not answer over the peer link.`,
-      );
-    }
-    const survivor = names.find((h) => h !== victim);
-    if (survivor === undefined || world.hosts.length < 2) {
-      throw new CommandError(
-        `Both hosts must answer to recover a split-brain; only ${names.join(', ')} did.`,
-      );
-    }
+    const survivor = [context.host, world.peerName, ...names].find(
+      (h): h is string => h !== undefined && h !== victim,
+    );
     const sides = world.hosts.map((h) => {
       const r = own(h.resources, resource);
       const peer = h.host === victim ? survivor : victim;
       return {
         host: h.host,
-        role: r?.fields.role ?? '?',
+        role: r?.fields.role ?? 'unknown',
         disk:
           Object.values(r?.devices ?? {})
-            .map((d) => d.fields.disk ?? '?')
-            .join('/') || '?',
-        connection: r?.connections[peer]?.fields.connection ?? 'StandAlone',
+            .map((d) => d.fields.disk ?? 'unknown')
+            .join('/') || 'unknown',
+        connection:
+          (peer === undefined ? undefined : r?.connections[peer]?.fields.connection) ?? 'StandAlone',
       };
     });
-    const standalone = sides.some((s) => s.connection === 'StandAlone');
-    if (world.since === null && !standalone) {
+    const standalone = sides.filter((s) => s.connection === 'StandAlone').map((s) => s.host);
+    const bothAnswer = survivor !== undefined && names.includes(victim) && names.includes(survivor);
+    const checks: CheckResult[] = [
+      {
+        name: 'both hosts answer',
+        ok: bothAnswer,
+        detail: bothAnswer
+          ? `${victim} and ${survivor} answered`
+          : `only ${names.join(' and ') || 'no host'} answered over the peer link; both must, to recover a split-brain`,
+        reason: `${[victim, survivor].filter((h) => h !== undefined && !names.includes(h)).join(' and ') || 'the other host'} did not answer`,
+      },
+      {
+        name: 'split-brain',
+        ok: world.since !== null || standalone.length > 0,
+        detail:
+          world.since !== null
+            ? `open split-brain incident since ${formatDuration(world.now - world.since)} ago`
+            : standalone.length > 0
+              ? `${standalone.join(' and ')} StandAlone`
+              : 'none: the hosts are connected',
+        reason: 'no split-brain to recover',
+        impliedBy: ['both hosts answer'],
+      },
+    ];
+    if (!bothAnswer || survivor === undefined || checks.some((c) => !c.ok)) {
       throw new CommandError(
-        `No split-brain on ${resource}: ${sides.map((s) => `${s.host} ${s.role}, ${s.connection}`).join('; ')}.`,
+        blockedText(
+          `Split-brain recovery ${resource}`,
+          checks,
+          sides.map((s) => `• ${s.host}: ${s.role}, disk ${s.disk}, ${s.connection}`),
+        ),
       );
     }
     const victimSide = sides.find((s) => s.host === victim);

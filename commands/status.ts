@@ -6,19 +6,20 @@ import type { ResourceState } from '../src/core/host-state.js';
 import { INCIDENT_TITLES } from '../src/core/incidents.js';
 import type { MessageField, Tone } from '../src/core/message.js';
 import { formatDuration, formatKiB } from '../src/core/rules.js';
+import { formatTime, MESSAGE_TIME_ZONE, plural } from '../src/core/text.js';
 
 function describe(resource: ResourceState): { text: string; healthy: boolean } {
   const lines: string[] = [];
-  const role = resource.fields.role ?? '?';
-  const disks = Object.values(resource.devices).map((d) => d.fields.disk ?? '?');
+  const role = resource.fields.role ?? 'role unknown';
+  const disks = Object.values(resource.devices).map((d) => d.fields.disk ?? 'unknown');
   lines.push(`${role}, disk ${disks.join('/') || '—'}`);
   let healthy = disks.every((d) => d === 'UpToDate');
   for (const conn of Object.values(resource.connections)) {
-    const state = conn.fields.connection ?? '?';
+    const state = conn.fields.connection ?? 'connection unknown';
     const peerDevices = Object.values(conn.peerDevices);
-    const replication = peerDevices.map((pd) => pd.fields.replication ?? '?').join('/');
-    const peerDisks = peerDevices.map((pd) => pd.fields['peer-disk'] ?? '?').join('/');
-    let line = `${conn.peer}: ${state}, ${conn.fields.role ?? '?'}, peer disk ${peerDisks || '—'}, ${replication || 'no replication'}`;
+    const replication = peerDevices.map((pd) => pd.fields.replication ?? 'unknown').join('/');
+    const peerDisks = peerDevices.map((pd) => pd.fields['peer-disk'] ?? 'unknown').join('/');
+    let line = `${conn.peer}: ${state}, ${conn.fields.role ?? 'role unknown'}, peer disk ${peerDisks || '—'}, ${replication || 'no replication'}`;
     for (const pd of peerDevices) {
       if (pd.resync?.donePercent !== undefined) {
         line += `, resync ${pd.resync.donePercent.toFixed(1)}%`;
@@ -68,7 +69,7 @@ export const status = defineQuery({
     for (const incident of open) {
       fields.push({
         label: `Open incident: ${incident.resource} ${INCIDENT_TITLES[incident.family]}`,
-        value: `${incident.latest.text} (for ${formatDuration(now - incident.openedAt)}, ${incident.changes} changes)`,
+        value: `${incident.latest.text} (for ${formatDuration(now - incident.openedAt)}, ${plural(incident.changes, 'change')})`,
       });
     }
     // The last few that ended, so "what happened tonight" is one command.
@@ -103,14 +104,16 @@ export const status = defineQuery({
             ? `unknown: ${fence.error}`
             : fence.holder === null
               ? 'free'
-              : `held by ${fence.holder}${fence.expiresAt === null ? '' : ` until ${new Date(fence.expiresAt).toISOString()}`}`;
+              : `held by ${fence.holder}${fence.expiresAt === null ? '' : ` until ${formatTime(fence.expiresAt, MESSAGE_TIME_ZONE, { sameDayAs: now })}`}`;
         fields.push({ label: `Fence ${fence.key}`, value, short: true });
       }
     }
+    // A status answer is information, not the end of an incident: healthy is "info", never
+    // "resolved" (that label belongs to an incident that ended).
     const tone: Tone = open.some((i) => i.severity === 'critical')
       ? 'critical'
       : allHealthy && open.length === 0
-        ? 'resolved'
+        ? 'info'
         : 'warning';
     return {
       title: wanted === undefined ? 'DRBD status' : `DRBD status of ${wanted}`,
@@ -120,7 +123,7 @@ export const status = defineQuery({
         fields.length === 0
           ? 'No DRBD resources seen yet.'
           : allHealthy && open.length === 0
-            ? 'All resources healthy.'
+            ? '✅ All resources healthy.'
             : '',
       fields,
     };

@@ -326,10 +326,22 @@ export function canonicalCommand(
   return words.join(' ');
 }
 
+/**
+ * The syntax as it is really typed: a boolean is the flag `--force` (a bare word would be taken as
+ * the next positional value: `failover r0 force` names a host "force"), and an option introduced by
+ * a filler word shows the word and what follows it: `failover <resource> [to <host>] [--force]`,
+ * `splitbrain <resource> victim <host>`.
+ */
 export function usage(definition: CommandDefinition): string {
   return [
     definition.name.replace('-', ' '),
-    ...definition.options.map((o) => (o.required ? `<${o.name}>` : `[${o.name}]`)),
+    ...definition.options.map((o) => {
+      if (o.type === 'boolean') return `[--${o.name}]`;
+      const word =
+        definition.fillers?.includes(o.name) === true ? `${o.name} <${o.names ?? 'value'}>` : undefined;
+      if (word !== undefined) return o.required ? word : `[${word}]`;
+      return o.required ? `<${o.name}>` : `[${o.name}]`;
+    }),
   ].join(' ');
 }
 

@@ -42,7 +42,12 @@ export async function localContainers(
   return view;
 }
 
-/** Merge this host's view with the peer's (undefined: the peer did not answer, with why). */
+/**
+ * Merge this host's view with the peer's (or why the peer did not answer). A resource is normally
+ * Primary on one host and listed from there. While both hosts are Primary (a split-brain) each side
+ * runs its own LXD daemon, so the resource is listed once per side with that side's containers: the
+ * operator sees which side runs the services before choosing the victim.
+ */
 export function mergeContainerViews(
   own: ContainersView,
   peer: ContainersView | { readonly unreachable: string },
@@ -58,11 +63,18 @@ export function mergeContainerViews(
       ),
     };
   }
-  const resources = own.resources.map((r) => {
-    if (r.primaryOn !== null) return r;
-    return peer.resources.find((p) => p.name === r.name && p.primaryOn !== null) ?? r;
-  });
-  const fromPeer = new Set(resources.filter((r) => r.primaryOn === peerName).map((r) => r.name));
+  const resources: ContainersView['resources'][number][] = [];
+  const fromPeer = new Set<string>();
+  for (const r of own.resources) {
+    const theirs = peer.resources.find((p) => p.name === r.name && p.primaryOn !== null);
+    if (r.primaryOn === null) {
+      resources.push(theirs ?? r);
+    } else {
+      resources.push(r);
+      if (theirs !== undefined) resources.push(theirs);
+    }
+    if (theirs?.primaryOn === peerName) fromPeer.add(r.name);
+  }
   return {
     resources,
     containers: [...own.containers, ...peer.containers.filter((c) => fromPeer.has(c.resource))],

@@ -26,6 +26,11 @@ export interface MessageAction {
 }
 
 export interface Message {
+  /**
+   * One short line: what happened or what is blocked ("Failover r0 blocked: split-brain not
+   * recovered"). The details belong in the body or the fields; a title of several lines is split by
+   * `oneLineTitle` (the renderers do it) so the title never carries a whole checklist.
+   */
   readonly title: string;
   readonly tone: Tone;
   /** The host that observed it (the pair has two, so this always matters). */
@@ -66,4 +71,22 @@ export const TONE_LABELS = {
 
 export function hexColour(tone: Tone): string {
   return `#${TONE_COLOURS[tone].toString(16).padStart(6, '0')}`;
+}
+
+/**
+ * The message with a one-line title: anything after the title's first line becomes the start of
+ * the body. A CommandError's text ("Failover r0 blocked: …" then its checklist) arrives as a title;
+ * every renderer applies this, so chat titles (Discord: 256 characters) never carry a list.
+ */
+export function oneLineTitle(message: Message): Message {
+  const cut = message.title.indexOf('\n');
+  if (cut < 0) return message;
+  const rest = message.title.slice(cut + 1).trim();
+  const body = [rest, message.body ?? ''].filter((s) => s !== '').join('\n');
+  return { ...message, title: message.title.slice(0, cut).trim(), ...(body === '' ? {} : { body }) };
+}
+
+/** A reply from one piece of text: its first line is the title, the rest the body. */
+export function textMessage(text: string, tone: Tone): Message {
+  return oneLineTitle({ title: text, tone });
 }

@@ -15,6 +15,7 @@ import {
   samePerson,
 } from './policy.js';
 import { formatDuration } from './rules.js';
+import { formatTime, MESSAGE_TIME_ZONE } from './text.js';
 
 /** One thing a step does, as data. Run by the app's step runner on the step's host. */
 export type StepAction =
@@ -396,8 +397,15 @@ export function formatMs(ms: number): string {
   return ms < 1_000 ? `${Math.round(ms)} ms` : `${(ms / 1_000).toFixed(1)} s`;
 }
 
-/** The plan message: the same message is edited as the request moves on. */
-export function operationMessage(op: Operation, team: readonly Member[]): Message {
+/**
+ * The plan message: the same message is edited as the request moves on. `zone`: the zone its times
+ * are shown in (default MESSAGE_TIME_ZONE), named beside them.
+ */
+export function operationMessage(
+  op: Operation,
+  team: readonly Member[],
+  options: { readonly zone?: string } = {},
+): Message {
   const plan = op.plan;
   const byId = new Map(op.steps.map((s) => [s.id, s]));
   const lines = plan.steps.map((step) => stepLine(byId.get(step.id), step));
@@ -426,7 +434,11 @@ export function operationMessage(op: Operation, team: readonly Member[]): Messag
     short: true,
   });
   if (isOpen(op.state)) {
-    fields.push({ label: 'Expires', value: new Date(op.expiresAt).toISOString(), short: true });
+    fields.push({
+      label: 'Expires',
+      value: formatTime(op.expiresAt, options.zone ?? MESSAGE_TIME_ZONE, { sameDayAs: op.requestedAt }),
+      short: true,
+    });
   }
   const from = plan.downtime === undefined ? undefined : byId.get(plan.downtime.from);
   const to = plan.downtime === undefined ? undefined : byId.get(plan.downtime.to);
@@ -458,10 +470,36 @@ export function operationMessage(op: Operation, team: readonly Member[]): Messag
     title: `${plan.title}: ${STATE_TITLES[op.state]}${op.state === 'succeeded' ? total : ''}`,
     tone: STATE_TONES[op.state],
     resource: plan.resource,
-    body: [plan.summary, op.reason === undefined ? '' : `*${op.reason}*`].filter((s) => s !== '').join('\n'),
+    body: [plan.summary, op.reason === undefined ? '' : emphasiseFirstLine(op.reason)]
+      .filter((s) => s !== '')
+      .join('\n'),
     fields,
     ...(actions.length > 0 ? { actions } : {}),
   };
+}
+
+/**
+ * Bold works within one line on every platform: a reason that carries a checklist (a plan blocked
+ * when checked again) has its first line bold and the list as it is.
+ */
+function emphasiseFirstLine(text: string): string {
+  const [first = '', ...rest] = text.split('\n');
+  return [first.trim() === '' ? '' : `*${first.trim()}*`, ...rest].filter((l) => l !== '').join('\n');
+}
+
+/**
+ * What the requester is told once the plan is posted: the next step as it really is. A plan
+ * confirmed by typing has no Confirm button, so it names the words to type instead.
+ */
+export function requestAnswer(op: Operation): string {
+  const typed = op.plan.typedConfirmation;
+  const next =
+    op.state !== 'awaiting-confirmation'
+      ? `It needs ${approvalsWanted(op.policy.approvals)}`
+      : typed === undefined
+        ? 'Check it and press Confirm'
+        : `Check it, then type \`confirm ${op.id} ${typed}\` to confirm (there is no button for this one)`;
+  return `Plan ${op.id} posted. ${next}; nothing runs before that.`;
 }
 
 /** Which facts differ between the plan and a fresh look, as "fact: was X, now Y". */

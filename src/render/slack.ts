@@ -1,7 +1,9 @@
 // Message → Slack Block Kit. The blocks sit in an attachment so the message gets a coloured bar per
 // tone; `text` is the fallback Slack shows in notifications and screen readers.
 
-import { hexColour, type Message, TONE_EMOJI, TONE_LABELS } from '../core/message.js';
+import { hexColour, type Message, oneLineTitle, TONE_EMOJI, TONE_LABELS } from '../core/message.js';
+import { clipLine, fitText, formatTime } from '../core/text.js';
+import { type RenderOptions, zoneOf } from './options.js';
 
 export interface SlackRendered {
   readonly text: string;
@@ -11,65 +13,88 @@ export interface SlackRendered {
 
 export type SlackBlock = Readonly<Record<string, unknown>>;
 
-/** Slack's limits: section text 3000 chars, 10 fields of 2000, 25 elements per actions block. */
-const MAX_TEXT = 3_000;
-const MAX_FIELDS = 10;
-const MAX_BUTTONS = 25;
+/**
+ * Slack's limits: section text 3000 characters, 10 fields of 2000 per section, 25 elements per
+ * actions block, 50 blocks per message. Longer text is shortened line by line (fitText), so a
+ * failed check is never what gets cut.
+ */
+export const SLACK_LIMITS = {
+  sectionText: 3_000,
+  fieldsPerSection: 10,
+  fieldText: 2_000,
+  buttons: 25,
+  blocks: 50,
+  buttonText: 75,
+  buttonValue: 2_000,
+} as const;
 
 /** Characters Slack's mrkdwn treats as control characters must be escaped in text we did not write. */
 export function escapeMrkdwn(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
-}
-
-function context(message: Message): string {
+function context(message: Message, zone: string): string {
   return [
     message.host === undefined ? undefined : `host *${escapeMrkdwn(message.host)}*`,
     message.resource === undefined || message.resource === null
       ? undefined
       : `resource *${escapeMrkdwn(message.resource)}*`,
-    message.at === undefined
-      ? undefined
-      : `<!date^${Math.floor(Date.parse(message.at) / 1000)}^{date_short_pretty} {time_secs}|${message.at}>`,
+    message.at === undefined ? undefined : formatTime(message.at, zone),
   ]
     .filter((part) => part !== undefined)
     .join(' · ');
 }
 
-export function renderSlack(message: Message): SlackRendered {
+function fieldText(label: string, value: string): string {
+  const head = `*${clipLine(escapeMrkdwn(label), 200)}*\n`;
+  return `${head}${fitText(escapeMrkdwn(value === '' ? '—' : value), SLACK_LIMITS.fieldText - head.length)}`;
+}
+
+export function renderSlack(input: Message, options: RenderOptions = {}): SlackRendered {
+  const message = oneLineTitle(input);
   const emoji = TONE_EMOJI[message.tone];
   const title = `${emoji} *${TONE_LABELS[message.tone]}* ${escapeMrkdwn(message.title)}`;
-  const blocks: SlackBlock[] = [{ type: 'section', text: { type: 'mrkdwn', text: clip(title, MAX_TEXT) } }];
-  const meta = context(message);
+  const blocks: SlackBlock[] = [
+    { type: 'section', text: { type: 'mrkdwn', text: clipLine(title, SLACK_LIMITS.sectionText) } },
+  ];
+  const meta = context(message, zoneOf(options));
   if (meta !== '') blocks.push({ type: 'context', elements: [{ type: 'mrkdwn', text: meta }] });
   if (message.body !== undefined && message.body !== '') {
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: clip(escapeMrkdwn(message.body), MAX_TEXT) },
+      text: { type: 'mrkdwn', text: fitText(escapeMrkdwn(message.body), SLACK_LIMITS.sectionText) },
     });
   }
+  const actions = (message.actions ?? []).slice(0, SLACK_LIMITS.buttons);
   const fields = message.fields ?? [];
-  for (let i = 0; i < fields.length; i += MAX_FIELDS) {
-    blocks.push({
+  // Room for the field sections within the block limit (the actions block comes last).
+  const room = SLACK_LIMITS.blocks - blocks.length - (actions.length > 0 ? 1 : 0);
+  const sections: SlackBlock[] = [];
+  for (let i = 0; i < fields.length; i += SLACK_LIMITS.fieldsPerSection) {
+    sections.push({
       type: 'section',
-      fields: fields.slice(i, i + MAX_FIELDS).map((f) => ({
+      fields: fields.slice(i, i + SLACK_LIMITS.fieldsPerSection).map((f) => ({
         type: 'mrkdwn',
-        text: clip(`*${escapeMrkdwn(f.label)}*\n${escapeMrkdwn(f.value)}`, 2_000),
+        text: fieldText(f.label, f.value),
       })),
     });
   }
-  const actions = (message.actions ?? []).slice(0, MAX_BUTTONS);
+  if (sections.length > room) {
+    const left = fields.length - (room - 1) * SLACK_LIMITS.fieldsPerSection;
+    sections.splice(room - 1, sections.length, {
+      type: 'section',
+      text: { type: 'mrkdwn', text: `… ${left} more fields not shown` },
+    });
+  }
+  blocks.push(...sections);
   if (actions.length > 0) {
     blocks.push({
       type: 'actions',
       elements: actions.map((a) => ({
         type: 'button',
         action_id: `drbd:${a.id}`,
-        text: { type: 'plain_text', text: clip(a.label, 75) },
-        value: clip(a.command, 2_000),
+        text: { type: 'plain_text', text: clipLine(a.label, SLACK_LIMITS.buttonText) },
+        value: clipLine(a.command, SLACK_LIMITS.buttonValue),
         ...(a.style === 'primary' || a.style === 'danger' ? { style: a.style } : {}),
       })),
     });
@@ -77,7 +102,7 @@ export function renderSlack(message: Message): SlackRendered {
   const where = [message.resource, message.host].filter((p) => p !== undefined && p !== null).join(' on ');
   const text = `${emoji} ${TONE_LABELS[message.tone]}: ${message.title}${where === '' ? '' : ` (${where})`}`;
   return {
-    text: clip(text, MAX_TEXT),
+    text: clipLine(text, SLACK_LIMITS.sectionText),
     blocks: [],
     attachments: [{ color: hexColour(message.tone), blocks }],
   };

@@ -1,8 +1,10 @@
 // Message → plain text, for logs, the terminal console and the daily digest's fallback.
 
-import { type Message, TONE_LABELS } from '../core/message.js';
+import { type Message, oneLineTitle, TONE_LABELS } from '../core/message.js';
 
-export function renderText(message: Message): string {
+/** No time: the console shows a message as it arrives, and log lines carry their own. */
+export function renderText(input: Message): string {
+  const message = oneLineTitle(input);
   const where = [message.resource ?? undefined, message.host === undefined ? undefined : `on ${message.host}`]
     .filter((p) => p !== undefined)
     .join(' ');
@@ -16,7 +18,7 @@ export function renderText(message: Message): string {
             .split('\n')
             .map((l) => `    ${l}`)
             .join('\n')}`
-        : `  ${field.label}: ${field.value}`,
+        : `  ${field.label}: ${field.value === '' ? '—' : field.value}`,
     );
   }
   for (const action of message.actions ?? []) lines.push(`  [${action.label}] → ${action.command}`);

@@ -2,6 +2,7 @@
 // LXD daemons, containers): the planned switchover moves every running container, pre-flight
 // refuses a pair in resync, a device held open stops the demotion and everything is taken back,
 // a start that fails on the target sends the services back to the source.
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../commands/index.js';
@@ -12,15 +13,20 @@ import { localContainers, mergeContainerViews } from '../../src/app/containers.j
 import { createLogger } from '../../src/app/log.js';
 import { Operations } from '../../src/app/operations.js';
 import { runAction } from '../../src/app/steps.js';
+import { type Message, oneLineTitle } from '../../src/core/message.js';
 import type { Member } from '../../src/core/policy.js';
 import { HostWatcher } from '../../src/core/watcher.js';
 import type { PlatformName } from '../../src/ports/chat.js';
+import { renderDiscord } from '../../src/render/discord.js';
+import { escapeMrkdwn, renderSlack } from '../../src/render/slack.js';
+import { renderText } from '../../src/render/text.js';
 import { SimulatedContainers } from '../../src/sim/containers.js';
 import { SimulatedHost } from '../../src/sim/host.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
 import { commandContext } from '../commands/context.js';
 import { onCleanup, tempDir } from '../helpers/cleanup.js';
 import { MemoryLockStore } from '../helpers/memory-lock.js';
+import { discordProblems, placeholders, slackProblems, visibleText } from '../render/limits.js';
 
 const logger = createLogger({ level: 'silent', format: 'json' });
 const TEAM: Member[] = [
@@ -240,7 +246,8 @@ describe('failover r0 on the simulator', () => {
     s.pair.linkDown('r0');
     s.pair.linkUp('r0');
     const answer = await s.say('failover r0');
-    expect(answer.title).toMatch(/^Failover of r0 is blocked by its pre-flight checks:/);
+    // A short title naming the deciding check; the checklist follows it (the body, once rendered).
+    expect(answer.title).toMatch(/^Failover r0 blocked: a resync is running\n/);
     expect(answer.title).toMatch(/❌ no resync: a resync is running/);
     expect(s.platform.posts).toHaveLength(0);
   });
@@ -360,7 +367,7 @@ describe('failover r0 --force on the simulator', () => {
     const s = await setup({ self: 'beta' });
     s.pair.linkDown('r0');
     const answer = await s.say('failover r0 --force');
-    expect(answer.title).toMatch(/^Forced failover of r0 is blocked by its pre-flight checks:/);
+    expect(answer.title).toMatch(/^Forced failover r0 → beta blocked: alpha is Primary\n/);
     expect(answer.title).toMatch(
       /❌ peer not Primary: alpha answers over the peer link and is Primary: forcing beta would make a split-brain/,
     );
@@ -402,6 +409,156 @@ describe('splitbrain r0 victim beta on the simulator', () => {
 
   it('refuses when there is no split-brain', async () => {
     const s = await setup();
-    expect((await s.say('splitbrain r0 victim beta')).title).toMatch(/^No split-brain on r0: /);
+    expect((await s.say('splitbrain r0 victim beta')).title).toMatch(
+      /^Split-brain recovery r0 blocked: no split-brain to recover\n/,
+    );
+  });
+});
+
+/** A refusal as every platform shows it: within limits, no placeholders, each failed line whole. */
+function expectReadableEverywhere(message: Message): void {
+  const shown = oneLineTitle(message);
+  const failed = (shown.body ?? '').split('\n').filter((l) => l.startsWith('❌'));
+  expect(failed.length).toBeGreaterThan(0);
+  expect(placeholders(visibleText(shown))).toEqual([]);
+  const slack = renderSlack(message);
+  expect(slackProblems(slack)).toEqual([]);
+  const slackText = JSON.stringify(slack);
+  for (const line of failed) expect(slackText).toContain(JSON.stringify(escapeMrkdwn(line)).slice(1, -1));
+  const discord = renderDiscord(message);
+  expect(discordProblems(discord)).toEqual([]);
+  expect(discord.embeds[0]?.title).toBe(`⚠️ WARNING ${shown.title}`);
+  for (const line of failed) expect(discord.embeds[0]?.description).toContain(line);
+  const text = renderText(message);
+  expect(placeholders(text)).toEqual([]);
+  for (const line of failed) expect(text).toContain(line);
+}
+
+describe('blocked plans on the simulator, as each platform shows them', () => {
+  it('a split-brain (both Primary, StandAlone): the title says so, no "? → alpha" or "null: unknown"', async () => {
+    const s = await setup();
+    s.pair.splitBrain('r0');
+    const answer = await s.say('failover r0');
+    expect(oneLineTitle(answer).title).toBe('Failover r0 blocked: split-brain not recovered');
+    expect(answer.title).toMatch(/❌ no split-brain: alpha and beta are both Primary and not connected/);
+    expect(answer.title).toContain('`splitbrain r0 victim <host>`');
+    expect(answer.title).not.toMatch(/\? →|null:/);
+    expectReadableEverywhere(answer);
+    expect(s.platform.posts).toHaveLength(0);
+  });
+
+  it('the peer is down: the title names the host that did not answer', async () => {
+    const s = await setup({ peerDown: true });
+    const answer = await s.say('failover r0');
+    expect(oneLineTitle(answer).title).toBe('Failover r0 blocked: beta did not answer');
+    expect(answer.title).toMatch(/❌ target ready: beta could not be asked: connect ECONNREFUSED/);
+    expectReadableEverywhere(answer);
+  });
+
+  it('the replication link is down: not connected, with the state DRBD reports', async () => {
+    const s = await setup();
+    s.pair.linkDown('r0');
+    const answer = await s.say('failover r0');
+    expect(oneLineTitle(answer).title).toMatch(/^Failover r0 blocked: not connected \(\w+\)/);
+    expectReadableEverywhere(answer);
+  });
+
+  it('a forced failover while the peer answers as Primary, and a recovery without a split-brain', async () => {
+    const s = await setup({ self: 'beta' });
+    s.pair.linkDown('r0');
+    expectReadableEverywhere(await s.say('failover r0 --force'));
+    s.pair.linkUp('r0');
+    expectReadableEverywhere(await s.say('splitbrain r0 victim beta'));
+  });
+});
+
+describe('containers while both hosts are Primary (split-brain)', () => {
+  it("lists each side's containers, so the operator sees where the services run before choosing the victim", async () => {
+    const dir = tempDir();
+    const pair = SimulatedPair.init(join(dir, 'drbd'), {
+      hosts: ['alpha', 'beta'],
+      resources: [{ name: 'r0', minor: 0 }],
+      primary: { r0: 'alpha' },
+    });
+    pair.splitBrain('r0');
+    // Each side mounted its own copy of /r0 and started its own LXD daemon: two databases that
+    // diverged at the split. alpha still runs web1 and db1; on beta only db1 was started.
+    const lxd = (host: 'alpha' | 'beta', running: readonly string[]) => {
+      const own = join(dir, host);
+      mkdirSync(own);
+      SimulatedContainers.init(
+        own,
+        ['db1', 'web1'].map((name, i) => ({
+          name,
+          resource: 'r0',
+          status: running.includes(name) ? ('Running' as const) : ('Stopped' as const),
+          device: 'eth0',
+          parent: 'p',
+          ipv4: [`198.51.100.${10 + i}`],
+          ipv6: [],
+        })),
+        { mounted: { r0: host }, lxd: { r0: host } },
+      );
+      return new SimulatedContainers(own, host);
+    };
+    const runtimes = { alpha: lxd('alpha', ['db1', 'web1']), beta: lxd('beta', ['db1']) };
+    const stateOf = (host: string) => {
+      pair.tick();
+      const w = new HostWatcher(host);
+      for (const line of pair.eventsNow(host)) w.feed(line, Date.now());
+      return w.watch.state;
+    };
+    expect([pair.role('alpha', 'r0'), pair.role('beta', 'r0')]).toEqual(['Primary', 'Primary']);
+    const view = mergeContainerViews(
+      await localContainers(runtimes.alpha, stateOf('alpha'), ['r0'], 'alpha'),
+      await localContainers(runtimes.beta, stateOf('beta'), ['r0'], 'beta'),
+      'beta',
+    );
+    expect(view.resources).toEqual([
+      { name: 'r0', primaryOn: 'alpha' },
+      { name: 'r0', primaryOn: 'beta' },
+    ]);
+    const context: CommandContext = { ...commandContext(view), host: 'alpha', peerName: 'beta' };
+    const handler = commandHandler(context, logger);
+    const reply = await handler(
+      {
+        platform: 'slack',
+        text: 'containers',
+        userId: 'UALICE',
+        userName: 'alice',
+        roles: [],
+        channelId: 'C1',
+        source: 'slash-command',
+      },
+      { update: async () => {} },
+    );
+    const message = reply.message;
+    expect(message.tone).toBe('warning');
+    expect(message.body).toMatch(/^⚠️ r0 is Primary on both alpha and beta \(split-brain\)/);
+    expect(message.body).toContain('`splitbrain r0 victim <host>`');
+    expect(message.body).toMatch(/3 of 4 running\.$/);
+    expect(
+      message.fields?.map((f) => [
+        f.label,
+        f.value.split('\n').map((l) => l.split(' ').slice(0, 2).join(' ')),
+      ]),
+    ).toEqual([
+      ['r0 on alpha (split-brain: Primary on both)', ['`db1` Running,', '`web1` Running,']],
+      ['r0 on beta (split-brain: Primary on both)', ['`db1` Running,', '`web1` Stopped']],
+    ]);
+    // Only one side asked for it: `containers --host=beta` is the victim candidate's view.
+    const beta = await handler(
+      {
+        platform: 'slack',
+        text: 'containers --host=beta',
+        userId: 'UALICE',
+        userName: 'alice',
+        roles: [],
+        channelId: 'C1',
+        source: 'slash-command',
+      },
+      { update: async () => {} },
+    );
+    expect(beta.message.fields?.map((f) => f.label)).toEqual(['r0 on beta (split-brain: Primary on both)']);
   });
 });

@@ -5,6 +5,7 @@ import {
   expireIfDue,
   type Operation,
   operationMessage,
+  requestAnswer,
 } from '../../src/core/operation.js';
 import { type Actor, BASE_POLICY, type Member } from '../../src/core/policy.js';
 
@@ -229,6 +230,70 @@ describe('the plan message', () => {
     );
     expect(done.fields?.find((f) => f.label.startsWith('Output of lxc start web1'))?.value).toBe(
       '`Error: Failed to start device "eth0"`',
+    );
+  });
+
+  it('shows the expiry in one zone, named, without a date on the day it was asked', () => {
+    const open = operationMessage(operation(), team);
+    expect(open.fields?.find((f) => f.label === 'Expires')?.value).toBe('03:10 UTC');
+    const late = operationMessage(
+      operation({
+        requestedAt: Date.parse('2026-11-29T23:55:00Z'),
+        expiresAt: Date.parse('2026-11-30T00:05:00Z'),
+      }),
+      team,
+      { zone: 'Europe/Berlin' },
+    );
+    expect(late.fields?.find((f) => f.label === 'Expires')?.value).toBe('01:05 CET');
+    const acrossMidnight = operationMessage(
+      operation({
+        requestedAt: Date.parse('2026-11-29T23:55:00Z'),
+        expiresAt: Date.parse('2026-11-30T00:05:00Z'),
+      }),
+      team,
+    );
+    expect(acrossMidnight.fields?.find((f) => f.label === 'Expires')?.value).toBe('2026-11-30 00:05 UTC');
+    for (const field of open.fields ?? []) expect(field.value).not.toMatch(/\d{4}-\d\d-\d\dT/);
+  });
+
+  it('a plan confirmed by typing offers no Confirm button and its answer says what to type', () => {
+    const typed = operation({
+      plan: { ...operation().plan, typedConfirmation: 'r0' },
+      policy: { ...BASE_POLICY, approvals: 2 },
+    });
+    const message = operationMessage(typed, team);
+    expect(message.actions?.map((a) => a.label)).toEqual(['Cancel']);
+    expect(message.fields?.find((f) => f.label === 'To confirm')?.value).toBe('type `confirm 0a1b2c3d r0`');
+    expect(requestAnswer(typed)).toBe(
+      'Plan 0a1b2c3d posted. Check it, then type `confirm 0a1b2c3d r0` to confirm (there is no button for this one); nothing runs before that.',
+    );
+    expect(requestAnswer(typed)).not.toMatch(/press/i);
+    expect(requestAnswer(operation())).toBe(
+      'Plan 0a1b2c3d posted. Check it and press Confirm; nothing runs before that.',
+    );
+    const approvals = (n: number) =>
+      requestAnswer(
+        operation({ state: 'awaiting-approval', policy: { ...BASE_POLICY, confirm: false, approvals: n } }),
+      );
+    expect(approvals(1)).toBe('Plan 0a1b2c3d posted. It needs one approval; nothing runs before that.');
+    expect(approvals(2)).toBe('Plan 0a1b2c3d posted. It needs 2 approvals; nothing runs before that.');
+  });
+
+  it('a reason carrying a checklist is bold on its first line only (bold does not span lines)', () => {
+    const aborted = operationMessage(
+      operation({
+        state: 'aborted',
+        finishedAt: T0 + 1_000,
+        reason:
+          'Nothing was run: Failover r0 blocked: a resync is running\n✅ one Primary: alpha is Primary\n❌ no resync: a resync is running',
+      }),
+      team,
+    );
+    expect(aborted.body).toBe(
+      'web1 is Running on alpha.\n*Nothing was run: Failover r0 blocked: a resync is running*\n✅ one Primary: alpha is Primary\n❌ no resync: a resync is running',
+    );
+    expect(operationMessage(operation({ state: 'expired', reason: 'nobody finished it' }), team).body).toBe(
+      'web1 is Running on alpha.\n*nobody finished it*',
     );
   });
 

@@ -10,6 +10,7 @@ import type { Notification } from '../../src/core/notification.js';
 import { renderDiscord } from '../../src/render/discord.js';
 import { escapeMrkdwn, renderSlack } from '../../src/render/slack.js';
 import { renderText } from '../../src/render/text.js';
+import { discordProblems, slackProblems } from './limits.js';
 
 const GOLDEN = join(import.meta.dirname, '../fixtures/golden');
 const AT = '2026-11-29T10:07:00.020Z';
@@ -47,6 +48,32 @@ const SAMPLES: Record<string, Message> = {
     actions: [
       { id: 'confirm', label: 'Confirm', command: 'failover r0 confirm 7f3a', style: 'danger' },
       { id: 'cancel', label: 'Cancel', command: 'failover r0 cancel 7f3a' },
+    ],
+    at: AT,
+  },
+  // A CommandError's text as the command handler answers it: title, then the checklist.
+  'blocked-failover': {
+    title: [
+      'Failover r0 blocked: split-brain not recovered',
+      '❌ one Primary: alpha and beta are both Primary',
+      '✅ target reachable: beta answers over the peer link and runs the bot',
+      '❌ connected: alpha → beta: StandAlone, replication unknown (DRBD will not reconnect by itself)',
+      '❌ no split-brain: alpha and beta are both Primary and not connected; recover first: `splitbrain r0 victim <host>`',
+      '✅ fence lock: free',
+    ].join('\n'),
+    tone: 'warning',
+  },
+  'healthy-status': {
+    title: 'DRBD status',
+    tone: 'info',
+    host: 'alpha',
+    body: '✅ All resources healthy.',
+    fields: [
+      {
+        label: 'r0 on alpha',
+        value: 'Primary, disk UpToDate\nbeta: Connected, Secondary, peer disk UpToDate, Established',
+      },
+      { label: 'Fence r0', value: 'held by alpha until 10:08 UTC', short: true },
     ],
     at: AT,
   },
@@ -92,7 +119,7 @@ describe('renderer rules', () => {
   it('carries the observing host on every platform', () => {
     const message = SAMPLES['split-brain-incident'] as Message;
     expect(JSON.stringify(renderSlack(message))).toContain('host *alpha*');
-    expect(renderDiscord(message).embeds[0]?.footer?.text).toBe('host alpha · r0');
+    expect(renderDiscord(message).embeds[0]?.footer?.text).toBe('host alpha · r0 · 2026-11-29 10:07 UTC');
     expect(renderText(message)).toContain('on alpha');
   });
 
@@ -122,5 +149,86 @@ describe('renderer rules', () => {
     expect(renderDiscord(long).embeds[0]?.description?.length).toBeLessThanOrEqual(4_096);
     const section = renderSlack(long).attachments[0]?.blocks[1] as { text: { text: string } };
     expect(section.text.text.length).toBeLessThanOrEqual(3_000);
+  });
+});
+
+describe('titles, labels and times', () => {
+  it('a title of several lines becomes a one-line title and a body, on every platform', () => {
+    const message = SAMPLES['blocked-failover'] as Message;
+    const slack = renderSlack(message);
+    const [title, body] = (slack.attachments[0]?.blocks ?? []) as { text: { text: string } }[];
+    expect(title?.text.text).toBe('⚠️ *WARNING* Failover r0 blocked: split-brain not recovered');
+    expect(body?.text.text.split('\n')).toHaveLength(5);
+    expect(slack.text).toBe('⚠️ WARNING: Failover r0 blocked: split-brain not recovered');
+    const embed = renderDiscord(message).embeds[0];
+    expect(embed?.title).toBe('⚠️ WARNING Failover r0 blocked: split-brain not recovered');
+    expect(embed?.description?.split('\n')[0]).toBe('❌ one Primary: alpha and beta are both Primary');
+    expect(renderText(message).split('\n')[0]).toBe(
+      '[WARNING] Failover r0 blocked: split-brain not recovered',
+    );
+  });
+
+  it('a healthy status is INFO, not RESOLVED', () => {
+    const message = SAMPLES['healthy-status'] as Message;
+    expect(renderSlack(message).text).toBe('ℹ️ INFO: DRBD status (alpha)');
+    expect(renderText(message)).not.toContain('RESOLVED');
+  });
+
+  it("shows the message's time in one zone, named, on Slack and Discord", () => {
+    const message = SAMPLES['split-brain-incident'] as Message;
+    const context = renderSlack(message).attachments[0]?.blocks.find((b) => b.type === 'context');
+    expect(JSON.stringify(context)).toContain('2026-11-29 10:07 UTC');
+    expect(JSON.stringify(context)).not.toContain('<!date');
+    expect(renderDiscord(message, { zone: 'Europe/Berlin' }).embeds[0]?.footer?.text).toBe(
+      'host alpha · r0 · 2026-11-29 11:07 CET',
+    );
+    expect(renderSlack(message, { zone: 'Europe/Berlin' }).attachments[0]?.blocks[1]).toMatchObject({
+      elements: [{ text: 'host *alpha* · resource *r0* · 2026-11-29 11:07 CET' }],
+    });
+  });
+
+  it('a body or field too long for Slack is shortened line by line, keeping the failed lines', () => {
+    const lines = Array.from({ length: 80 }, (_, i) => `✅ check ${i}: ${'z'.repeat(50)} <fine> & well`);
+    lines.splice(70, 0, '❌ beta: LXD daemon: no systemd unit r0lxd.service <&>');
+    const message: Message = {
+      title: 'Failover r0 blocked: beta LXD daemon',
+      tone: 'warning',
+      body: lines.join('\n'),
+      fields: [{ label: 'Pre-flight', value: lines.join('\n') }],
+    };
+    const slack = renderSlack(message);
+    expect(slackProblems(slack)).toEqual([]);
+    const blocks = slack.attachments[0]?.blocks as { text?: { text: string }; fields?: { text: string }[] }[];
+    const escaped = escapeMrkdwn('❌ beta: LXD daemon: no systemd unit r0lxd.service <&>');
+    expect(blocks[1]?.text?.text).toContain(escaped);
+    expect(blocks[2]?.fields?.[0]?.text).toContain(escaped);
+    // No entity is cut in half by the shortening.
+    expect(JSON.stringify(slack)).not.toMatch(/&(a|am|l|g)…/);
+    const discord = renderDiscord(message);
+    expect(discordProblems(discord)).toEqual([]);
+    expect(discord.embeds[0]?.fields?.[0]?.value).toContain(
+      '❌ beta: LXD daemon: no systemd unit r0lxd.service <&>',
+    );
+  });
+
+  it('more fields than a platform takes: the rest is counted, not silently lost', () => {
+    const message: Message = {
+      title: 'Containers',
+      tone: 'info',
+      fields: Array.from({ length: 30 }, (_, i) => ({ label: `r${i} on alpha`, value: 'No containers.' })),
+    };
+    const discord = renderDiscord(message);
+    expect(discordProblems(discord)).toEqual([]);
+    expect(discord.embeds[0]?.fields?.at(-1)).toEqual({
+      name: 'More',
+      value: '6 more fields not shown',
+      inline: false,
+    });
+    const blocks = renderSlack({
+      ...message,
+      fields: Array.from({ length: 600 }, () => ({ label: 'a', value: 'b' })),
+    }).attachments[0]?.blocks;
+    expect(blocks?.length).toBeLessThanOrEqual(50);
+    expect(JSON.stringify(blocks?.at(-1))).toMatch(/more fields not shown/);
   });
 });
