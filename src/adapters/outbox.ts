@@ -8,7 +8,14 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../app/log.js';
-import { type Choice, chooseNext, type OutboxEntry, withoutAbsorbed } from '../core/delivery.js';
+import {
+  type Choice,
+  chooseNext,
+  type OutboxEntry,
+  type RefState,
+  withoutAbsorbed,
+} from '../core/delivery.js';
+import type { DeliveryRecord, Takeover } from '../core/delivery-record.js';
 import { SEVERITIES } from '../core/notification.js';
 import { type ChatPlatform, DeliveryError, PLATFORM_NAMES, type PlatformName } from '../ports/chat.js';
 import { backoffDelay } from './events2-source.js';
@@ -27,7 +34,7 @@ const OUTBOX_RECORD = z.union([
       key: z.string().min(1),
       platform: z.enum(PLATFORM_NAMES),
       channel: z.string().min(1),
-      op: z.enum(['open', 'reply', 'update-parent', 'post']),
+      op: z.enum(['open', 'reply', 'update-parent', 'post', 'amend']),
       incidentKey: z.string().optional(),
       message: z.looseObject({ title: z.string(), tone: z.enum([...SEVERITIES, 'resolved']) }),
       resource: z.string().nullable(),
@@ -61,6 +68,12 @@ export interface OutboxOptions {
    * alerts still go out, with a note (fail open). Without a gate this instance always sends.
    */
   readonly gate?: (entry: OutboxEntry) => Gate;
+  /**
+   * The pair's delivery record: every change of the outbox (and every confirmed send) is handed
+   * here, and awaited, before the outbox goes on. In particular a send is recorded as started before
+   * it starts, so an instance that takes over knows which post may have gone out.
+   */
+  readonly record?: (records: readonly DeliveryRecord[]) => Promise<void>;
 }
 
 export type Gate = { readonly send: true; readonly note?: string } | { readonly send: false };
@@ -85,6 +98,11 @@ function parentKey(platform: PlatformName, channel: string, incidentKey: string)
   return `${platform}:${channel}:${incidentKey}`;
 }
 
+/** Messages whose key and covers are remembered, so an edit can carry them in its metadata. */
+const REMEMBERED_MESSAGES = 2_000;
+/** Named messages (pair changes, folded ones) whose location is kept for amendments. */
+const MAX_NAMED = 2_000;
+
 export class Outbox {
   readonly #options: OutboxOptions;
   readonly #journal: Journal<Record_>;
@@ -96,6 +114,12 @@ export class Outbox {
   #parents: Record<string, string> = {};
   #seq = 0;
   #stopping = false;
+  /** Sends in progress (a planned hand-over waits for them). */
+  #inflight = 0;
+  /** While paused no send starts (a planned hand-over to the other instance). */
+  #paused = false;
+  /** Platform message id → the key it was posted with and the notifications it covers. */
+  readonly #messages = new Map<string, { readonly key: string; readonly covers: readonly string[] }>();
   #sleepers = new Set<() => void>();
 
   constructor(options: OutboxOptions) {
@@ -124,6 +148,85 @@ export class Outbox {
 
   parentOf(platform: PlatformName, channel: string, incidentKey: string): string | undefined {
     return this.#parents[parentKey(platform, channel, incidentKey)];
+  }
+
+  /** Where incident parents, operation plans and named messages are (for the delivery record). */
+  get parents(): Readonly<Record<string, string>> {
+    return this.#parents;
+  }
+
+  /** The thread a reply of this incident goes to: an operation's, when its parent is inside one. */
+  #threadOf(platform: PlatformName, channel: string, incidentKey: string): string | undefined {
+    return (
+      this.parentOf(platform, channel, `thread:${incidentKey}`) ??
+      this.parentOf(platform, channel, incidentKey)
+    );
+  }
+
+  #refState(platform: PlatformName, channel: string, ref: string): RefState {
+    if (this.parentOf(platform, channel, ref) !== undefined) return 'posted';
+    if (this.parentOf(platform, channel, `summary:${ref}`) !== undefined) return 'posted-summary';
+    return undefined;
+  }
+
+  /** Name a message that exists (an operation's plan message) so replies can be threaded under it. */
+  async setParent(platform: PlatformName, channel: string, key: string, messageId: string): Promise<void> {
+    if (this.parentOf(platform, channel, key) === messageId) return;
+    await this.#setParents({ [parentKey(platform, channel, key)]: messageId });
+  }
+
+  async #setParents(added: Readonly<Record<string, string>>): Promise<void> {
+    let parents = { ...this.#parents, ...added };
+    // Named pair changes and summaries are only amended for a while: keep the newest few thousand.
+    const named = Object.keys(parents).filter((k) => k.includes(':pair:') || k.includes(':summary:'));
+    if (named.length > MAX_NAMED) {
+      const drop = new Set(named.slice(0, named.length - MAX_NAMED / 2));
+      parents = Object.fromEntries(Object.entries(parents).filter(([k]) => !drop.has(k)));
+    }
+    this.#parents = parents;
+    writeFileDurably(this.#statePath, `${JSON.stringify(this.#parents)}\n`);
+    await this.#options.record?.(
+      Object.entries(added).map(([key, messageId]) => ({ parent: { key, messageId } })),
+    );
+  }
+
+  /**
+   * Continue a former leader's deliveries (the pair's delivery record): its message locations, then
+   * its queued entries in their order, behind whatever is queued here.
+   */
+  async adopt(takeover: Pick<Takeover, 'entries' | 'parents'>): Promise<void> {
+    const added = Object.fromEntries(
+      Object.entries(takeover.parents).filter(([key]) => this.#parents[key] === undefined),
+    );
+    if (Object.keys(added).length > 0) await this.#setParents(added);
+    await this.enqueue(takeover.entries);
+  }
+
+  /**
+   * Stop starting sends and wait for those in progress (a planned hand-over: the other instance
+   * continues from the delivery record). `resume()` undoes it.
+   */
+  async pause(timeoutMs: number): Promise<void> {
+    this.#paused = true;
+    const deadline = Date.now() + timeoutMs;
+    while (this.#inflight > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+  }
+
+  resume(): void {
+    this.#paused = false;
+    this.wake();
+  }
+
+  /**
+   * Forget every queued entry without sending it: the other instance, which has them in its copy of
+   * the delivery record, sends them now. Not recorded (the copy must keep them).
+   */
+  async release(): Promise<number> {
+    const entries = this.entries();
+    if (entries.length === 0) return 0;
+    await this.#journal.append(entries.map((e) => ({ del: e.id })));
+    for (const e of entries) this.#entries.delete(e.id);
+    return entries.length;
   }
 
   /** Load what a previous run left and start sending it. */
@@ -200,6 +303,7 @@ export class Outbox {
     if (this.#journal.appended > COMPACT_AFTER && this.#journal.appended > this.#entries.size * 4) {
       await this.#journal.compact(this.entries().map((put) => ({ put })));
     }
+    await this.#options.record?.(records);
   }
 
   #ensureSender(platform: PlatformName, channel: string): void {
@@ -242,6 +346,7 @@ export class Outbox {
     return chooseNext(
       this.#channelEntries(platform, channel),
       (incidentKey) => this.parentOf(platform, channel, incidentKey) !== undefined,
+      (ref) => this.#refState(platform, channel, ref),
     );
   }
 
@@ -265,6 +370,11 @@ export class Outbox {
       choice = this.#choose(platform, channel);
 
       if (choice.type === 'idle') continue;
+      if (choice.type === 'rewrite') {
+        await this.#write([{ put: choice.entry }]);
+        this.#entries.set(choice.entry.id, choice.entry);
+        continue;
+      }
       if (choice.type === 'fold') {
         const [first, ...rest] = choice.merged;
         if (first === undefined) continue;
@@ -299,7 +409,9 @@ export class Outbox {
         await this.#finish(entry);
         continue;
       }
-      const gate = this.#options.gate?.(entry) ?? { send: true };
+      const gate = this.#paused
+        ? ({ send: false } as const)
+        : (this.#options.gate?.(entry) ?? { send: true });
       if (!gate.send) {
         // Not ours to send now (a follower): look again when woken or a little later.
         await this.#sleep(250);
@@ -312,6 +424,7 @@ export class Outbox {
               ...entry,
               message: { ...entry.message, body: `${entry.message.body ?? ''}\n\n${gate.note}`.trim() },
             };
+      this.#inflight += 1;
       try {
         const resumed = entry.sending === true;
         if (!resumed) {
@@ -319,9 +432,10 @@ export class Outbox {
           await this.#write([{ put: marked }]);
           this.#entries.set(marked.id, marked);
         }
-        await this.#deliver(chat, channel, toSend, resumed);
+        const messageId = await this.#deliver(chat, channel, toSend, resumed);
         state.lastSentAt = Date.now();
         failures = 0;
+        if (messageId !== undefined) await this.#options.record?.([{ posted: { id: entry.id, messageId } }]);
         await this.#finish(entry);
         this.#options.onDelivered?.(entry, Date.now());
       } catch (err) {
@@ -360,34 +474,73 @@ export class Outbox {
           'delivery failed; will retry',
         );
         await this.#sleep(delay);
+      } finally {
+        this.#inflight -= 1;
       }
     }
   }
 
-  async #deliver(chat: ChatPlatform, channel: string, entry: OutboxEntry, resumed: boolean): Promise<void> {
+  /** Sends one entry; returns the message it posted or edited (undefined: nothing to edit). */
+  async #deliver(
+    chat: ChatPlatform,
+    channel: string,
+    entry: OutboxEntry,
+    resumed: boolean,
+  ): Promise<string | undefined> {
     const platform = entry.platform;
-    if (entry.op === 'update-parent') {
-      const parent = this.parentOf(platform, channel, entry.incidentKey ?? '');
-      if (parent === undefined) return;
-      await chat.update(channel, parent, entry.message);
-      return;
+    if (entry.op === 'update-parent' || entry.op === 'amend') {
+      const target =
+        entry.op === 'amend'
+          ? this.parentOf(platform, channel, entry.ref ?? '')
+          : this.parentOf(platform, channel, entry.incidentKey ?? '');
+      if (target === undefined) return undefined;
+      const known = this.#messages.get(target);
+      const covers = entry.covers ?? [];
+      if (known !== undefined && covers.length > 0) {
+        const all = [...new Set([...known.covers, ...covers])];
+        this.#remember(target, known.key, all);
+        await chat.update(channel, target, entry.message, { idempotencyKey: known.key, covers: all });
+      } else {
+        await chat.update(channel, target, entry.message);
+      }
+      return target;
     }
     // After a crash mid-send, ask the platform before posting again.
     const already = resumed ? await chat.findPosted(channel, entry.key) : undefined;
     const threadOf =
-      entry.op === 'reply' ? this.parentOf(platform, channel, entry.incidentKey ?? '') : undefined;
+      entry.op === 'reply'
+        ? this.#threadOf(platform, channel, entry.incidentKey ?? '')
+        : entry.op === 'open' && entry.threadKey !== undefined
+          ? this.parentOf(platform, channel, entry.threadKey)
+          : undefined;
     const posted =
       already ??
       (await chat.post(channel, entry.message, {
         idempotencyKey: entry.key,
         ...(threadOf === undefined ? {} : { threadOf }),
+        ...(entry.covers === undefined ? {} : { covers: entry.covers }),
       }));
+    this.#remember(posted.messageId, entry.key, entry.covers ?? []);
+    const named: Record<string, string> = {};
     if (entry.op === 'open' && entry.incidentKey !== undefined) {
-      this.#parents = {
-        ...this.#parents,
-        [parentKey(platform, channel, entry.incidentKey)]: posted.messageId,
-      };
-      writeFileDurably(this.#statePath, `${JSON.stringify(this.#parents)}\n`);
+      named[parentKey(platform, channel, entry.incidentKey)] = posted.messageId;
+      // A parent inside an operation's thread: its replies go to that thread.
+      if (threadOf !== undefined)
+        named[parentKey(platform, channel, `thread:${entry.incidentKey}`)] = threadOf;
+    }
+    if (entry.ref !== undefined) named[parentKey(platform, channel, entry.ref)] = posted.messageId;
+    for (const ref of entry.refs ?? [])
+      named[parentKey(platform, channel, `summary:${ref}`)] = posted.messageId;
+    if (Object.keys(named).length > 0) await this.#setParents(named);
+    return posted.messageId;
+  }
+
+  #remember(messageId: string, key: string, covers: readonly string[]): void {
+    this.#messages.delete(messageId);
+    this.#messages.set(messageId, { key, covers });
+    if (this.#messages.size > REMEMBERED_MESSAGES) {
+      const oldest = this.#messages.keys().next().value;
+      if (oldest !== undefined) this.#messages.delete(oldest);
     }
   }
 

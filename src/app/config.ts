@@ -8,6 +8,7 @@ import { validate as validateCron } from 'node-cron';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { z } from 'zod';
 import { parseSubnet } from '../core/addresses.js';
+import { LEADER_DEFAULTS } from '../core/leader.js';
 import { ALERT_KINDS, SEVERITIES } from '../core/notification.js';
 import { PRINCIPAL_PATTERN } from '../core/policy.js';
 import { PLATFORM_NAMES } from '../ports/chat.js';
@@ -177,9 +178,10 @@ const leaderSchema = z
       .string()
       .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a key such as drbd-chatops-leader')
       .default('drbd-chatops-leader'),
-    leaseMs: z.int().min(500).max(600_000).default(15_000),
-    renewDeadlineMs: z.int().min(300).max(600_000).default(10_000),
-    retryMs: z.int().min(100).max(120_000).default(2_000),
+    // Defaults per lock backend (LEADER_DEFAULTS, filled in by parseConfig); these are the file's.
+    leaseMs: z.int().min(500).max(600_000).default(LEADER_DEFAULTS.file.leaseMs),
+    renewDeadlineMs: z.int().min(300).max(600_000).default(LEADER_DEFAULTS.file.renewDeadlineMs),
+    retryMs: z.int().min(100).max(120_000).default(LEADER_DEFAULTS.file.retryMs),
   })
   .refine((l) => l.leaseMs > l.renewDeadlineMs, {
     message: 'leaseMs must be greater than renewDeadlineMs',
@@ -396,12 +398,7 @@ export const configSchema = z.strictObject({
    * the recipe's r0.lock, r1.lock when the lock command's `status` reads them.
    */
   fences: z.array(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'a lock key')).default([]),
-  leader: leaderSchema.default({
-    key: 'drbd-chatops-leader',
-    leaseMs: 15_000,
-    renewDeadlineMs: 10_000,
-    retryMs: 2_000,
-  }),
+  leader: leaderSchema.default({ key: 'drbd-chatops-leader', ...LEADER_DEFAULTS.file }),
   /** The DRBD resources whose containers the bot manages, by name (r0, r1 …). */
   resources: z
     .record(z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'a DRBD resource name'), resourceSchema)
@@ -502,12 +499,26 @@ function describeValue(value: unknown): string {
   return json === undefined ? String(value) : json.length > 60 ? `${json.slice(0, 57)}...` : json;
 }
 
+/**
+ * The leader timings left out are the lock backend's defaults (LEADER_DEFAULTS: a slow backend such
+ * as a command needs a longer retry than a file or etcd). Only fills in; checks stay with the schema.
+ */
+function withLeaderDefaults(document: unknown): unknown {
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) return document;
+  const { lock, leader } = document as { lock?: unknown; leader?: unknown };
+  const backend = (lock as { backend?: unknown } | undefined)?.backend;
+  if (backend !== 'command' && backend !== 'etcd') return document;
+  if (leader !== undefined && (typeof leader !== 'object' || leader === null || Array.isArray(leader)))
+    return document;
+  return { ...document, leader: { ...LEADER_DEFAULTS[backend], ...(leader as object | undefined) } };
+}
+
 /** Validate an already parsed document; the error names each key, its value and what was expected. */
 export function parseConfig(raw: unknown, source = 'configuration'): Config {
   const document = raw ?? {};
   const secrets = findInlineSecrets(document);
   if (secrets.length > 0) throw new ConfigError(source, secrets);
-  const result = configSchema.safeParse(document);
+  const result = configSchema.safeParse(withLeaderDefaults(document));
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
     const key = issue.path.length === 0 ? '(top level)' : issue.path.map(String).join('.');

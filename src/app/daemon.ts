@@ -15,6 +15,7 @@ import { LxcCli } from '../adapters/lxd.js';
 import { Metrics } from '../adapters/metrics.js';
 import { OperationStore } from '../adapters/operation-store.js';
 import { type Gate, Outbox } from '../adapters/outbox.js';
+import { chores, intake, type PairSituation, voice } from '../core/pair-voice.js';
 import { StatusServer } from '../adapters/status-server.js';
 import { type ConsoleStatus, hostStatus } from '../adapters/web-console/web-console.js';
 import type { OutboxEntry } from '../core/delivery.js';
@@ -44,10 +45,11 @@ import {
 } from './command-registry.js';
 import { type Config, loadConfig } from './config.js';
 import { localContainers, mergeContainerViews } from './containers.js';
+import { DeliveryReplica } from './delivery-replica.js';
 import { LeaderElector } from './leader-elector.js';
 import { createLockStore } from './lock-store.js';
 import type { Logger } from './log.js';
-import { Notifier } from './notifier.js';
+import { Notifier, type OperationThread } from './notifier.js';
 import { Operations } from './operations.js';
 import { PeerLink } from './peer.js';
 import { type ScheduledJob, Scheduler } from './scheduler.js';
@@ -130,6 +132,8 @@ export class Daemon {
   #heldCriticals: Notification[] = [];
   /** The link to the other instance of the pair, when configured. */
   readonly peer: PeerLink | undefined;
+  /** The pair's delivery record, kept by both instances (with a peer link). */
+  readonly replica: DeliveryReplica | undefined;
   readonly operations: Operations;
   readonly #containers: ContainerRuntime | undefined;
   readonly #commands: readonly CommandDefinition[];
@@ -162,6 +166,7 @@ export class Daemon {
       },
       backoff: delivery.retry,
       gate: (entry) => this.#gate(entry),
+      record: (records) => this.replica?.record(records) ?? Promise.resolve(),
       onDelivered: (entry, confirmedAt) =>
         this.metrics.observeDelivery(entry.platform, (confirmedAt - entry.createdAt) / 1_000),
       onFailed: (entry, error) => this.metrics.deliveryFailed(entry.platform, error.retryable),
@@ -225,8 +230,12 @@ export class Daemon {
             stateDir: options.config.stateDir,
             logger: options.logger.child({ part: 'peer' }),
             leading: () => this.elector?.mayAct() ?? true,
-            ingest: (notifications, verify) =>
-              this.notifier.notify(notifications, verify === true ? { verify } : {}),
+            ingest: (notifications) => this.notifier.notify(notifications),
+            receiveLedger: (push) => {
+              if (this.replica === undefined) throw new Error('no delivery record');
+              return this.replica.receive(push);
+            },
+            onReleased: () => this.elector?.attemptNow(),
             adopt: (entries) => this.#adopt(entries),
             localState: () => this.#watch?.watcher.watch.state,
             localContainers: () => this.#localContainers(),
@@ -237,10 +246,28 @@ export class Daemon {
             jobDone: (job, slot) => this.scheduler.record(job, slot),
             onRefused: (reason) => this.metrics.peerRefused(reason),
           });
+    this.replica =
+      this.peer === undefined
+        ? undefined
+        : new DeliveryReplica({
+            self: options.config.host,
+            send: (push) => {
+              if (this.peer === undefined) throw new Error('no peer link');
+              return this.peer.pushLedger(push);
+            },
+            logger: options.logger.child({ part: 'delivery-record' }),
+          });
     this.notifier = new Notifier({
       stateDir: options.config.stateDir,
       routes: options.config.routes,
       outbox: this.outbox,
+      operations: () => this.#operationThreads(),
+      ...(this.replica === undefined
+        ? {}
+        : {
+            record: (records) => this.replica?.record(records) ?? Promise.resolve(),
+            seen: (key) => this.replica?.ledger.seen.has(key) === true,
+          }),
     });
     const repaired = (journal: string) => (torn: TornTail) =>
       this.#logger.warn(
@@ -635,43 +662,89 @@ export class Daemon {
   }
 
   /**
-   * A former leader's unsent deliveries. They may have gone out just before it lost the lease, so
-   * each is checked with the platform before it is posted (by its stable key). Edits of that
-   * leader's incident parents are dropped: this instance has its own threads.
+   * A former leader's unsent deliveries (it comes back as the follower). What the pair's delivery
+   * record shows as posted or queued here already is dropped; an entry whose send it had started is
+   * checked with the platform by its key first. Edits of its incident parents go where the record
+   * says the parents are; those it cannot find are dropped by the outbox.
    */
   async #adopt(entries: readonly OutboxEntry[]): Promise<void> {
+    const ledger = this.replica?.ledger;
+    const fresh = entries.filter((e) => ledger === undefined || !ledger.knows(e));
+    if (fresh.length < entries.length) {
+      this.#logger.info(
+        { handed: entries.length, known: entries.length - fresh.length },
+        'deliveries handed over by the former leader: those already covered are dropped',
+      );
+    }
     await this.outbox.enqueue(
-      entries
-        .filter((e) => e.op !== 'update-parent')
-        .map(({ id: _id, attempts: _a, createdAt: _c, absorbed: _ab, ...e }) => ({ ...e, sending: true })),
+      fresh
+        .filter((e) => ledger !== undefined || e.op !== 'update-parent')
+        .map(({ id: _id, attempts: _a, createdAt: _c, absorbed: _ab, ...e }) =>
+          e.op === 'update-parent' || e.op === 'amend' || e.sending !== true ? e : { ...e, sending: true },
+        ),
     );
+  }
+
+  /** Where this instance stands in its pair now (for the pure decisions of core/pair-voice.ts). */
+  #situation(): PairSituation {
+    const elector = this.elector;
+    const state = elector?.state;
+    return {
+      paired: elector !== undefined,
+      leads: elector?.mayAct() ?? true,
+      leaderless: elector?.leaderless() ?? false,
+      leaderKnown: state?.role === 'follower' && state.leader !== null,
+      peerLink: this.peer !== undefined,
+      pendingForwards: this.peer?.pending ?? 0,
+    };
+  }
+
+  /** Operations running or just finished, with their plan messages: their consequences go there. */
+  #operationThreads(): OperationThread[] {
+    return this.operations.list().flatMap((op) => {
+      const from = op.steps[0]?.startedAt;
+      if (op.messageId === null || from === undefined) return [];
+      if (op.state !== 'running' && op.finishedAt === undefined) return [];
+      return [
+        {
+          id: op.id,
+          command: op.plan.name,
+          resource: op.plan.resource,
+          from,
+          to: op.state === 'running' ? undefined : op.finishedAt,
+          platform: op.channel.platform,
+          channel: op.channel.channelId,
+          messageId: op.messageId,
+        },
+      ];
+    });
   }
 
   /**
    * Every retry period: when no leader can be established, the criticals that waited for one are
    * posted by this instance (fail open); when another instance leads, deliveries left from this
-   * one's own time as leader are handed to it.
+   * one's own time as leader are handed to it. A leader brings its follower's copy of the delivery
+   * record up to date.
    */
   async #pairChores(): Promise<void> {
-    const elector = this.elector;
-    if (elector === undefined || elector.mayAct()) return;
-    if (elector.leaderless()) {
+    const situation = this.#situation();
+    if (situation.leads) this.replica?.heartbeat();
+    const todo = chores(situation);
+    if (todo.postHeld) {
       const waiting = [...this.#heldCriticals, ...((await this.peer?.takeCritical()) ?? [])];
       this.#heldCriticals = [];
       if (waiting.length > 0) await this.notifier.notify(waiting);
       return;
     }
     // Someone else leads and reports its own view of the same changes.
-    if (elector.state.role === 'follower' && elector.state.leader !== null) this.#heldCriticals = [];
-    await this.#handOverLeftovers();
+    if (todo.dropHeld) this.#heldCriticals = [];
+    if (todo.handOver) await this.#handOverLeftovers();
   }
 
   /** A follower that still holds deliveries from its time as leader hands them to the leader. */
   async #handOverLeftovers(): Promise<void> {
-    const elector = this.elector;
     const peer = this.peer;
-    if (elector === undefined || peer === undefined || elector.mayAct() || elector.leaderless()) return;
-    if (this.outbox.depth === 0) return;
+    if (peer === undefined || this.outbox.depth === 0) return;
     try {
       const handed = await this.outbox.handOver((entries) => peer.handOver(entries));
       if (handed > 0) this.#logger.info({ handed }, 'handed unsent deliveries to the leader');
@@ -688,14 +761,9 @@ export class Daemon {
 
   /** May this instance send chat messages now? Leaders send; without any leader, criticals fail open. */
   #gate(entry: OutboxEntry): Gate {
-    const elector = this.elector;
-    if (elector === undefined || elector.mayAct()) return { send: true };
-    if (elector.leaderless() && entry.severity === 'critical') {
-      return {
-        send: true,
-        note: `Sent by ${this.#config.host} without a leader: the lock store cannot elect one, so each host reports its own critical alerts.`,
-      };
-    }
+    const decision = voice(this.#situation(), entry.severity, this.#config.host);
+    if (decision.type === 'send') return { send: true };
+    if (decision.type === 'send-with-note') return { send: true, note: decision.note };
     return { send: false };
   }
 
@@ -720,18 +788,28 @@ export class Daemon {
   }
 
   #onElection(event: ElectionEvent): void {
+    if (event.type === 'became-leader') {
+      // Right away, not behind earlier leadership changes: the announcement goes first, within a
+      // moment of taking the lease, and the delivery record starts a new term.
+      this.replica?.lead();
+    } else if (event.type === 'stepped-down') {
+      this.replica?.follow();
+    }
     // Connecting and disconnecting take time; changes are applied one after another, in order.
     this.#leadership = this.#leadership
       .then(async () => {
         if (event.type === 'became-leader') {
-          // What the old leader may not have posted, and what was waiting for a leader, is ours now,
-          // before anything newer.
-          await this.peer?.takeOver();
-          await this.#startPlatforms();
-          this.outbox.wake();
           await this.#announce(
             `${this.#config.host} leads, token ${event.token}${event.previous === null ? '' : `; previous leader ${event.previous}`}`,
+            undefined,
+            true,
           );
+          this.outbox.wake();
+          await this.#continueRecord();
+          // What this instance had not yet forwarded is its own to post now, after the record.
+          this.peer?.flushNow();
+          this.outbox.wake();
+          await this.#startPlatforms();
         } else if (event.type === 'stepped-down') {
           await this.#stopPlatforms();
         }
@@ -739,17 +817,49 @@ export class Daemon {
       .catch((err: Error) => this.#logger.error({ err }, 'could not apply a leadership change'));
   }
 
+  /**
+   * A new leader continues from the pair's delivery record: the former leader's incidents and pair
+   * view, where its messages are, and what it had queued but not posted (in order). A record that
+   * was not refreshed for longer than the former leader could have gone on alone may be behind it:
+   * then every queued post is checked with the platform by its key before it is posted.
+   */
+  async #continueRecord(): Promise<void> {
+    const replica = this.replica;
+    if (replica === undefined) return;
+    const ledger = replica.ledger;
+    const self = this.#config.host;
+    if (ledger.origin !== '' && ledger.origin !== self) {
+      const { leaseMs, retryMs } = this.#config.leader;
+      const age = replica.mirrorAgeMs();
+      const stale = age !== undefined && age > leaseMs + 2 * retryMs + 2_000;
+      const takeover = ledger.takeover(stale);
+      await this.notifier.adopt(takeover.incidents, takeover.pair);
+      await this.outbox.adopt(takeover);
+      this.#logger.info(
+        { from: ledger.origin, queued: takeover.entries.length, stale, covered: ledger.covered.size },
+        'continuing the delivery record of the former leader',
+      );
+    }
+    ledger.rebase(self, {
+      entries: this.outbox.entries(),
+      parents: this.outbox.parents,
+      incidents: this.notifier.incidents,
+      pair: this.notifier.pairView,
+    });
+    replica.heartbeat();
+  }
+
   /** A leadership change or a hand-over, posted once to every channel the routes name. */
-  async #announce(title: string, key = `leader:${title}`): Promise<void> {
+  async #announce(title: string, key = `leader:${title}`, first = false): Promise<void> {
     const message: Message = { title, tone: 'info', host: this.#config.host, at: new Date().toISOString() };
-    await this.#postToRoutes(message, key);
+    await this.#postToRoutes(message, key, first);
   }
 
   /**
    * One message to every channel of the routes. `key` names it: posts are checked with the platform
    * by key before sending, so a message a former leader already posted is not posted again.
    */
-  async #postToRoutes(message: Message, key: string): Promise<void> {
+  async #postToRoutes(message: Message, key: string, first = false): Promise<void> {
     const channels = new Map(this.#config.routes.map((r) => [`${r.platform}\u0000${r.channel}`, r]));
     await this.outbox.enqueue(
       [...channels.values()].map((route) => ({
@@ -769,6 +879,7 @@ export class Daemon {
         kinds: {},
         changes: 0,
         sending: true,
+        ...(first ? { first: true } : {}),
       })),
     );
   }
@@ -780,26 +891,23 @@ export class Daemon {
   #collect(n: Notification): void {
     this.#onNotification?.(n);
     this.metrics.notified(n.kind, n.severity);
-    const elector = this.elector;
     const peer = this.peer;
-    if (elector !== undefined && !elector.mayAct()) {
-      if (elector.leaderless() && n.severity === 'critical') {
-        // Nobody can lead: post it ourselves, marked with our host name (fail open).
+    switch (intake(this.#situation(), n.severity)) {
+      case 'notify':
+      case 'notify-fail-open':
         this.#toNotifier(n);
         return;
-      }
-      // The leader reports the pair: a follower hands its view over the peer link. Without one,
-      // criticals wait a little in case nobody turns out to lead (see #pairChores).
-      if (peer !== undefined) this.#forward(peer, n);
-      else if (n.severity === 'critical') this.#heldCriticals.push(n);
-      return;
+      case 'forward':
+        // The leader reports the pair; a leader that just took over with older notifications still
+        // queued keeps the order through the same queue.
+        if (peer !== undefined) this.#forward(peer, n);
+        return;
+      case 'hold':
+        this.#heldCriticals.push(n);
+        return;
+      case 'drop':
+        return;
     }
-    if (peer !== undefined && peer.pending > 0) {
-      // Just took over with older notifications still queued: keep the order, through the queue.
-      this.#forward(peer, n);
-      return;
-    }
-    this.#toNotifier(n);
   }
 
   #forward(peer: PeerLink, n: Notification): void {
@@ -858,6 +966,29 @@ export class Daemon {
     }
   }
 
+  /**
+   * A planned stop of the leader: no new send starts, the one in progress finishes, the follower gets
+   * every record, then the lease is released and the follower told so; it takes over within a
+   * moment. What is queued here is the follower's now (it has it in its copy) and is dropped here,
+   * so a later start does not hand it over again. False (nothing changed) when the follower cannot
+   * take it: then this instance flushes as before and the lease is released afterwards.
+   */
+  async #handOverOnStop(): Promise<boolean> {
+    const { elector, replica, peer } = this;
+    if (elector === undefined || replica === undefined || peer === undefined || !elector.mayAct()) return false;
+    await this.outbox.pause(10_000);
+    if (!(await replica.flush(2_000))) {
+      this.#logger.info('the follower does not have the whole delivery record; flushing before handing over');
+      this.outbox.resume();
+      return false;
+    }
+    await elector.stop();
+    await peer.tellReleased();
+    const left = await this.outbox.release();
+    this.#logger.info({ left }, 'handed over to the follower: lease released, queued deliveries are its now');
+    return true;
+  }
+
   async stop(): Promise<void> {
     clearInterval(this.#pairTimer);
     clearInterval(this.#sweepTimer);
@@ -869,7 +1000,10 @@ export class Daemon {
     // Whatever the watcher said last must reach the outbox before it stops.
     await new Promise((r) => setImmediate(r));
     await this.notifier.notify([]);
-    await this.outbox.stop(this.#config.delivery.flushOnStopMs);
+    // A leader with a follower that has the whole delivery record hands over at once instead of
+    // flushing first: the follower posts what is left, after its announcement.
+    const handedOver = await this.#handOverOnStop();
+    await this.outbox.stop(handedOver ? 0 : this.#config.delivery.flushOnStopMs);
     await this.elector?.stop();
     await this.#leadership;
     await this.peer?.stop();

@@ -39,6 +39,8 @@ export class LeaderElector {
   #tickTimer: NodeJS.Timeout | undefined;
   #inflight: Promise<void> | undefined;
   #stopped = false;
+  /** attemptNow() came while an attempt was in flight: make another one as soon as it ends. */
+  #again = false;
 
   constructor(options: LeaderElectorOptions) {
     this.#options = options;
@@ -73,6 +75,20 @@ export class LeaderElector {
       Math.max(50, retryMs / 4),
     );
     this.#attempt();
+  }
+
+  /**
+   * Try to take the lease now instead of at the next retry: the leader said it released it (a
+   * planned stop), so waiting for the next period would only make the pair speechless for longer.
+   * Safe at any time: the store decides, exactly as for a periodic attempt.
+   */
+  attemptNow(): void {
+    if (this.#stopped) return;
+    if (this.#inflight === undefined) {
+      this.#attempt();
+      return;
+    }
+    this.#again = true;
   }
 
   async stop(): Promise<void> {
@@ -133,6 +149,10 @@ export class LeaderElector {
       })
       .finally(() => {
         this.#inflight = undefined;
+        if (this.#again) {
+          this.#again = false;
+          this.#attempt();
+        }
       });
   }
 }

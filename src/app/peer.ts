@@ -1,7 +1,9 @@
 // The pair's peer link, wired: the follower forwards its notifications to the leader (so chat
 // shows both hosts' view), from a durable queue that keeps them until the leader has written them
-// to its own outbox; the leader serves its peer's state for /status. When the follower becomes the
-// leader, what it had not yet forwarded goes into its own notifier instead.
+// to its own outbox (and to the pair's delivery record, which the leader pushes back here as it
+// goes); the leader serves its peer's state for /status. When the follower becomes the leader, what
+// it had not yet forwarded goes into its own notifier instead. A leader that stops on purpose tells
+// the follower it released the lease, so the follower takes over at once.
 
 import { join } from 'node:path';
 import { z } from 'zod';
@@ -9,6 +11,7 @@ import { Journal, readJournal } from '../adapters/journal.js';
 import { OPERATION_RECORD } from '../adapters/operation-store.js';
 import { PeerClient, PeerError, PeerServer, TokenFloor } from '../adapters/peer-link.js';
 import type { OutboxEntry } from '../core/delivery.js';
+import type { DeliveryRecord } from '../core/delivery-record.js';
 import type { HostState } from '../core/host-state.js';
 import { ALERT_KINDS, type Notification, SEVERITIES } from '../core/notification.js';
 import type { Operation, StepAction } from '../core/operation.js';
@@ -18,6 +21,7 @@ import type { StepRun } from '../ports/containers.js';
 import type { PreflightCheck } from '../ports/host.js';
 import type { ContainersView } from './command-registry.js';
 import type { Config } from './config.js';
+import type { LedgerAnswer, LedgerPush } from './delivery-replica.js';
 import type { Logger } from './log.js';
 import { readSecret } from './secrets.js';
 import { StepFailed } from './steps.js';
@@ -129,8 +133,18 @@ const jobSchema = z.strictObject({
   slot: z.iso.datetime(),
 });
 
-/** How long forwarded notifications are kept for a takeover (well beyond lease + delivery time). */
-const RECENT_MS = 5 * 60_000;
+/**
+ * The pair's delivery record, pushed by the leader. Authenticated by the link's signature; the
+ * records are the leader's own outbox records, checked for shape only.
+ */
+const ledgerSchema = z.strictObject({
+  epoch: z.string().min(1).max(200),
+  seq: z.int().min(0),
+  records: z.array(z.record(z.string(), z.unknown())).max(20_000),
+});
+
+/** A push of the delivery record waits at most this long for the follower (it must not hold the leader up). */
+const LEDGER_TIMEOUT_MS = 1_000;
 
 type QueueRecord =
   | { readonly put: { readonly id: number; readonly n: Notification } }
@@ -143,10 +157,14 @@ export interface PeerLinkOptions {
   /** True while this instance leads (and may take the follower's notifications). */
   readonly leading: () => boolean;
   /**
-   * The leader's intake: resolves once the notifications are durably in its outbox. `verify`: they
-   * may have been posted already (by a leader that is gone), so each is checked with the platform.
+   * The leader's intake: resolves once the notifications are durably in its outbox and in the
+   * follower's copy of the delivery record.
    */
-  readonly ingest: (notifications: readonly Notification[], verify?: boolean) => Promise<void>;
+  readonly ingest: (notifications: readonly Notification[]) => Promise<void>;
+  /** The follower's side of the delivery record: the leader's pushes. */
+  readonly receiveLedger?: (push: LedgerPush) => LedgerAnswer;
+  /** The leader released the lease (a planned stop): try to take it now. */
+  readonly onReleased?: () => void;
   /** The leader's intake of a former leader's unsent deliveries. */
   readonly adopt: (entries: readonly OutboxEntry[]) => Promise<void>;
   readonly localState: () => HostState | undefined;
@@ -178,12 +196,6 @@ export class PeerLink {
   #sending: Promise<void> | undefined;
   #stopped = false;
   #failures = 0;
-  /**
-   * What the leader took over the last few minutes. A leader acknowledges a notification once it is
-   * in its outbox, not once it is posted; if it dies in between, the follower that takes over posts
-   * these again, checked by key, so nothing is lost and nothing is posted twice.
-   */
-  #recent: { readonly at: number; readonly n: Notification }[] = [];
 
   constructor(options: PeerLinkOptions) {
     this.#options = options;
@@ -229,6 +241,33 @@ export class PeerLink {
               throw new PeerError(`bad deliveries: ${parsed.error.issues[0]?.message ?? 'invalid'}`, 400);
             await options.adopt(parsed.data.entries as unknown as OutboxEntry[]);
             return { accepted: parsed.data.entries.length };
+          },
+        },
+        {
+          method: 'POST',
+          path: '/v1/ledger',
+          handle: async (body) => {
+            if (options.leading()) throw new PeerError('this instance leads: it keeps its own record', 409);
+            if (options.receiveLedger === undefined) throw new PeerError('no delivery record here', 404);
+            const parsed = ledgerSchema.safeParse(body);
+            if (!parsed.success)
+              throw new PeerError(
+                `bad delivery record: ${parsed.error.issues[0]?.message ?? 'invalid'}`,
+                400,
+              );
+            return options.receiveLedger({
+              epoch: parsed.data.epoch,
+              seq: parsed.data.seq,
+              records: parsed.data.records as unknown as DeliveryRecord[],
+            });
+          },
+        },
+        {
+          method: 'POST',
+          path: '/v1/released',
+          handle: async () => {
+            options.onReleased?.();
+            return { noted: options.onReleased !== undefined };
           },
         },
         { method: 'GET', path: '/v1/state', handle: async () => ({ state: options.localState() ?? null }) },
@@ -350,16 +389,21 @@ export class PeerLink {
     return critical.map(([, n]) => n);
   }
 
-  /**
-   * This instance just became the leader: what the old leader took from it recently may not have
-   * reached chat; post it again, checked by key. Then deliver the queue into our own notifier.
-   */
-  async takeOver(): Promise<void> {
-    const now = Date.now();
-    const recent = this.#recent.filter((r) => now - r.at < RECENT_MS).map((r) => r.n);
-    this.#recent = [];
-    if (recent.length > 0) await this.#options.ingest(recent, true);
-    this.flushNow();
+  /** Push the pair's delivery record to the follower (the leader's side of DeliveryReplica). */
+  async pushLedger(push: LedgerPush): Promise<LedgerAnswer> {
+    return this.#client.request<LedgerAnswer>('POST', '/v1/ledger', push, { timeoutMs: LEDGER_TIMEOUT_MS });
+  }
+
+  /** Tell the follower the lease was released (a planned stop), so it takes over without waiting. */
+  async tellReleased(): Promise<void> {
+    try {
+      await this.#client.request('POST', '/v1/released', {}, { timeoutMs: LEDGER_TIMEOUT_MS });
+    } catch (err) {
+      this.#options.logger.debug(
+        { err: (err as Error).message },
+        'could not tell the peer the lease is free',
+      );
+    }
   }
 
   /** Deliver the queue now (this instance just became the leader: it goes into its own notifier). */
@@ -457,11 +501,6 @@ export class PeerLink {
         await this.#options.ingest(batch.map(([, n]) => n));
       } else {
         await this.#client.request('POST', '/v1/notifications', { notifications: batch.map(([, n]) => n) });
-        const now = Date.now();
-        this.#recent = [
-          ...this.#recent.filter((r) => now - r.at < RECENT_MS),
-          ...batch.map(([, n]) => ({ at: now, n })),
-        ];
       }
       await this.#journal.append(batch.map(([id]) => ({ del: id })));
       for (const [id] of batch) this.#queue.delete(id);

@@ -9,6 +9,9 @@
 // (leaseMs − renewDeadlineMs) / leaseMs (a third with the defaults), the old leader has stopped
 // before a new one can start. Clock offsets between the hosts do not matter: each side only uses
 // its own clock's differences, and the store uses its own.
+//
+// A planned stop does not wait for the lease to run out: the leader releases it and tells the
+// follower, which tries at once (see src/app/leader-elector.ts attemptNow).
 
 export interface LeaderSettings {
   /** How long the store keeps a lease that is not renewed. */
@@ -19,11 +22,27 @@ export interface LeaderSettings {
   readonly retryMs: number;
 }
 
-export const DEFAULT_LEADER_SETTINGS: LeaderSettings = {
-  leaseMs: 15_000,
-  renewDeadlineMs: 10_000,
-  retryMs: 2_000,
-};
+/**
+ * Defaults per lock backend, chosen from measured renewal latencies (bench/lock-renewal.ts,
+ * bench/RESULTS.md): a crashed leader is replaced within about lease + retry, so the lease is as
+ * short as the backend allows while keeping
+ * - retry ≥ 10 × the backend's p99 renewal time (an answer slower than retry counts as a failure),
+ * - at least three renewal attempts before the renew deadline (one slow or lost answer is no reason
+ *   to step down),
+ * - lease − renew deadline ≥ a third of the lease (the safety margin against a local clock running
+ *   slow, as before).
+ * file and etcd answer in milliseconds; a command runs a program (a shell script, curl to a bucket),
+ * so it gets a longer retry. The kill -9 → announcement time is then about 7–8 s (file, etcd) and
+ * 8–9 s (command) instead of 15–17 s; a planned stop releases the lease and hands over at once.
+ */
+export const LEADER_DEFAULTS = {
+  file: { leaseMs: 6_000, renewDeadlineMs: 4_000, retryMs: 1_000 },
+  etcd: { leaseMs: 6_000, renewDeadlineMs: 4_000, retryMs: 1_000 },
+  command: { leaseMs: 7_000, renewDeadlineMs: 4_500, retryMs: 1_500 },
+} as const satisfies Record<'file' | 'command' | 'etcd', LeaderSettings>;
+
+/** The file backend's defaults: what the pair uses when nothing says otherwise (tests, the demo). */
+export const DEFAULT_LEADER_SETTINGS: LeaderSettings = LEADER_DEFAULTS.file;
 
 /** Problems with the settings, or none. lease > renew deadline > 1.2 × retry, as Kubernetes demands. */
 export function validateLeaderSettings(s: LeaderSettings): string[] {

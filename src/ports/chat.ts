@@ -16,6 +16,19 @@ export interface PostOptions {
    * looks it up after a crash.
    */
   readonly idempotencyKey: string;
+  /**
+   * The notifications (by notification key) this message reports. Slack keeps them in the message
+   * metadata beside the key, so what each message covers can be read back from the channel.
+   */
+  readonly covers?: readonly string[];
+}
+
+/** An edit that reports more (another host's view of the same change): the message's key and covers. */
+export interface UpdateOptions {
+  /** The key the message was posted with (its metadata keeps it). */
+  readonly idempotencyKey: string;
+  /** Every notification the edited message reports now. */
+  readonly covers: readonly string[];
 }
 
 export interface Posted {
@@ -78,7 +91,7 @@ export interface ChatPlatform {
   /** Disconnect; pending command replies are finished first where possible. */
   stop(): Promise<void>;
   post(channel: string, message: Message, options: PostOptions): Promise<Posted>;
-  update(channel: string, messageId: string, message: Message): Promise<void>;
+  update(channel: string, messageId: string, message: Message, options?: UpdateOptions): Promise<void>;
   /**
    * After a crash between sending and recording the result: the message already posted with this
    * idempotency key, if the platform can tell. Returns undefined when none was found.

@@ -30,6 +30,7 @@ import type {
   IncomingCommand,
   Posted,
   PostOptions,
+  UpdateOptions,
 } from '../../ports/chat.js';
 import { withTimeout } from '../with-timeout.js';
 import { createBoltLogger } from './bolt-logger.js';
@@ -50,6 +51,32 @@ export type SlackConfig = NonNullable<Config['slack']>;
 
 /** `event_type` of the metadata every notification carries; findPosted looks for it. */
 export const NOTIFICATION_EVENT_TYPE = 'drbd_chatops_notification';
+
+/**
+ * The metadata of a notification message: its idempotency key (findPosted) and the notifications it
+ * covers, comma-separated, so the channel itself tells what was reported. Slack limits a message's
+ * metadata; a summary covering more than fit is marked with its count only.
+ */
+export function notificationMetadata(
+  key: string,
+  covers: readonly string[] | undefined,
+): { event_type: string; event_payload: Record<string, string | number> } {
+  const list = covers?.join(',') ?? '';
+  return {
+    event_type: NOTIFICATION_EVENT_TYPE,
+    event_payload: {
+      key,
+      ...(covers === undefined || covers.length === 0
+        ? {}
+        : list.length <= MAX_COVERS_CHARS
+          ? { covers: list }
+          : { covers_count: covers.length }),
+    },
+  };
+}
+
+/** About 480 notification keys; far more than one message ever reports outside a flap storm. */
+const MAX_COVERS_CHARS = 16_000;
 
 /** Bolt's HTTPReceiver path for slash commands and interactivity (the manifest's request URL). */
 export const HTTP_EVENTS_PATH = '/slack/events';
@@ -444,7 +471,7 @@ export class SlackPlatform implements ChatPlatform {
         channel,
         ...content,
         ...(options.threadOf === undefined ? {} : { thread_ts: options.threadOf }),
-        metadata: { event_type: NOTIFICATION_EVENT_TYPE, event_payload: { key: options.idempotencyKey } },
+        metadata: notificationMetadata(options.idempotencyKey, options.covers),
       } as webApi.ChatPostMessageArguments);
       if (typeof result.ts !== 'string') throw new Error('chat.postMessage answered without a ts');
       return { messageId: result.ts };
@@ -453,12 +480,16 @@ export class SlackPlatform implements ChatPlatform {
     }
   }
 
-  async update(channel: string, messageId: string, message: Message): Promise<void> {
+  async update(channel: string, messageId: string, message: Message, options?: UpdateOptions): Promise<void> {
     try {
       await this.web.chat.update({
         channel,
         ts: messageId,
         ...this.content(message),
+        // An edit that reports more keeps the key and says everything the message covers now.
+        ...(options === undefined
+          ? {}
+          : { metadata: notificationMetadata(options.idempotencyKey, options.covers) }),
       } as webApi.ChatUpdateArguments);
     } catch (err) {
       throw toDeliveryError(err, 'chat.update');
