@@ -5,6 +5,9 @@
 // address decides who may scrape it (a firewall, or a reverse proxy that authenticates). Check
 // reasons are shown to anyone who can connect, so callers must keep secrets out of them; an
 // exception thrown by a check callback goes to the log, and the answer only says that it failed.
+//
+// Plain node:http rather than fastify (which the web console uses): this server runs in every daemon,
+// and fastify would cost it ~13 MiB and its start-up for three GET routes (figures in http-server.ts).
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';

@@ -4,7 +4,7 @@
 // the client uses no answer that was altered or swapped on the way.
 
 import { appendFileSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
+import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -450,6 +450,55 @@ describe('peer link', () => {
     if (!(answer instanceof Error)) expect(answer.status).toBe(413);
     expect(await refused()).toEqual({ ...none(), 'too-large': 1 });
     expect(log).toEqual([expect.objectContaining({ reason: 'too-large', from: '127.0.0.1' })]);
+  });
+
+  it('refuses an oversized body sent without a length, counted while reading', async () => {
+    const { url, refused, log, calls } = await serve();
+    const { port } = new URL(url);
+    const status = await new Promise<number | Error>((resolve) => {
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/v1/steps',
+          method: 'POST',
+          headers: { 'transfer-encoding': 'chunked' },
+        },
+        (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        },
+      );
+      req.on('error', resolve);
+      const chunk = 'x'.repeat(64 * 1024);
+      // 1 MiB and a chunk more, in pieces: the server counts them as they come.
+      for (let i = 0; i <= 16; i++) req.write(chunk);
+      req.end();
+    });
+    if (!(status instanceof Error)) expect(status).toBe(413);
+    expect(await refused()).toEqual({ ...none(), 'too-large': 1 });
+    expect(log).toEqual([
+      expect.objectContaining({ reason: 'too-large', method: 'POST', path: '/v1/steps' }),
+    ]);
+    expect(calls).toEqual([]);
+  });
+
+  it('checks the signature over the body bytes as sent, whatever the declared type', async () => {
+    const { url, calls } = await serve();
+    const body = '{"step":"mount"}';
+    // The same JSON with other spacing is other bytes: refused, nothing parsed it first.
+    const respaced = signed({ method: 'POST', path: '/v1/steps', body, token: '3' });
+    expect((await send(url, respaced, { body: '{ "step": "mount" }' })).status).toBe(401);
+    // The signed bytes under another Content-Type, or none: the signature holds, the JSON is read.
+    for (const type of ['text/plain', 'application/octet-stream']) {
+      const typed = signed({ method: 'POST', path: '/v1/steps', body, token: '3' });
+      const res = await send(url, typed, { headers: { 'content-type': type } });
+      expect(res.status, type).toBe(200);
+    }
+    // Non-ASCII text is signed and checked as its UTF-8 bytes.
+    const accented = signed({ method: 'POST', path: '/v1/steps', body: '{"step":"démarrer ✓"}', token: '3' });
+    expect((await send(url, accented)).status).toBe(200);
+    expect(calls.map((c) => c.body)).toEqual([{ step: 'mount' }, { step: 'mount' }, { step: 'démarrer ✓' }]);
   });
 
   it('uses no answer that was altered, stripped of its signature or taken from another request', async () => {

@@ -678,6 +678,41 @@ describe('WebConsolePlatform: the API', () => {
     expect(commands).toHaveLength(1);
   });
 
+  it('refuses before reading the body: no session, another site, a body over the limit; 405 names the methods', async () => {
+    const { base, commands } = await startConsole();
+    const cookie = await login(base, ALICE_TOKEN);
+    const big = JSON.stringify({ text: 'x'.repeat(40_000), source: 'slash-command' });
+    // Without a session or from another site, even an oversized body is answered by who is asking.
+    expect((await command(base, undefined, big)).status).toBe(401);
+    expect((await command(base, cookie, big, { origin: 'https://evil.example' })).status).toBe(403);
+    const tooBig = await command(base, cookie, big);
+    expect(tooBig.status).toBe(413);
+    expect(await tooBig.json()).toEqual({ error: 'request body over 16384 bytes' });
+    const signInTooBig = await signInPost(base, 'x'.repeat(5_000));
+    expect(signInTooBig.status).toBe(413);
+    expect(signInTooBig.headers.getSetCookie()).toEqual([]);
+    // A JSON body that would set a prototype is refused as malformed.
+    expect((await command(base, cookie, '{"__proto__":{"text":"status"},"source":"button"}')).status).toBe(
+      400,
+    );
+    expect((await command(base, cookie, '')).status).toBe(400);
+    expect(commands).toEqual([]);
+    for (const [method, path, allow] of [
+      ['PUT', 'api/command', 'POST'],
+      ['GET', 'login/check', 'POST'],
+      ['DELETE', 'login', 'GET, HEAD, POST'],
+      ['POST', 'app.js', 'GET, HEAD'],
+      ['HEAD', 'api/events', 'GET'],
+    ] as const) {
+      const res = await fetch(`${base}${path}`, { method, headers: { cookie } });
+      expect(res.status, `${method} ${path}`).toBe(405);
+      expect(res.headers.get('allow')?.split(', ').sort(), `${method} ${path}`).toEqual(
+        allow.split(', ').sort(),
+      );
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'none'");
+    }
+  });
+
   it('sends the security headers; the API is never cached', async () => {
     const { base } = await startConsole();
     const cookie = await login(base, ALICE_TOKEN);

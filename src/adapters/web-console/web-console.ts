@@ -14,8 +14,10 @@
 // come back when they are next edited).
 
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import fastifyCookie from '@fastify/cookie';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { Logger } from '../../app/log.js';
 import type { Message } from '../../core/message.js';
 import type {
@@ -26,6 +28,7 @@ import type {
   Posted,
   PostOptions,
 } from '../../ports/chat.js';
+import { httpApp, listen } from '../http-server.js';
 import { withTimeout } from '../with-timeout.js';
 import { type ConsoleAssets, consoleAssets } from './assets.js';
 import { consolePage, FAVICON_SVG, loginPage } from './page.js';
@@ -163,14 +166,13 @@ export function signInLink(consoleUrl: string, token: string): string {
   return `${new URL('/login', consoleUrl).href}#token=${encodeURIComponent(token)}`;
 }
 
-function parseCookies(header: string | undefined): Map<string, string> {
-  const cookies = new Map<string, string>();
-  for (const part of (header ?? '').split(';')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    cookies.set(part.slice(0, eq).trim(), part.slice(eq + 1).trim());
-  }
-  return cookies;
+/** The request's media type, lower case, without parameters ('' when it has none). */
+function mediaType(request: FastifyRequest): string {
+  return (request.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase() ?? '';
+}
+
+function html(reply: FastifyReply, status: number, body: string): FastifyReply {
+  return reply.code(status).type('text/html; charset=utf-8').send(body);
 }
 
 export class WebConsolePlatform implements ChatPlatform {
@@ -193,7 +195,7 @@ export class WebConsolePlatform implements ChatPlatform {
   readonly #run = randomBytes(3).toString('hex');
 
   #state: 'new' | 'started' | 'stopping' | 'stopped' = 'new';
-  #server: Server | undefined;
+  #app: FastifyInstance | undefined;
   #handler: CommandHandler | undefined;
   #seq = 0;
   #next = 0;
@@ -206,6 +208,8 @@ export class WebConsolePlatform implements ChatPlatform {
   readonly #inflight = new Set<Promise<unknown>>();
   readonly #sockets = new Set<Socket>();
   readonly #throttle = new SignInThrottle();
+  /** The session a command's onRequest hook found, for its handler. */
+  readonly #requestSessions = new WeakMap<FastifyRequest, Session>();
   #loadedAssets: ConsoleAssets | undefined;
   #heartbeat: NodeJS.Timeout | undefined;
   #sweeper: NodeJS.Timeout | undefined;
@@ -237,7 +241,7 @@ export class WebConsolePlatform implements ChatPlatform {
 
   /** Where the server listens (the real port when 0 was asked for); undefined when not started. */
   get address(): { host: string; port: number } | undefined {
-    const address = this.#server?.address();
+    const address = this.#app?.server.address();
     if (address === null || address === undefined || typeof address === 'string') return undefined;
     return { host: (address as AddressInfo).address, port: (address as AddressInfo).port };
   }
@@ -266,22 +270,20 @@ export class WebConsolePlatform implements ChatPlatform {
     // The page's files are read before listening: a console without them fails here, by name.
     this.#loadedAssets = consoleAssets();
     this.#handler = handler;
-    const server = createServer((req, res) => this.#onRequest(req, res));
-    server.on('connection', (socket: Socket) => {
+    // A new app each time: a fastify app that was closed cannot listen again.
+    const app = await this.#buildApp();
+    app.server.on('connection', (socket: Socket) => {
       this.#sockets.add(socket);
       socket.on('close', () => this.#sockets.delete(socket));
     });
-    server.headersTimeout = 20_000;
-    server.requestTimeout = 60_000;
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: this.#host, port: this.#port }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
-    server.on('error', (err) => this.#log.error({ err }, 'web console: server error'));
-    this.#server = server;
+    try {
+      await listen(app, this.#host, this.#port);
+    } catch (err) {
+      await app.close();
+      throw err;
+    }
+    app.server.on('error', (err) => this.#log.error({ err }, 'web console: server error'));
+    this.#app = app;
     this.#state = 'started';
     this.#heartbeat = setInterval(() => this.#ping(), HEARTBEAT_MS);
     this.#heartbeat.unref();
@@ -297,29 +299,24 @@ export class WebConsolePlatform implements ChatPlatform {
     clearInterval(this.#sweeper);
     this.#stopStatusTimer();
     for (const stream of [...this.#streams]) this.#closeStream(stream);
-    const server = this.#server;
-    const closed =
-      server === undefined
-        ? Promise.resolve()
-        : new Promise<void>((resolve) => {
-            server.close(() => resolve());
-            server.closeIdleConnections();
-          });
+    const app = this.#app;
+    // No new connections from here on; a request on a kept-alive one is answered 503.
+    const closed = app === undefined ? Promise.resolve() : app.close();
     if (this.#inflight.size > 0) {
       const finished = await withTimeout(Promise.allSettled([...this.#inflight]), this.#stopTimeoutMs);
       if (finished === 'timeout')
         this.#log.warn({ pending: this.#inflight.size }, 'web console: stopping with commands still running');
     }
-    if (server !== undefined) {
+    if (app !== undefined) {
       // Every answer has been written: end the connections (after what is still buffered goes out),
       // kept-alive ones and ones that never sent a request included.
       for (const socket of this.#sockets) socket.end();
       if ((await withTimeout(closed, 1_000)) === 'timeout') {
-        server.closeAllConnections();
+        app.server.closeAllConnections();
         await closed;
       }
     }
-    this.#server = undefined;
+    this.#app = undefined;
     this.#state = 'stopped';
   }
 
@@ -417,105 +414,118 @@ export class WebConsolePlatform implements ChatPlatform {
 
   // ---- HTTP ------------------------------------------------------------------------------------
 
-  #onRequest(req: IncomingMessage, res: ServerResponse): void {
-    for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
-    this.#route(req, res).catch((err: unknown) => {
-      if (err instanceof HttpError) {
-        this.#json(res, err.status, { error: err.message });
-        return;
-      }
-      this.#log.error({ err, path: req.url?.split('?')[0] }, 'web console: request failed');
-      this.#json(res, 500, { error: 'internal error' });
+  /**
+   * The console's routes on fastify (src/adapters/http-server.ts says why fastify): every answer
+   * carries the security headers; the checks that can refuse a state-changing request (session,
+   * Content-Type, same origin) run in each route's onRequest hook, before its body is read; a body
+   * over the route's limit is refused with 413 without being read to its end.
+   */
+  async #buildApp(): Promise<FastifyInstance> {
+    const app = httpApp({ bodyLimit: MAX_COMMAND_BODY, headersTimeoutMs: 20_000, requestTimeoutMs: 60_000 });
+    await app.register(fastifyCookie);
+    // JSON (fastify's parser, which refuses __proto__ keys) and the sign-in form; nothing else.
+    app.removeContentTypeParser('text/plain');
+    app.addContentTypeParser(
+      'application/x-www-form-urlencoded',
+      { parseAs: 'string', bodyLimit: MAX_LOGIN_BODY },
+      (_request, body, done) => done(null, new URLSearchParams(String(body))),
+    );
+    // Which methods each path answers, for the 405's Allow header (collected as routes are added).
+    const allowed = new Map<string, Set<string>>();
+    app.addHook('onRoute', (route) => {
+      const methods = allowed.get(route.url) ?? new Set<string>();
+      for (const method of [route.method].flat()) methods.add(method);
+      allowed.set(route.url, methods);
     });
+    app.addHook('onRequest', async (_request, reply) => {
+      reply.headers(SECURITY_HEADERS);
+    });
+    app.setErrorHandler((err: FastifyError, request, reply) => this.#failed(err, request, reply));
+    app.setNotFoundHandler((request, reply) => {
+      const methods = allowed.get(request.url.split('?')[0] ?? '/');
+      if (methods === undefined) return reply.code(404).send({ error: 'not found' });
+      reply.header('Allow', [...methods].join(', '));
+      return reply.code(405).send({ error: 'method not allowed' });
+    });
+
+    app.get<{ Querystring: Record<string, unknown> }>('/', async (request, reply) => {
+      const session = this.#session(request);
+      // An older sign-in link (/?token=…): the sign-in page, whose script asks before signing in.
+      // The server never signs in on a GET, whatever the query says.
+      if (Object.hasOwn(request.query, 'token'))
+        return html(reply, 200, loginPage(this.#title, { as: session?.user }));
+      if (session === undefined) return html(reply, 401, loginPage(this.#title));
+      return html(reply, 200, consolePage(this.#title));
+    });
+    app.get('/login', async (request, reply) =>
+      html(reply, 200, loginPage(this.#title, { as: this.#session(request)?.user })),
+    );
+    app.post(
+      '/login',
+      { bodyLimit: MAX_LOGIN_BODY, onRequest: this.#signInGate('sign-in') },
+      async (request, reply) => this.#signIn(request, reply, 'sign-in'),
+    );
+    app.post(
+      '/login/check',
+      { bodyLimit: MAX_LOGIN_BODY, onRequest: this.#signInGate('check') },
+      async (request, reply) => this.#signIn(request, reply, 'check'),
+    );
+    const file = (path: string, type: string, body: () => string) =>
+      app.get(path, async (_request, reply) => reply.type(type).send(body()));
+    file('/login.js', 'text/javascript; charset=utf-8', () => this.#assets().loginJs);
+    file('/app.js', 'text/javascript; charset=utf-8', () => this.#assets().appJs);
+    file('/app.css', 'text/css; charset=utf-8', () => this.#assets().appCss);
+    file('/favicon.svg', 'image/svg+xml', () => FAVICON_SVG);
+    file('/favicon.ico', 'image/svg+xml', () => FAVICON_SVG);
+
+    app.get('/api/session', { exposeHeadRoute: false }, async (request) => {
+      const session = this.#session(request);
+      if (session === undefined) throw new HttpError(401, 'not signed in');
+      return { user: session.user };
+    });
+    app.get('/api/events', { exposeHeadRoute: false }, (request, reply) => {
+      const session = this.#session(request);
+      if (session === undefined) throw new HttpError(401, 'not signed in');
+      this.#openStream(request, reply, session);
+    });
+    app.post('/api/command', { onRequest: this.#commandGate() }, async (request, reply) =>
+      this.#command(request, reply),
+    );
+    app.post(
+      '/api/logout',
+      { onRequest: async (request) => this.#checkPost(request) },
+      async (request, reply) => {
+        const session = this.#session(request);
+        if (session !== undefined) this.#endSession(session);
+        this.#setCookie(reply, '', 0);
+        return { ok: true };
+      },
+    );
+    return app;
   }
 
-  async #route(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? '/', 'http://console.invalid');
-    const method = req.method ?? 'GET';
-    const path = url.pathname;
-    const allow = (...methods: string[]): boolean => {
-      if (methods.includes(method)) return true;
-      req.resume();
-      res.setHeader('Allow', methods.join(', '));
-      this.#json(res, 405, { error: 'method not allowed' });
-      return false;
-    };
-    switch (path) {
-      case '/': {
-        if (!allow('GET', 'HEAD')) return;
-        const session = this.#session(req);
-        // An older sign-in link (/?token=…): the sign-in page, whose script asks before signing in.
-        // The server never signs in on a GET, whatever the query says.
-        if (url.searchParams.has('token'))
-          this.#html(res, 200, loginPage(this.#title, { as: session?.user }));
-        else if (session === undefined) this.#html(res, 401, loginPage(this.#title));
-        else this.#html(res, 200, consolePage(this.#title));
-        return;
-      }
-      case '/login': {
-        if (!allow('GET', 'HEAD', 'POST')) return;
-        if (method === 'POST') {
-          await this.#signInRequest(req, res, 'sign-in');
-          return;
-        }
-        this.#html(res, 200, loginPage(this.#title, { as: this.#session(req)?.user }));
-        return;
-      }
-      case '/login/check': {
-        if (!allow('POST')) return;
-        await this.#signInRequest(req, res, 'check');
-        return;
-      }
-      case '/login.js':
-        if (!allow('GET', 'HEAD')) return;
-        this.#send(res, 200, 'text/javascript; charset=utf-8', this.#assets().loginJs);
-        return;
-      case '/app.js':
-        if (!allow('GET', 'HEAD')) return;
-        this.#send(res, 200, 'text/javascript; charset=utf-8', this.#assets().appJs);
-        return;
-      case '/favicon.svg':
-      case '/favicon.ico':
-        if (!allow('GET', 'HEAD')) return;
-        this.#send(res, 200, 'image/svg+xml', FAVICON_SVG);
-        return;
-      case '/app.css':
-        if (!allow('GET', 'HEAD')) return;
-        this.#send(res, 200, 'text/css; charset=utf-8', this.#assets().appCss);
-        return;
-      case '/api/session': {
-        if (!allow('GET')) return;
-        const session = this.#session(req);
-        if (session === undefined) throw new HttpError(401, 'not signed in');
-        this.#json(res, 200, { user: session.user });
-        return;
-      }
-      case '/api/events': {
-        if (!allow('GET')) return;
-        const session = this.#session(req);
-        if (session === undefined) throw new HttpError(401, 'not signed in');
-        this.#openStream(req, res, session);
-        return;
-      }
-      case '/api/command': {
-        if (!allow('POST')) return;
-        await this.#command(req, res);
-        return;
-      }
-      case '/api/logout': {
-        if (!allow('POST')) return;
-        this.#checkPost(req);
-        req.resume();
-        const session = this.#session(req);
-        if (session !== undefined) this.#endSession(session);
-        res.setHeader('Set-Cookie', this.#cookie('', 0));
-        this.#json(res, 200, { ok: true });
-        return;
-      }
-      default:
-        req.resume();
-        this.#json(res, 404, { error: 'not found' });
+  /** Every refusal and failure as `{ error }`; fastify's own (body too large, not JSON …) in our words. */
+  #failed(err: FastifyError, request: FastifyRequest, reply: FastifyReply): FastifyReply | undefined {
+    if (reply.raw.headersSent) {
+      reply.raw.destroy();
+      return undefined;
     }
+    if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message });
+    switch (err.code) {
+      case 'FST_ERR_CTP_BODY_TOO_LARGE':
+        return reply.code(413).send({ error: `request body over ${request.routeOptions.bodyLimit} bytes` });
+      case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+        return reply.code(415).send({ error: 'Content-Type must be application/json' });
+      case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      case 'FST_ERR_CTP_INVALID_JSON_BODY':
+        return reply.code(400).send({ error: 'the body is not JSON' });
+    }
+    // Another refusal of fastify's (a malformed request, the server closing): its status, its words.
+    const status = err.statusCode ?? 500;
+    if (status >= 400 && status < 500) return reply.code(status).send({ error: err.message });
+    if (status === 503) return reply.code(503).send({ error: 'the console is stopping' });
+    this.#log.error({ err, path: request.url.split('?')[0] }, 'web console: request failed');
+    return reply.code(500).send({ error: 'internal error' });
   }
 
   #assets(): ConsoleAssets {
@@ -523,27 +533,10 @@ export class WebConsolePlatform implements ChatPlatform {
     return this.#loadedAssets;
   }
 
-  #send(res: ServerResponse, status: number, type: string, body: string): void {
-    res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body) });
-    res.end(res.req.method === 'HEAD' ? undefined : body);
-  }
-
-  #html(res: ServerResponse, status: number, body: string): void {
-    this.#send(res, status, 'text/html; charset=utf-8', body);
-  }
-
-  #json(res: ServerResponse, status: number, value: unknown): void {
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    this.#send(res, status, 'application/json; charset=utf-8', JSON.stringify(value));
-  }
-
   /** The console's own origin as the browser sees it (from Host), and any configured ones. */
-  #originAllowed(req: IncomingMessage, origin: string): boolean {
+  #originAllowed(request: FastifyRequest, origin: string): boolean {
     if (this.#allowedOrigins.has(origin)) return true;
-    const host = req.headers.host;
+    const host = request.headers.host;
     return host !== undefined && (origin === `http://${host}` || origin === `https://${host}`);
   }
 
@@ -556,40 +549,21 @@ export class WebConsolePlatform implements ChatPlatform {
    * only beside Sec-Fetch-Site: same-origin. Neither header: not a browser (curl, a script), which
    * carries nobody else's cookie and signs in as itself.
    */
-  #checkOrigin(req: IncomingMessage): void {
-    const origin = req.headers.origin;
-    const site = req.headers['sec-fetch-site'];
+  #checkOrigin(request: FastifyRequest): void {
+    const origin = request.headers.origin;
+    const site = request.headers['sec-fetch-site'];
     if (origin !== undefined && origin !== 'null' && this.#allowedOrigins.has(origin)) return;
     if (site !== undefined && site !== 'same-origin') throw new HttpError(403, 'cross-site request refused');
     if (origin === undefined) return;
-    if (origin === 'null' ? site === 'same-origin' : this.#originAllowed(req, origin)) return;
+    if (origin === 'null' ? site === 'same-origin' : this.#originAllowed(request, origin)) return;
     throw new HttpError(403, 'cross-origin request refused');
   }
 
   /** An API POST: JSON only (a cross-site form cannot send it without a CORS preflight), same origin. */
-  #checkPost(req: IncomingMessage): void {
-    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-    if (type !== 'application/json') throw new HttpError(415, 'Content-Type must be application/json');
-    this.#checkOrigin(req);
-  }
-
-  async #readBody(req: IncomingMessage, limit: number): Promise<string> {
-    const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > limit) {
-      req.resume();
-      throw new HttpError(413, `request body over ${limit} bytes`);
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of req) {
-      size += (chunk as Buffer).length;
-      if (size > limit) {
-        req.resume();
-        throw new HttpError(413, `request body over ${limit} bytes`);
-      }
-      chunks.push(chunk as Buffer);
-    }
-    return Buffer.concat(chunks).toString('utf8');
+  #checkPost(request: FastifyRequest): void {
+    if (mediaType(request) !== 'application/json')
+      throw new HttpError(415, 'Content-Type must be application/json');
+    this.#checkOrigin(request);
   }
 
   // ---- sessions --------------------------------------------------------------------------------
@@ -604,50 +578,50 @@ export class WebConsolePlatform implements ChatPlatform {
   }
 
   /**
-   * POST /login (sign in) and POST /login/check (whose token is this? for the link's "Sign in as
-   * alice" page; no session). JSON from the page's script, or a form post from the page without it.
+   * What must hold before a sign-in's body is read: JSON from the page's script, or (for /login
+   * only) the form of the page without it; and the console's own origin.
    */
-  async #signInRequest(req: IncomingMessage, res: ServerResponse, mode: 'sign-in' | 'check'): Promise<void> {
-    const type = (req.headers['content-type'] ?? '').split(';')[0]?.trim().toLowerCase();
-    const json = type === 'application/json';
-    const remote = req.socket.remoteAddress ?? '?';
-    try {
-      if (!json && (mode === 'check' || type !== 'application/x-www-form-urlencoded'))
+  #signInGate(mode: 'sign-in' | 'check') {
+    return async (request: FastifyRequest): Promise<void> => {
+      const type = mediaType(request);
+      if (type !== 'application/json' && (mode === 'check' || type !== 'application/x-www-form-urlencoded'))
         throw new HttpError(415, 'Content-Type must be application/json');
-      this.#checkOrigin(req);
-    } catch (err) {
-      req.resume();
-      if (err instanceof HttpError && err.status === 403)
+      try {
+        this.#checkOrigin(request);
+      } catch (err) {
         this.#log.warn(
           {
-            remote,
-            origin: req.headers.origin?.slice(0, 200),
-            site: req.headers['sec-fetch-site']?.slice(0, 40),
+            remote: request.ip,
+            origin: request.headers.origin?.slice(0, 200),
+            site: request.headers['sec-fetch-site']?.slice(0, 40),
           },
           'web console: cross-site sign-in refused',
         );
-      throw err;
-    }
-    const body = await this.#readBody(req, MAX_LOGIN_BODY);
-    let token: unknown;
-    if (json) {
-      try {
-        token = (JSON.parse(body) as Record<string, unknown> | null)?.token;
-      } catch {
-        throw new HttpError(400, 'the body is not JSON');
+        throw err;
       }
-    } else {
-      token = new URLSearchParams(body).get('token') ?? '';
-    }
-    if (typeof token !== 'string') throw new HttpError(400, 'token must be a string');
-    const refuse = (status: number, problem: string): void => {
-      if (json) this.#json(res, status, { error: problem });
-      else this.#html(res, status, loginPage(this.#title, { problem }));
     };
-    if (token.trim() === '') {
-      refuse(400, 'Enter your access token.');
-      return;
-    }
+  }
+
+  /**
+   * POST /login (sign in) and POST /login/check (whose token is this? for the link's "Sign in as
+   * alice" page; no session). JSON from the page's script, or a form post from the page without it.
+   */
+  #signIn(request: FastifyRequest, reply: FastifyReply, mode: 'sign-in' | 'check'): FastifyReply {
+    const json = mediaType(request) === 'application/json';
+    const body: unknown = request.body;
+    const token: unknown =
+      body instanceof URLSearchParams
+        ? (body.get('token') ?? '')
+        : typeof body === 'object' && body !== null
+          ? (body as Record<string, unknown>).token
+          : undefined;
+    if (typeof token !== 'string') throw new HttpError(400, 'token must be a string');
+    const remote = request.ip;
+    const refuse = (status: number, problem: string): FastifyReply =>
+      json
+        ? reply.code(status).send({ error: problem })
+        : html(reply, status, loginPage(this.#title, { problem }));
+    if (token.trim() === '') return refuse(400, 'Enter your access token.');
     const now = Date.now();
     const presented = digest(token.trim());
     const user = this.#userOf(presented);
@@ -656,23 +630,18 @@ export class WebConsolePlatform implements ChatPlatform {
       this.#reportSuppressed(now);
       if (verdict.kind === 'counted') {
         this.#log.warn({ remote }, 'web console: sign-in with an unknown token refused');
-        refuse(401, 'Unknown token.');
-        return;
+        return refuse(401, 'Unknown token.');
       }
       const seconds = Math.max(1, Math.ceil(verdict.retryAfterMs / 1000));
-      res.setHeader('Retry-After', String(seconds));
-      refuse(
+      reply.header('Retry-After', String(seconds));
+      return refuse(
         429,
         verdict.reason === 'token'
           ? `This token was refused too often; try again in ${Math.ceil(seconds / 60)} min.`
           : `Too many failed sign-ins on this console; try again in ${seconds} s.`,
       );
-      return;
     }
-    if (mode === 'check') {
-      this.#json(res, 200, { user });
-      return;
-    }
+    if (mode === 'check') return reply.send({ user });
     const value = randomBytes(32).toString('base64url');
     const session: Session = {
       key: digest(value).toString('hex'),
@@ -687,14 +656,10 @@ export class WebConsolePlatform implements ChatPlatform {
       this.#endSession(oldest);
     }
     this.#log.info({ user, remote }, 'web console: signed in');
-    res.setHeader('Set-Cookie', this.#cookie(value, Math.floor(this.#sessionIdleMs / 1000)));
-    if (json) {
-      this.#json(res, 200, { user });
-      return;
-    }
+    this.#setCookie(reply, value, Math.floor(this.#sessionIdleMs / 1000));
+    if (json) return reply.send({ user });
     // The form post came from the console's own page, so the Strict cookie goes along with the redirect.
-    res.writeHead(303, { Location: '/', 'Content-Length': 0 });
-    res.end();
+    return reply.redirect('/', 303);
   }
 
   /** One line a minute for the failed sign-ins the global limit answered without a line each. */
@@ -707,19 +672,19 @@ export class WebConsolePlatform implements ChatPlatform {
       );
   }
 
-  #cookie(value: string, maxAgeS: number): string {
-    return [
-      `${SESSION_COOKIE}=${value}`,
-      'Path=/',
-      'HttpOnly',
-      'SameSite=Strict',
-      `Max-Age=${maxAgeS}`,
-      ...(this.#secureCookie ? ['Secure'] : []),
-    ].join('; ');
+  /** The session cookie (an empty value with max age 0 ends it in the browser). */
+  #setCookie(reply: FastifyReply, value: string, maxAgeS: number): void {
+    reply.setCookie(SESSION_COOKIE, value, {
+      path: '/',
+      httpOnly: true,
+      sameSite: 'strict',
+      maxAge: maxAgeS,
+      secure: this.#secureCookie,
+    });
   }
 
-  #session(req: IncomingMessage): Session | undefined {
-    const value = parseCookies(req.headers.cookie).get(SESSION_COOKIE);
+  #session(request: FastifyRequest): Session | undefined {
+    const value = request.cookies[SESSION_COOKIE];
     if (value === undefined || value === '' || value.length > 100) return undefined;
     const session = this.#sessions.get(digest(value).toString('hex'));
     if (session === undefined) return undefined;
@@ -749,17 +714,28 @@ export class WebConsolePlatform implements ChatPlatform {
 
   // ---- the event stream ------------------------------------------------------------------------
 
-  #openStream(req: IncomingMessage, res: ServerResponse, session: Session): void {
+  /**
+   * The event stream, written by hand on the raw response (the reply is hijacked: fastify no longer
+   * touches it). An SSE plugin would add a dependency for what is a header and `event:`/`data:`
+   * lines, and this stream needs its own guard: a client that stops reading is dropped (#write).
+   */
+  #openStream(request: FastifyRequest, reply: FastifyReply, session: Session): void {
     if (this.#state !== 'started') throw new HttpError(503, 'the console is stopping');
+    reply.hijack();
+    const res = reply.raw;
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(reply.getHeaders()))
+      if (typeof value === 'string') headers[name] = value;
     res.writeHead(200, {
+      ...headers,
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-store',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
     });
     res.flushHeaders();
-    req.socket.setNoDelay(true);
-    req.socket.setKeepAlive(true, HEARTBEAT_MS);
+    request.raw.socket.setNoDelay(true);
+    request.raw.socket.setKeepAlive(true, HEARTBEAT_MS);
     const stream: Stream = { res, session };
     res.write('retry: 2000\n\n');
     this.#write(stream, 'snapshot', this.#snapshot(session));
@@ -835,26 +811,20 @@ export class WebConsolePlatform implements ChatPlatform {
 
   // ---- commands --------------------------------------------------------------------------------
 
-  async #command(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const session = this.#session(req);
-    if (session === undefined) {
-      req.resume();
-      throw new HttpError(401, 'not signed in');
-    }
-    try {
-      this.#checkPost(req);
-    } catch (err) {
-      req.resume();
-      throw err;
-    }
-    const body = await this.#readBody(req, MAX_COMMAND_BODY);
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body);
-    } catch {
-      throw new HttpError(400, 'the body is not JSON');
-    }
-    const { text: rawText, source, messageId } = (parsed ?? {}) as Record<string, unknown>;
+  /** What must hold before a command's body is read: a session, JSON, the console's own origin. */
+  #commandGate() {
+    return async (request: FastifyRequest): Promise<void> => {
+      const session = this.#session(request);
+      if (session === undefined) throw new HttpError(401, 'not signed in');
+      this.#checkPost(request);
+      this.#requestSessions.set(request, session);
+    };
+  }
+
+  async #command(request: FastifyRequest, reply: FastifyReply): Promise<FastifyReply> {
+    const session = this.#requestSessions.get(request);
+    if (session === undefined) throw new HttpError(401, 'not signed in');
+    const { text: rawText, source, messageId } = (request.body ?? {}) as Record<string, unknown>;
     if (typeof rawText !== 'string') throw new HttpError(400, 'text must be a string');
     if (source !== 'slash-command' && source !== 'button')
       throw new HttpError(400, "source must be 'slash-command' or 'button'");
@@ -869,7 +839,7 @@ export class WebConsolePlatform implements ChatPlatform {
       throw new HttpError(503, 'the console is stopping');
     // A click's public answer goes to the clicked message's thread, as on Slack.
     const clicked = messageId === undefined ? undefined : this.#entries.get(messageId);
-    const reply: Reply = {
+    const pending: Reply = {
       id: `r-${this.#run}-${++this.#next}`,
       session,
       command: text,
@@ -878,18 +848,17 @@ export class WebConsolePlatform implements ChatPlatform {
       threadOf: source === 'button' && clicked !== undefined ? (clicked.threadOf ?? clicked.id) : undefined,
       entry: undefined,
     };
-    const run = this.#runHandler(handler, reply);
+    const run = this.#runHandler(handler, pending);
     this.#inflight.add(run);
     void run.finally(() => this.#inflight.delete(run));
     const entry = await run;
-    if (res.destroyed) return;
     const answer: CommandAnswer = {
       id: entry.id,
       private: entry.reply?.private === true,
       message: entry.message,
       entry,
     };
-    this.#json(res, 200, answer);
+    return reply.send(answer);
   }
 
   async #runHandler(handler: CommandHandler, reply: Reply): Promise<ConsoleEntry> {
