@@ -288,6 +288,21 @@ function evaluateChange(out: Outcome, change: Change, before: HostState, after: 
     if (now === 'Primary' && resource !== undefined) {
       const peers = connectedPrimaryPeers(resource);
       if (peers.length > 0) dualPrimary(out, change, where, peers[0] ?? '', change.at);
+      // A suspension that did not matter on a Secondary freezes the new Primary's writers.
+      const suspended = resource.fields.suspended;
+      if (suspended !== undefined && suspended !== 'no') {
+        const loc = { host: change.host, resource: change.resource };
+        const synthetic: FieldChange = {
+          ...loc,
+          type: 'field',
+          object: 'resource',
+          field: 'suspended',
+          old: 'no',
+          new: suspended,
+          at: change.at,
+        };
+        evaluateSuspended(ctx, synthetic, { field: 'suspended', new: suspended });
+      }
     }
     return;
   }
@@ -373,13 +388,18 @@ function evaluateSuspended(ctx: Context, change: FieldChange, details: Record<st
   const { out } = ctx;
   const now = change.new ?? 'no';
   const key = problemKey('suspended', change);
-  const reasons = flagList(now);
-  if (reasons.length > 0) {
+  const all = flagList(now);
+  if (all.length > 0) {
     const announced = out.problems[key];
     const known = flagList(announced?.value);
+    // Only a Primary has writers. DRBD records a suspension whatever the role (it sets susp_quorum on
+    // a Secondary too, `drbd_state.c`), so on a Secondary only what an administrator asked for is
+    // news; the rest is said if the node is promoted while it lasts (see the role rule).
+    const primary = isPrimary(ctx.resource);
+    const reasons = primary ? all : all.filter((r) => r === 'user');
     // Announce when a reason appears; a reason going away while others remain changes nothing.
-    if (announced !== undefined && reasons.every((r) => known.includes(r))) {
-      out.open(key, { ...announced, value: now });
+    if (reasons.every((r) => known.includes(r))) {
+      if (announced !== undefined) out.open(key, { ...announced, value: now });
       return;
     }
     const parts = reasons.map(
@@ -391,7 +411,10 @@ function evaluateSuspended(ctx: Context, change: FieldChange, details: Record<st
       'suspended',
       severity,
       change,
-      `${ctx.on}: I/O is suspended (${now}): applications writing to it hang until it resumes. ` +
+      `${ctx.on}: I/O is suspended (${now}): ` +
+        (primary
+          ? 'applications writing to it hang until it resumes. '
+          : 'nothing writes to a Secondary, but I/O would hang after a promotion. ') +
         `${capitalise(parts.map((p) => p.text(change.resource)).join('; '))}.`,
       change.at,
       { ...details, reasons: reasons.join(',') },
@@ -666,7 +689,8 @@ function resolvedSplitBrain(ctx: Context, change: FieldChange, details: Record<s
   const key = connectionKey('split-brain', change);
   if (out.problems[key] !== undefined) return;
   const now = change.new ?? '';
-  const source = isResyncSource(now);
+  // A resync that ended at once (Established) is judged by the state it left.
+  const source = isResyncSource(now === 'Established' ? change.old : now);
   const peer = change.peer ?? 'the peer';
   const victim = source ? peer : change.host;
   const survivor = source ? change.host : peer;
@@ -879,25 +903,18 @@ function restoreConnection(
 
 // ─── Replication ────────────────────────────────────────────────────────────────────────────────
 
-const PAUSE_REASONS: Record<
-  string,
-  { severity: Severity; text: (host: string, peer: string, r: string) => string }
-> = {
+const PAUSE_REASONS: Record<string, { text: (host: string, peer: string, r: string) => string }> = {
   user: {
-    severity: 'warning',
     text: (host, _peer, r) =>
       `paused by an administrator on ${host} (\`drbdadm pause-sync\`); \`drbdadm resume-sync ${r}\` continues it`,
   },
   peer: {
-    severity: 'warning',
     text: (_host, peer) => `paused on ${peer} (pause-sync or a resync-after dependency there)`,
   },
   dependency: {
-    severity: 'info',
     text: () => 'waiting for the resync of the resource it depends on (resync-after) to finish',
   },
   'max-parallel': {
-    severity: 'info',
     text: () => 'waiting until fewer resyncs run at the same time',
   },
 };
@@ -961,7 +978,8 @@ function evaluateReplication(ctx: Context, change: FieldChange, details: Record<
         'info',
         change,
         `${where}: resync ${out.startup ? 'running' : 'started'}, ${source ? `${change.host} → ${peer}` : `${peer} → ${change.host}`}` +
-          (size === undefined ? '' : `, ${formatKiB(size)} out of sync`) +
+          // Before the bitmaps are exchanged (WFBitMapS/T) the counter may still read 0.
+          (size === undefined || size === 0 ? '' : `, ${formatKiB(size)} out of sync`) +
           `. The ${source ? 'peer' : 'local'} disk is not usable until it finishes.`,
         change.at,
         {
@@ -993,11 +1011,12 @@ function evaluateReplication(ctx: Context, change: FieldChange, details: Record<
   const pausedKey = problemKey('paused', change);
   if (isPausedSync(now) && out.problems[pausedKey] === undefined) {
     const reasons = flagList(peerDevice?.fields['resync-suspended']);
-    const parts = reasons.map(
-      (r) => PAUSE_REASONS[r] ?? { severity: 'warning' as const, text: () => `paused (reason "${r}")` },
-    );
-    const severity: Severity =
-      parts.length === 0 || parts.some((p) => p.severity === 'warning') ? 'warning' : 'info';
+    const parts = reasons.map((r) => PAUSE_REASONS[r] ?? { text: () => `paused (reason "${r}")` });
+    // A pause by design (resync-after, max-parallel) needs nobody; the peer then usually shows the
+    // same dependency as `peer`. A pause an administrator left behind (`user`), or one whose only
+    // sign is the peer's, may need someone to resume it.
+    const byDesign = reasons.includes('dependency') || reasons.includes('max-parallel');
+    const severity: Severity = reasons.includes('user') || !byDesign ? 'warning' : 'info';
     out.open(pausedKey, { kind: 'resync-paused', since: change.at, value: reasons.join(',') });
     out.say(
       'resync-paused',
@@ -1101,7 +1120,7 @@ function evaluateLocalDisk(ctx: Context, change: FieldChange, details: Record<st
     let text: string;
     const elsewhere =
       remaining.length === 0
-        ? 'no connected peer has UpToDate data, so I/O to it fails.'
+        ? 'no connected peer has UpToDate data, so I/O to it fails or freezes (on-no-data-accessible).'
         : `I/O goes over the network to ${list(remaining)}` +
           (remaining.length >= 2
             ? ', which still hold current copies (redundancy reduced).'

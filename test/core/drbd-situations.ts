@@ -396,7 +396,7 @@ export const SITUATIONS: readonly Situation[] = [
     drbd:
       '`quorum:no`: a Secondary cannot be promoted; a Primary freezes I/O (`on-no-quorum suspend-io`, ' +
       '`suspended:quorum`) or fails it (`io-error`), and only there DRBD calls the `quorum-lost` helper ' +
-      '(`drbd_state.c`).',
+      '(`drbd_state.c`). DRBD shows `suspended:quorum` on a Secondary too, where nothing writes.',
     replays: [
       {
         stream: 'drbd9-quorum-lost-primary.alpha.events2',
@@ -739,6 +739,12 @@ export function renderSituationsMarkdown(): string {
     '  degraded disk is.',
     '- **Several peers.** Losing a peer is critical only when no other peer still receives the writes on',
     '  an UpToDate disk; a diskless client (`client:yes`) is healthy without a disk.',
+    '- **Roles.** Losing quorum or I/O being suspended is critical on a Primary, whose writers hang; a',
+    '  Secondary is only warned about quorum (it cannot be promoted), and of its suspensions only an',
+    "  administrator's `suspend-io` is reported, the rest once it is promoted.",
+    '- **Fencing.** fence-peer answers 3 and 4 (nothing to fence / peer fenced) are info, 5–7 (peer',
+    '  unreachable, this node outdated itself, peer STONITHed) warnings; a broken handler is critical',
+    '  while it leaves I/O frozen.',
     '- **DRBD 8.4** reports an administrative detach and a disk failure the same way (Failed → Diskless);',
     '  the bot says so instead of guessing. 8.4 has no quorum, no diskless clients and one peer, `peer`.',
     '- **Gaps.** `- skipped N` (drbd-utils before 9.28, N may be negative) is reported and the stream is',
