@@ -43,6 +43,16 @@ export const ipSet = defineChange({
   },
   plan(args, view, context) {
     const c: ContainerInfo = findContainer(view, args.container);
+    // During a split-brain both sides run their own copy of the container: changing one would
+    // make the two diverge further, and the copy on the victim is about to be thrown away.
+    const primaries = [
+      ...new Set(view.resources.filter((r) => r.name === c.resource).map((r) => r.primaryOn)),
+    ].filter((h): h is string => h !== null);
+    if (primaries.length > 1) {
+      throw new CommandError(
+        `${c.resource} is Primary on ${primaries.join(' and ')} (split-brain): recover it first with \`splitbrain ${c.resource} victim <host>\`; ip set changes nothing until then.`,
+      );
+    }
     const nic = c.nic;
     if (nic === null) {
       throw new CommandError(

@@ -15,7 +15,7 @@ export function findContainer(view: ContainersView, name: string): ContainerInfo
       ? ''
       : ` (not asked: ${unreachable.map((r) => `${r.name}: ${r.problem ?? 'no Primary'}`).join('; ')})`;
   throw new CommandError(
-    `No container ${name} on ${view.resources.map((r) => r.name).join(', ') || 'any resource'}${note}. Try: containers`,
+    `No container ${name} on ${[...new Set(view.resources.map((r) => r.name))].join(', ') || 'any resource'}${note}. Try: containers`,
   );
 }
 

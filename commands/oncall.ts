@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { defineQuery } from '../src/app/command-registry.js';
 import type { Member } from '../src/core/policy.js';
+import { formatTime, MESSAGE_TIME_ZONE } from '../src/core/text.js';
 
 const names = (people: readonly Member[]) => people.map((m) => m.name).join(', ') || 'nobody';
 
@@ -30,7 +31,7 @@ export const oncall = defineQuery({
           value:
             roster.handoverAt === null
               ? names(roster.next)
-              : `${names(roster.next)} from ${roster.handoverAt.toISOString()}`,
+              : `${names(roster.next)} from ${formatTime(roster.handoverAt, MESSAGE_TIME_ZONE)}`,
           short: true,
         },
         { label: 'Team', value: names(context.team) },

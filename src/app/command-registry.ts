@@ -6,7 +6,7 @@ import { z } from 'zod';
 import type { HostState } from '../core/host-state.js';
 import type { Incidents } from '../core/incidents.js';
 import { own, ownKeys } from '../core/lookup.js';
-import type { Message } from '../core/message.js';
+import { type Message, textMessage } from '../core/message.js';
 import type { Decision, Operation, Plan } from '../core/operation.js';
 import type { CommandPolicy, Member, OnCall } from '../core/policy.js';
 import type { CommandHandler, CommandReply, IncomingCommand } from '../ports/chat.js';
@@ -364,7 +364,8 @@ export function commandHandler(context: CommandContext, logger: Logger): Command
       return { message, ...(definition.private === true ? { private: true } : {}) };
     } catch (err) {
       if (err instanceof CommandError) {
-        return { message: { title: err.message, tone: 'warning' }, private: true };
+        // A long refusal (a blocked plan's checklist) keeps a short title and the rest as its body.
+        return { message: textMessage(err.message, 'warning'), private: true };
       }
       logger.error(
         { err, text: command.text, platform: command.platform, user: command.userId },

@@ -17,6 +17,7 @@ import {
   type Operation,
   operationMessage,
   type PlanStep,
+  requestAnswer,
   type StepRecord,
 } from '../core/operation.js';
 import {
@@ -227,14 +228,7 @@ export class Operations implements OperationsPort {
       await this.#put(located);
       if (located.state !== op.state || located.steps.length > 0) await this.#render(located);
     });
-    const next =
-      op.state === 'awaiting-confirmation'
-        ? 'Check it and press Confirm'
-        : `It needs ${policy.approvals} approval(s)`;
-    return {
-      message: { title: `Plan ${op.id} posted. ${next}; nothing runs before that.`, tone: 'info' },
-      private: true,
-    };
+    return { message: { title: requestAnswer(op), tone: 'info' }, private: true };
   }
 
   decide(id: string, decision: Decision, command: IncomingCommand, typed?: string): Promise<CommandReply> {

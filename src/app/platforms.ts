@@ -3,13 +3,7 @@
 
 import { COMMANDS } from '../../commands/index.js';
 import { ConsolePlatform } from '../adapters/console.js';
-import { DiscordPlatform } from '../adapters/discord/discord-platform.js';
-import { SlackPlatform } from '../adapters/slack/slack-platform.js';
-import {
-  type ConsoleStatus,
-  parseWebUsers,
-  WebConsolePlatform,
-} from '../adapters/web-console/web-console.js';
+import type { ConsoleStatus } from '../adapters/web-console/web-console.js';
 import type { Message } from '../core/message.js';
 import type { ChatPlatform, CommandHandler, PlatformName, Posted, PostOptions } from '../ports/chat.js';
 import { tokenize } from './command-registry.js';
@@ -108,9 +102,12 @@ export async function createPlatforms(
   io: PlatformIo = {},
 ): Promise<Map<PlatformName, ChatPlatform>> {
   const platforms = new Map<PlatformName, ChatPlatform>();
+  // Each platform library is loaded only when configured: Bolt and discord.js are tens of MiB of
+  // resident memory and most of the start-up time of a daemon that uses neither (or one).
   if (config.slack?.enabled === true) {
     const slack = config.slack;
     checkCommandChannels('slack', slack.channels);
+    const { SlackPlatform } = await import('../adapters/slack/slack-platform.js');
     platforms.set(
       'slack',
       new RestartablePlatform(
@@ -128,6 +125,7 @@ export async function createPlatforms(
   if (config.discord?.enabled === true) {
     const discord = config.discord;
     checkCommandChannels('discord', discord.channels);
+    const { DiscordPlatform } = await import('../adapters/discord/discord-platform.js');
     platforms.set(
       'discord',
       new RestartablePlatform(
@@ -144,6 +142,7 @@ export async function createPlatforms(
   }
   if (config.web?.enabled === true) {
     const web = config.web;
+    const { parseWebUsers, WebConsolePlatform } = await import('../adapters/web-console/web-console.js');
     const users = parseWebUsers(
       readSecret('web console users', { envName: web.usersEnv, file: web.usersFile }),
       web.usersFile ?? web.usersEnv,

@@ -173,7 +173,7 @@ export async function runAction(action: StepAction, ports: StepPorts): Promise<S
         async () => {
           const r = ports.state?.()?.resources[action.resource];
           if (r === undefined) return 'no DRBD view';
-          const disks = Object.values(r.devices).map((d) => d.fields.disk ?? '?');
+          const disks = Object.values(r.devices).map((d) => d.fields.disk ?? 'unknown');
           const connections = Object.values(r.connections);
           const synced =
             disks.every((d) => d === 'UpToDate') &&
@@ -187,9 +187,9 @@ export async function runAction(action: StepAction, ports: StepPorts): Promise<S
             );
           if (synced) return null;
           const links = connections.flatMap((c) => [
-            c.fields.connection ?? '?',
+            c.fields.connection ?? 'unknown',
             ...Object.values(c.peerDevices).map(
-              (pd) => `${pd.fields.replication ?? '?'}/${pd.fields['peer-disk'] ?? '?'}`,
+              (pd) => `${pd.fields.replication ?? 'unknown'}/${pd.fields['peer-disk'] ?? 'unknown'}`,
             ),
           ]);
           return `disk ${disks.join('/')}, ${links.join(', ')}`;

@@ -11,7 +11,6 @@ import { stringify as stringifyYaml } from 'yaml';
 import { DEMO_FAULTS, type DemoFault } from '../../commands/demo.js';
 import { COMMANDS as CHAT_COMMANDS } from '../../commands/index.js';
 import { AUDIT_EVENTS, formatAudit, readAudit } from '../adapters/audit-log.js';
-import { DiscordPlatform } from '../adapters/discord/discord-platform.js';
 import {
   SYSTEMD_NOTIFY_VARIABLES,
   SystemdNotifier,
@@ -20,8 +19,6 @@ import {
 import type { ConsoleStatus } from '../adapters/web-console/web-console.js';
 import { type Config, ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../app/config.js';
 import { Daemon } from '../app/daemon.js';
-import { runDemo } from '../app/demo.js';
-import { startDemoPair } from '../app/demo-pair.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { PACKAGE_ROOT } from '../app/paths.js';
 import { createPlatforms } from '../app/platforms.js';
@@ -529,6 +526,8 @@ async function demo(
 ): Promise<number> {
   const port = demoPort(values.port);
   const logger = createLogger({ level: 'error', format: 'auto', destination: io.stderr });
+  // The demo (simulator, simulated LXD, two instances) is loaded only when asked for.
+  const { startDemoPair } = await import('../app/demo-pair.js');
   const pair = await startDemoPair({ logger, port });
   const say = (line: string) => io.stdout.write(`${line}\n`);
   say('drbd-chatops demo: DRBD pair alpha + beta (r0 Primary on alpha, r1 on beta), simulated containers,');
@@ -608,6 +607,7 @@ async function tour(
   const logger = createLogger({ level: 'error', format: 'auto', destination: io.stderr });
   const stop = new AbortController();
   void waitForStopSignal().then(() => stop.abort());
+  const { runDemo } = await import('../app/demo.js');
   await runDemo({
     dialect,
     speed,
@@ -745,6 +745,7 @@ async function registerCommands(
   const { config } = await loadConfig(values.config as string | undefined);
   if (config.discord === undefined) throw new UsageError('the configuration has no discord section');
   const logger = createLogger({ level: config.log.level, format: config.log.format, destination: io.stderr });
+  const { DiscordPlatform } = await import('../adapters/discord/discord-platform.js');
   const discord = new DiscordPlatform({ config: config.discord, logger, commands: CHAT_COMMANDS });
   try {
     const stored = await discord.registerCommands();

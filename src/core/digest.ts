@@ -36,14 +36,14 @@ function healthy(r: ResourceState): boolean {
 }
 
 function line(r: ResourceState): string {
-  const disks = Object.values(r.devices).map((d) => d.fields.disk ?? '?');
+  const disks = Object.values(r.devices).map((d) => d.fields.disk ?? 'unknown');
   const peers = Object.values(r.connections).map(
     (c) =>
-      `${c.peer} ${c.fields.connection ?? '?'}${Object.values(c.peerDevices)
-        .map((pd) => `/${pd.fields.replication ?? '?'}`)
+      `${c.peer} ${c.fields.connection ?? 'unknown'}${Object.values(c.peerDevices)
+        .map((pd) => `/${pd.fields.replication ?? 'unknown'}`)
         .join('')}`,
   );
-  return `${healthy(r) ? '✅' : '⚠️'} ${r.fields.role ?? '?'}, disk ${disks.join('/') || '—'}${peers.length === 0 ? '' : `, ${peers.join(', ')}`}`;
+  return `${healthy(r) ? '✅' : '⚠️'} ${r.fields.role ?? 'unknown'}, disk ${disks.join('/') || '—'}${peers.length === 0 ? '' : `, ${peers.join(', ')}`}`;
 }
 
 export function digestMessage(input: DigestInput): Message {

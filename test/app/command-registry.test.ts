@@ -56,7 +56,7 @@ describe('parseCommandText', () => {
     const cases: [string, RegExp][] = [
       ['', /Which command\? Try: demo, status, containers, .*help/],
       ['reboot now', /Unknown command "reboot"/],
-      ['demo', /demo needs <resource>: demo <resource> \[host\] \[count\] \[force\]/],
+      ['demo', /demo needs <resource>: demo <resource> \[host\] \[count\] \[--force\]/],
       ['demo r0 beta 3 extra', /takes at most 3 argument/],
       ['demo r0 --bogus=1', /has no option --bogus/],
       ['demo r0 --count=many', /count must be a whole number/],

@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../commands/index.js';
+import { ipSet } from '../../commands/ip-set.js';
 import { AuditLog, readAudit } from '../../src/adapters/audit-log.js';
 import { OperationStore } from '../../src/adapters/operation-store.js';
 import { type CommandContext, commandHandler } from '../../src/app/command-registry.js';
@@ -29,6 +30,9 @@ import { MemoryLockStore } from '../helpers/memory-lock.js';
 import { discordProblems, placeholders, slackProblems, visibleText } from '../render/limits.js';
 
 const logger = createLogger({ level: 'silent', format: 'json' });
+
+/** A reply as a person reads it: the title, then the body (a blocked plan's checklist). */
+const whole = (m: Message): string => (m.body === undefined ? m.title : `${m.title}\n${m.body}`);
 const TEAM: Member[] = [
   { name: 'alice', slack: 'UALICE', discord: '400000000000000001', web: 'alice' },
   { name: 'bob', slack: 'UBOB', discord: '400000000000000002', web: 'bob' },
@@ -247,8 +251,8 @@ describe('failover r0 on the simulator', () => {
     s.pair.linkUp('r0');
     const answer = await s.say('failover r0');
     // A short title naming the deciding check; the checklist follows it (the body, once rendered).
-    expect(answer.title).toMatch(/^Failover r0 blocked: a resync is running\n/);
-    expect(answer.title).toMatch(/❌ no resync: a resync is running/);
+    expect(whole(answer)).toMatch(/^Failover r0 blocked: a resync is running\n/);
+    expect(whole(answer)).toMatch(/❌ no resync: a resync is running/);
     expect(s.platform.posts).toHaveLength(0);
   });
 
@@ -307,7 +311,7 @@ describe('failover r0 --force on the simulator', () => {
   it('needs the resource name typed and two approvals, then takes the fence and starts the services on beta', async () => {
     const s = await aliveBetaAfterAlphaDied();
     const answer = await s.say('failover r0 --force');
-    expect(answer.title).toMatch(/^Plan [0-9a-f]{8} posted/);
+    expect(whole(answer)).toMatch(/^Plan [0-9a-f]{8} posted/);
     const posted = s.platform.posts.at(-1)?.message;
     expect(posted?.title).toBe('FORCED failover r0 → beta: waiting for confirmation');
     expect(posted?.actions?.map((a) => a.label)).toEqual(['Cancel']);
@@ -367,8 +371,8 @@ describe('failover r0 --force on the simulator', () => {
     const s = await setup({ self: 'beta' });
     s.pair.linkDown('r0');
     const answer = await s.say('failover r0 --force');
-    expect(answer.title).toMatch(/^Forced failover r0 → beta blocked: alpha is Primary\n/);
-    expect(answer.title).toMatch(
+    expect(whole(answer)).toMatch(/^Forced failover r0 → beta blocked: alpha is Primary\n/);
+    expect(whole(answer)).toMatch(
       /❌ peer not Primary: alpha answers over the peer link and is Primary: forcing beta would make a split-brain/,
     );
     expect(s.platform.posts).toHaveLength(0);
@@ -377,7 +381,9 @@ describe('failover r0 --force on the simulator', () => {
   it('refuses while the pair is Connected (that is a planned failover)', async () => {
     const s = await setup({ self: 'beta' });
     const answer = await s.say('failover r0 --force');
-    expect(answer.title).toMatch(/❌ peer not connected: beta is Connected to alpha: use a planned failover/);
+    expect(whole(answer)).toMatch(
+      /❌ peer not connected: beta is Connected to alpha: use a planned failover/,
+    );
   });
 });
 
@@ -387,7 +393,7 @@ describe('splitbrain r0 victim beta on the simulator', () => {
     s.pair.setResyncSeconds(1);
     s.pair.splitBrain('r0');
     const answer = await s.say('splitbrain r0 victim beta');
-    expect(answer.title).toMatch(/^Plan [0-9a-f]{8} posted/);
+    expect(whole(answer)).toMatch(/^Plan [0-9a-f]{8} posted/);
     const posted = s.platform.posts.at(-1)?.message;
     expect(posted?.title).toBe(
       'split-brain recovery r0: beta discards its changes: waiting for confirmation',
@@ -409,7 +415,7 @@ describe('splitbrain r0 victim beta on the simulator', () => {
 
   it('refuses when there is no split-brain', async () => {
     const s = await setup();
-    expect((await s.say('splitbrain r0 victim beta')).title).toMatch(
+    expect(whole(await s.say('splitbrain r0 victim beta'))).toMatch(
       /^Split-brain recovery r0 blocked: no split-brain to recover\n/,
     );
   });
@@ -440,9 +446,9 @@ describe('blocked plans on the simulator, as each platform shows them', () => {
     s.pair.splitBrain('r0');
     const answer = await s.say('failover r0');
     expect(oneLineTitle(answer).title).toBe('Failover r0 blocked: split-brain not recovered');
-    expect(answer.title).toMatch(/❌ no split-brain: alpha and beta are both Primary and not connected/);
-    expect(answer.title).toContain('`splitbrain r0 victim <host>`');
-    expect(answer.title).not.toMatch(/\? →|null:/);
+    expect(whole(answer)).toMatch(/❌ no split-brain: alpha and beta are both Primary and not connected/);
+    expect(whole(answer)).toContain('`splitbrain r0 victim <host>`');
+    expect(whole(answer)).not.toMatch(/\? →|null:/);
     expectReadableEverywhere(answer);
     expect(s.platform.posts).toHaveLength(0);
   });
@@ -451,7 +457,7 @@ describe('blocked plans on the simulator, as each platform shows them', () => {
     const s = await setup({ peerDown: true });
     const answer = await s.say('failover r0');
     expect(oneLineTitle(answer).title).toBe('Failover r0 blocked: beta did not answer');
-    expect(answer.title).toMatch(/❌ target ready: beta could not be asked: connect ECONNREFUSED/);
+    expect(whole(answer)).toMatch(/❌ target ready: beta could not be asked: connect ECONNREFUSED/);
     expectReadableEverywhere(answer);
   });
 
@@ -560,5 +566,16 @@ describe('containers while both hosts are Primary (split-brain)', () => {
       { update: async () => {} },
     );
     expect(beta.message.fields?.map((f) => f.label)).toEqual(['r0 on beta (split-brain: Primary on both)']);
+    // ip set would change one of two diverged copies: refused until the split-brain is recovered.
+    expect(() =>
+      ipSet.plan({ container: 'web1', addresses: ['198.51.100.20'] }, view, {
+        host: 'alpha',
+        resources: context.resources,
+        lxd: context.lxd,
+        command: 'ip-set web1 198.51.100.20',
+      }),
+    ).toThrow(
+      'r0 is Primary on alpha and beta (split-brain): recover it first with `splitbrain r0 victim <host>`; ip set changes nothing until then.',
+    );
   });
 });

@@ -167,6 +167,6 @@ describe('oncall', () => {
   it('names who is on call now and next', async () => {
     const m = await query('oncall');
     expect(m.title).toBe('On call: alice');
-    expect(m.fields?.[1]).toEqual({ label: 'Next', value: 'bob from 2026-11-30T03:00:00.000Z', short: true });
+    expect(m.fields?.[1]).toEqual({ label: 'Next', value: 'bob from 2026-11-30 03:00 UTC', short: true });
   });
 });

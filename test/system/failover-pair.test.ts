@@ -123,7 +123,7 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
     await fo.h.slack.waitFor(() => resyncNews() > newsBefore, 'the resync in the channel', 5_000);
     const answer = await fo.slash('failover r0', alice);
     expect(answer.private).toBe(true);
-    expect(answer.text).toContain('Failover of r0 is blocked by its pre-flight checks:');
+    expect(answer.text).toContain('Failover r0 blocked: a resync is running');
     expect(answer.text).toMatch(/❌ no resync: a resync is running/);
     // What was fine is said too: the target answered and is ready.
     expect(answer.text).toContain('✅ target reachable: beta answers over the peer link');
