@@ -1,7 +1,7 @@
 // The DRBD situations of drbd-situations.ts played by the simulator: `bin/drbdsetup-sim sim …`
-// drives the scenario, one real `drbdsetup-sim events2 --timestamps --statistics` process (what the daemon runs) per host prints what
-// that host's kernel would, and each stream goes line by line through the real watcher. The
-// operator must be told the same as from the hand-written streams.
+// drives the scenario, one real `drbdsetup-sim events2 --timestamps --statistics` process per host
+// (what the daemon runs) prints what that host's kernel would, and each stream goes line by line
+// through the real watcher. The operator must be told the same as from the hand-written streams.
 
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
