@@ -20,9 +20,44 @@ export interface Events2SourceOptions {
   readonly onLine: (line: string, receivedAt: number) => void;
   /** A new stream started after an earlier one ended (not called for the first start). */
   readonly onRestart: (reason: string, at: number) => void;
+  /**
+   * A stream ended (not by stop()), told at once, before the backoff: from here on the host is
+   * unseen until a new stream has printed its dump.
+   */
+  readonly onEnded?: (ending: StreamEnding) => void;
   readonly now?: () => number;
   /** Randomness for backoff jitter, injectable so tests are deterministic. */
   readonly random?: () => number;
+}
+
+/** How a stream ended, for the log and for the people told that the bot is blind. */
+export interface StreamEnding {
+  /** "drbdsetup exited with code 20", "could not run drbdsetup: spawn … ENOENT", or why it was restarted. */
+  readonly reason: string;
+  readonly exitCode?: number;
+  readonly signal?: string;
+  /** The last lines drbdsetup wrote to stderr (at most STDERR_TAIL_CHARS), trimmed; '' when none. */
+  readonly stderrTail: string;
+  /** How long it ran. */
+  readonly ranMs: number;
+  /** Whether it printed anything (an ended stream that printed had been live). */
+  readonly printed: boolean;
+  readonly at: number;
+}
+
+/** How much of drbdsetup's stderr an ending carries: enough for its error, not a flood. */
+export const STDERR_TAIL_CHARS = 300;
+
+/** The end of stderr, one line per line, control characters (ANSI colours) removed. */
+export function stderrTail(stderr: string, max = STDERR_TAIL_CHARS): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  const clean = stderr.replace(/\x1b\[[0-9;]*m/g, '').replace(/[\x00-\x08\x0b-\x1f\x7f]/g, '');
+  const lines = clean
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '');
+  const text = lines.join('\n');
+  return text.length <= max ? text : `…${text.slice(text.length - max + 1)}`;
 }
 
 /** The delay before restart number `attempt` (0-based): doubling, capped, with up to 20 % jitter. */
@@ -120,7 +155,8 @@ export class Events2Source {
     let stderr = '';
     child.stderr?.setEncoding('utf8');
     child.stderr?.on('data', (chunk: string) => {
-      if (stderr.length < 4_096) stderr += chunk;
+      // The end is what explains an exit; a chatty stderr must not grow without bound.
+      stderr = (stderr + chunk).slice(-4_096);
     });
     if (child.stdout !== null) {
       const lines = createInterface({ input: child.stdout, crlfDelay: Number.POSITIVE_INFINITY });
@@ -138,14 +174,27 @@ export class Events2Source {
       this.#child = undefined;
       this.#streaming = false;
       if (this.#stopping) return;
-      const ranMs = this.#now() - startedAt;
+      const endedAt = this.#now();
+      const ranMs = endedAt - startedAt;
       const requested = this.#pendingReason;
       this.#pendingReason = undefined;
       const why =
         requested ??
         (result.exitCode !== undefined
           ? `drbdsetup exited with code ${result.exitCode}`
-          : `drbdsetup ended by ${result.signal ?? 'unknown signal'}`);
+          : result.signal !== undefined
+            ? `drbdsetup ended by ${result.signal}`
+            : // Never started (not installed, not executable): execa says why.
+              `could not run ${command}: ${result.originalMessage ?? result.shortMessage ?? 'unknown error'}`);
+      this.#options.onEnded?.({
+        reason: why,
+        ...(result.exitCode === undefined ? {} : { exitCode: result.exitCode }),
+        ...(result.signal === undefined ? {} : { signal: result.signal }),
+        stderrTail: stderrTail(stderr),
+        ranMs,
+        printed: sawLine,
+        at: endedAt,
+      });
       if (requested !== undefined) {
         this.#schedule(requested, 0);
         return;

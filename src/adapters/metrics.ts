@@ -55,6 +55,11 @@
 //   versions, which the state here does not know).
 // - No `host` label, like drbd-reactor: one exporter per host, the scrape target tells them apart.
 //
+// - While the event stream is down the DRBD series keep the last values seen (drbd-reactor's
+//   exporter keeps its own last state too, but says nothing of its age) rather than vanishing, and
+//   drbdchatops_events_stream_up{host} and drbdchatops_state_age_seconds{host} say that and how old
+//   they are: alert on `drbdchatops_events_stream_up == 0`, not on absent series.
+//
 // The bot's own metrics are drbdchatops_*; the process metrics are prom-client's defaults without a
 // prefix (process_*, nodejs_*), the names the usual Node.js dashboards expect.
 
@@ -81,11 +86,24 @@ export interface LeaderView {
   readonly token: number;
 }
 
+export interface StreamView {
+  readonly up: boolean;
+  readonly stateAgeSeconds: number | undefined;
+}
+
 export interface MetricsOptions {
   /** This host's name: the value of drbdchatops_info's `host` label. */
   readonly host: string;
-  /** The current DRBD state; undefined before the first events2 dump. Read at every scrape. */
+  /**
+   * The last DRBD state seen (kept while the event stream is down); undefined before the first
+   * events2 dump. Read at every scrape.
+   */
   readonly state: () => HostState | undefined;
+  /**
+   * Whether the event stream is up, and how old `state()` is in seconds (0 while up; undefined
+   * before the first dump). Without it no stream gauges are exported.
+   */
+  readonly stream?: () => StreamView;
   readonly leader: () => LeaderView;
   readonly outboxDepth: () => number;
   /** Platforms whose failure counters start at 0, so `increase()` sees the first failure. */
@@ -415,6 +433,29 @@ export class Metrics {
       labelNames: ['host'],
       registers,
     }).set({ host: options.host }, 1);
+    const stream = options.stream;
+    if (stream !== undefined) {
+      new Gauge({
+        name: 'drbdchatops_events_stream_up',
+        help: '1 while the DRBD event stream (drbdsetup events2) runs and its state is read, else 0: the drbd_* series are then the last values seen',
+        labelNames: ['host'],
+        registers,
+        collect() {
+          this.set({ host: options.host }, stream().up ? 1 : 0);
+        },
+      });
+      new Gauge({
+        name: 'drbdchatops_state_age_seconds',
+        help: 'Seconds since the drbd_* series were last known to be current (0 while the event stream is up)',
+        labelNames: ['host'],
+        registers,
+        collect() {
+          this.reset();
+          const age = stream().stateAgeSeconds;
+          if (age !== undefined) this.set({ host: options.host }, age);
+        },
+      });
+    }
     new Gauge({
       name: 'drbdchatops_leader',
       help: '1 when this instance is the leader that posts and runs commands, else 0',

@@ -40,6 +40,21 @@ const drbdSchema = z.strictObject({
     .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name'), z.string())
     .default({}),
   restartBackoff: backoffSchema.default({ initialMs: 1_000, maxMs: 30_000 }),
+  /**
+   * While the event stream is down the bot is blind to this host. Shorter outages are a restart;
+   * past warnAfterMs the leader posts a warning, critical past criticalAfterMs (at once when the host
+   * was Primary of a resource when last seen), and a resolution when the stream is back.
+   */
+  streamDown: z
+    .strictObject({
+      warnAfterMs: z.int().min(500).max(3_600_000).default(10_000),
+      criticalAfterMs: z.int().min(500).max(86_400_000).default(120_000),
+    })
+    .refine((s) => s.criticalAfterMs >= s.warnAfterMs, {
+      message: 'criticalAfterMs must be at least warnAfterMs',
+      path: ['criticalAfterMs'],
+    })
+    .default({ warnAfterMs: 10_000, criticalAfterMs: 120_000 }),
   /** Time limit of one drbdadm/drbdsetup command (not the event stream, which runs forever). */
   commandTimeoutMs: z.int().min(100).max(600_000).default(30_000),
 });

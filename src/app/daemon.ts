@@ -58,7 +58,7 @@ import { runAction, StepFailed } from './steps.js';
 /** How long a forced failover holds the resource's fence lock. */
 const FENCE_TTL_MS = 60 * 60_000;
 
-import { type RunningWatch, startWatch } from './watch.js';
+import { type RunningWatch, startWatch, streamDownReason } from './watch.js';
 
 export interface DaemonOptions {
   readonly config: Config;
@@ -304,7 +304,12 @@ export class Daemon {
     });
     this.metrics = new Metrics({
       host: options.config.host,
-      state: () => this.#watch?.watcher.watch.state,
+      // The last state seen stays exported while the stream is down, marked with its age.
+      state: () => this.#watch?.lastKnownState(),
+      stream: () => ({
+        up: this.#watch?.isLive() === true,
+        stateAgeSeconds: this.#watch?.stateAgeSeconds(),
+      }),
       leader: () => ({ leads: this.elector?.mayAct() ?? true, token: this.elector?.state.token ?? 0 }),
       outboxDepth: () => this.outbox.depth,
       platforms: [...options.platforms.keys()],
@@ -591,7 +596,13 @@ export class Daemon {
         eventSource:
           this.#watch?.isLive() === true
             ? { ok: true }
-            : { ok: false, reason: 'the DRBD event stream is not live' },
+            : {
+                ok: false,
+                reason:
+                  this.#watch === undefined
+                    ? 'the DRBD event stream is not started yet'
+                    : streamDownReason(this.#config.host, this.#watch.stream()),
+              },
       }),
       ready: () => ({
         leader:

@@ -1,8 +1,13 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { backoffDelay, Events2Source } from '../../src/adapters/events2-source.js';
+import {
+  backoffDelay,
+  Events2Source,
+  type StreamEnding,
+  stderrTail,
+} from '../../src/adapters/events2-source.js';
 import { createLogger } from '../../src/app/log.js';
 import { HostWatcher } from '../../src/core/watcher.js';
 import { until } from '../helpers/wait.js';
@@ -22,16 +27,22 @@ function tempDir(): string {
   return dir;
 }
 
-function startSource(mode: string, full: 'auto' | 'always' | 'never', log: string) {
+function startSource(
+  mode: string,
+  full: 'auto' | 'always' | 'never',
+  log: string,
+  extra: { env?: Record<string, string>; command?: string } = {},
+) {
   const lines: string[] = [];
   const restarts: string[] = [];
+  const endings: StreamEnding[] = [];
   const watcher = new HostWatcher('alpha');
   const kinds: string[] = [];
   const source: Events2Source = new Events2Source({
-    command: process.execPath,
+    command: extra.command ?? process.execPath,
     args: [SCRIPT, 'events2', '--timestamps', '--statistics'],
     full,
-    env: { SCRIPT_MODE: mode, SCRIPT_LOG: log },
+    env: { SCRIPT_MODE: mode, SCRIPT_LOG: log, ...extra.env },
     backoff: { initialMs: 20, maxMs: 80 },
     logger,
     random: () => 0.5,
@@ -41,6 +52,7 @@ function startSource(mode: string, full: 'auto' | 'always' | 'never', log: strin
       kinds.push(...result.notifications.map((n) => n.kind));
       if (result.resyncRequested === true) source.restart('events were skipped');
     },
+    onEnded: (ending) => endings.push(ending),
     onRestart: (reason, at) => {
       restarts.push(reason);
       watcher.restarted(at, reason);
@@ -48,7 +60,7 @@ function startSource(mode: string, full: 'auto' | 'always' | 'never', log: strin
   });
   source.start();
   cleanup.push(() => source.stop());
-  return { source, lines, restarts, kinds };
+  return { source, lines, restarts, kinds, endings };
 }
 
 describe('backoffDelay', () => {
@@ -100,6 +112,38 @@ describe('Events2Source', () => {
     expect(restarts[0]).toBe('events were skipped');
   });
 
+  it('tells at once how a stream ended: the exit code and the end of stderr', async () => {
+    const dir = tempDir();
+    const flag = join(dir, 'fail');
+    const { lines, endings, source } = startSource('stay', 'never', join(dir, 'starts.log'), {
+      env: { SCRIPT_FAIL_FLAG: flag },
+    });
+    await until(() => lines.includes('exists -'), 'the dump');
+    expect(endings).toEqual([]);
+    writeFileSync(flag, '');
+    await until(() => endings.length >= 3, 'the stream ending and two failed restarts');
+    expect(endings[0]).toMatchObject({
+      reason: 'drbdsetup exited with code 20',
+      exitCode: 20,
+      stderrTail: 'drbdsetup: netlink: Permission denied\nevents2: giving up',
+      printed: true,
+    });
+    // The restarts fail before printing anything.
+    expect(endings.slice(1).every((e) => !e.printed && e.exitCode === 20)).toBe(true);
+    expect(source.streaming).toBe(false);
+    rmSync(flag);
+    await until(() => source.streaming, 'the stream back');
+  });
+
+  it('says why drbdsetup could not run at all', async () => {
+    const dir = tempDir();
+    const missing = join(dir, 'no-such-drbdsetup');
+    const { endings } = startSource('stay', 'never', join(dir, 'starts.log'), { command: missing });
+    await until(() => endings.length >= 1, 'the failed start');
+    expect(endings[0]?.reason).toMatch(/^could not run .*no-such-drbdsetup.*ENOENT/);
+    expect(endings[0]?.printed).toBe(false);
+  });
+
   it('stops the stream it started', async () => {
     const log = join(tempDir(), 'starts.log');
     const { lines, source } = startSource('stay', 'never', log);
@@ -108,5 +152,17 @@ describe('Events2Source', () => {
     const startsBefore = readFileSync(log, 'utf8');
     await new Promise((r) => setTimeout(r, 200));
     expect(readFileSync(log, 'utf8')).toBe(startsBefore);
+  });
+});
+
+describe('stderrTail', () => {
+  it('keeps the last lines, without colours, control characters or blank lines, within the limit', () => {
+    expect(stderrTail('')).toBe('');
+    expect(stderrTail('\u001b[31mfailed\u001b[0m\r\n\n  twice\u0007 \n')).toBe('failed\ntwice');
+    const long = `${'x'.repeat(500)}\nthe end`;
+    const tail = stderrTail(long, 50);
+    expect(tail).toHaveLength(50);
+    expect(tail.startsWith('…')).toBe(true);
+    expect(tail.endsWith('\nthe end')).toBe(true);
   });
 });

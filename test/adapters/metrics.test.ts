@@ -6,7 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type LeaderView, Metrics, type MetricsOptions } from '../../src/adapters/metrics.js';
+import {
+  type LeaderView,
+  Metrics,
+  type MetricsOptions,
+  type StreamView,
+} from '../../src/adapters/metrics.js';
 import { type Checks, StatusServer, type StatusServerOptions } from '../../src/adapters/status-server.js';
 import { applyEvent, emptyHostState, type HostState } from '../../src/core/host-state.js';
 import { parseEvents2Line } from '../../src/drbd/events2.js';
@@ -454,6 +459,39 @@ describe('/metrics', () => {
     for (const name of ['drbdchatops_command_runs_total', 'drbdchatops_notifications_total']) {
       expect(family(families, name).type).toBe('counter');
     }
+  });
+
+  it('says whether the event stream is up and how old the DRBD series are, keeping them while it is down', async () => {
+    let view: StreamView = { up: true, stateAgeSeconds: 0 };
+    const h = await serve({ stream: () => view });
+    let families = await scrape(h.url);
+    expect(sampleValue(families, 'drbdchatops_events_stream_up', { host: 'alpha' })).toBe(1);
+    expect(sampleValue(families, 'drbdchatops_state_age_seconds', { host: 'alpha' })).toBe(0);
+    expect(family(families, 'drbdchatops_events_stream_up').type).toBe('gauge');
+    expect(family(families, 'drbdchatops_state_age_seconds').type).toBe('gauge');
+
+    // Down for 12.5 s: the last state seen is still exported (the daemon hands over the state from
+    // before the outage), and its age says how stale it is.
+    view = { up: false, stateAgeSeconds: 12.5 };
+    families = await scrape(h.url);
+    expect(sampleValue(families, 'drbdchatops_events_stream_up', { host: 'alpha' })).toBe(0);
+    expect(sampleValue(families, 'drbdchatops_state_age_seconds', { host: 'alpha' })).toBe(12.5);
+    expect(stateSet(families, 'drbd_resource_role', { name: 'r0' })).toEqual(oneHot(ROLES, 'Primary'));
+    expect(sampleValue(families, 'drbd_resource_resources')).toBe(2);
+
+    // Never seen (before the first dump): down, and no age because there is no state to age.
+    view = { up: false, stateAgeSeconds: undefined };
+    h.setState(undefined);
+    families = await scrape(h.url);
+    expect(sampleValue(families, 'drbdchatops_events_stream_up', { host: 'alpha' })).toBe(0);
+    expect(samplesOf(families, 'drbdchatops_state_age_seconds')).toEqual([]);
+  });
+
+  it('exports no stream gauges when nobody says how the stream is', async () => {
+    const h = await serve();
+    const families = await scrape(h.url);
+    expect(families.has('drbdchatops_events_stream_up')).toBe(false);
+    expect(families.has('drbdchatops_state_age_seconds')).toBe(false);
   });
 
   it('answers 500 without details when collecting fails', async () => {

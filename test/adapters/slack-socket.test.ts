@@ -4,16 +4,19 @@
 
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SlackPlatform } from '../../src/adapters/slack/slack-platform.js';
+import { disconnectReason } from '../../src/adapters/slack/socket-connections.js';
 import type { Message } from '../../src/core/message.js';
 import type { CommandContext, CommandHandler, IncomingCommand } from '../../src/ports/chat.js';
 import { renderSlack } from '../../src/render/slack.js';
 import {
   type CapturedLog,
   captureLog,
+  type Envelope,
   FAKE_APP_TOKEN,
   FAKE_BOT_TOKEN,
   FakeSlack,
   type HandledCommand,
+  type SocketConnection,
   slackConfig,
 } from '../fakes/slack/index.js';
 import { until } from '../helpers/wait.js';
@@ -270,6 +273,80 @@ describe('SlackPlatform in Socket Mode', () => {
     expect(fake.callsTo('apps.connections.open')).toHaveLength(3);
   });
 
+  it('opens the new connection on `disconnect` before closing the old one: no command is lost across a refresh', async () => {
+    // Slack itself: a payload without an open connection fails at once (dispatch_failed).
+    await fake.stop();
+    fake = new FakeSlack({ dispatch: 'immediate' });
+    await fake.start();
+    await startPlatform(async (command) => ({
+      message: { ...status, title: `answer to ${command.text}` },
+      private: true,
+    }));
+    const old = fake.connections[0] as SocketConnection;
+
+    // Commands keep arriving from before the refresh until after the old connection is gone.
+    const sent: { envelope: Envelope; text: string }[] = [];
+    let sending = true;
+    const traffic = (async () => {
+      for (let i = 0; sending; i++) {
+        const text = `status ${i}`;
+        sent.push({ envelope: (await fake.sendSlashCommand({ text, channelId: CHANNEL })).envelope, text });
+        await sleep(40);
+      }
+    })();
+    await sleep(300);
+    fake.requestReconnect('refresh_requested');
+    // Slack may still send to the connection it asked to go, until the app closes it.
+    const viaOld = await fake.sendSlashCommand(
+      { text: 'via the old connection', channelId: CHANNEL },
+      old.id,
+    );
+    sent.push({ envelope: viaOld.envelope, text: 'via the old connection' });
+    await fake.waitForConnection(2);
+    await fake.waitFor(() => old.closedAt !== undefined, 'the app to close the old connection');
+    await sleep(300);
+    sending = false;
+    await traffic;
+
+    // Never without a connection, every payload acknowledged in time and handled once.
+    expect(sent.filter((s) => s.envelope.failed !== undefined)).toEqual([]);
+    for (const { envelope } of sent) {
+      const acked = await fake.waitForAck(envelope.envelopeId, 3_000);
+      expect((acked.ackedAt as number) - acked.sentAt).toBeLessThan(3_000);
+    }
+    await until(() => handled.length >= sent.length, 'every command handled');
+    expect(handled.map((h) => h.command.text).sort()).toEqual(sent.map((s) => s.text).sort());
+    await fake.waitFor(() => fake.responses.length === sent.length, 'every answer');
+
+    // The new connection said hello before the old one began to close; both carried commands.
+    const fresh = fake.connections[1] as SocketConnection;
+    expect(fresh.openedAt).toBeLessThan(old.closeHandshakeAt as number);
+    expect(viaOld.envelope.connectionId).toBe(old.id);
+    expect(sent.some((s) => s.envelope.connectionId === fresh.id)).toBe(true);
+    // The app closed the old connection itself (Slack left TCP open), not the pong watchdog.
+    expect(old.closeHandshakeAt).toBeDefined();
+    expect(log.text()).not.toMatch(/pong wasn't received/);
+    expect(fake.connections).toHaveLength(2);
+    expect(fake.socketCount).toBe(1);
+    expect(fake.callsTo('apps.connections.open')).toHaveLength(2);
+    expect(platform?.isConnected).toBe(true);
+    expect(log.lines().some((l) => l.msg === 'slack: Socket Mode connection refreshed')).toBe(true);
+  }, 30_000);
+
+  it('stops on `disconnect` with link_disabled and says so in the log', async () => {
+    await startPlatform(async () => status);
+    fake.requestReconnect('link_disabled');
+    await fake.waitFor(() => fake.socketCount === 0, 'the connection closed');
+    expect(platform?.isConnected).toBe(false);
+    const line = log.lines().find((l) => String(l.msg).includes('link_disabled'));
+    expect(line).toMatchObject({ level: 50 });
+    expect(String(line?.msg)).toContain('not reconnecting');
+    // The reconnect backoff (100 ms) would have tried several times by now.
+    await sleep(600);
+    expect(fake.callsTo('apps.connections.open')).toHaveLength(1);
+    expect(fake.connections).toHaveLength(1);
+  });
+
   it('keeps trying while Slack is unreachable and reconnects when it is back', async () => {
     await startPlatform(async () => status);
     await fake.setUnreachable(true);
@@ -316,5 +393,25 @@ describe('SlackPlatform in Socket Mode', () => {
       retryable: false,
     });
     expect(log.text()).not.toContain('xapp-1-wrong');
+  });
+});
+
+describe('disconnectReason', () => {
+  it('reads the reason of a `disconnect` control message and nothing else', () => {
+    const message = (m: unknown) => JSON.stringify(m);
+    expect(disconnectReason(message({ type: 'disconnect', reason: 'refresh_requested' }), false)).toBe(
+      'refresh_requested',
+    );
+    expect(disconnectReason(message({ type: 'disconnect', reason: 'link_disabled' }), false)).toBe(
+      'link_disabled',
+    );
+    expect(disconnectReason(message({ type: 'disconnect' }), false)).toBe('unknown');
+    expect(disconnectReason(message({ type: 'hello' }), false)).toBeUndefined();
+    // An envelope whose payload mentions "disconnect" is an envelope.
+    expect(
+      disconnectReason(message({ type: 'slash_commands', payload: { text: '"disconnect"' } }), false),
+    ).toBeUndefined();
+    expect(disconnectReason('{"type":"disconnect"', false)).toBeUndefined();
+    expect(disconnectReason(message({ type: 'disconnect' }), true)).toBeUndefined();
   });
 });

@@ -15,7 +15,6 @@ import {
   HTTPReceiver,
   isValidSlackRequest,
   LogLevel,
-  SocketModeReceiver,
   webApi,
 } from '@slack/bolt';
 import type { Config } from '../../app/config.js';
@@ -38,6 +37,7 @@ import { defaultRenderer, type SlackContent, type SlackRenderer, toContent } fro
 import { toDeliveryError } from './errors.js';
 import { ReplayGuard, SIGNATURE_WINDOW_SEC } from './replay-guard.js';
 import { type ReplyOrigin, SlackReply } from './reply.js';
+import { type DisconnectReason, SocketModeConnections } from './socket-connections.js';
 import {
   actionOrigin,
   commandOrigin,
@@ -108,6 +108,12 @@ export interface SlackPlatformOptions {
   readonly reconnect?: { readonly initialMs: number; readonly maxMs: number };
   /** Socket Mode: ping the server every third of this and drop the connection without a pong (default 5 s). */
   readonly clientPingTimeoutMs?: number;
+  /**
+   * Socket Mode refresh: how long the old connection keeps serving after the new one said hello
+   * (default 1 s), and how long a close handshake may take before the socket is destroyed (1 s).
+   */
+  readonly socketOverlapMs?: number;
+  readonly socketCloseTimeoutMs?: number;
   /** stop(): how long to wait for command replies in progress (default 10 s). */
   readonly stopTimeoutMs?: number;
   /** findPosted: how many recent channel messages to search (default 100). */
@@ -224,7 +230,7 @@ export class SlackPlatform implements ChatPlatform {
   private readonly render: SlackRenderer;
   private readonly web: InstanceType<typeof webApi.WebClient>;
   private readonly app: App;
-  private readonly socketReceiver: SocketModeReceiver | undefined;
+  private readonly sockets: SocketModeConnections | undefined;
   private readonly httpReceiver: HTTPReceiver | undefined;
   private readonly reconnectBackoff: { readonly initialMs: number; readonly maxMs: number };
   private readonly stopTimeoutMs: number;
@@ -241,7 +247,8 @@ export class SlackPlatform implements ChatPlatform {
   private httpServer: Server | undefined;
   private reconnecting = false;
   private groups: { at: number; members: Map<string, string[]> } | undefined;
-  private connected = false;
+  /** Slack said link_disabled: Socket Mode is off for the app, nothing reconnects. */
+  private disabled = false;
 
   constructor(options: SlackPlatformOptions) {
     this.config = options.config;
@@ -269,23 +276,23 @@ export class SlackPlatform implements ChatPlatform {
 
     if (this.config.mode === 'socket') {
       if (this.secrets.appToken === undefined) throw new Error('Slack Socket Mode needs the app-level token');
-      this.socketReceiver = new SocketModeReceiver({
+      this.sockets = new SocketModeConnections({
         appToken: this.secrets.appToken,
-        logger: boltLogger,
-        logLevel: LogLevel.WARN,
-        // Reconnection is ours (below): the client's own gives up by throwing from a timer when
-        // apps.connections.open fails, which would be an unhandled rejection.
-        autoReconnectEnabled: false,
+        boltLogger,
+        logger: this.log,
+        clientOptions,
         ...(options.clientPingTimeoutMs === undefined
           ? {}
-          : { clientPingTimeout: options.clientPingTimeoutMs }),
-        installerOptions: { clientOptions: clientOptions() },
+          : { clientPingTimeoutMs: options.clientPingTimeoutMs }),
+        ...(options.socketOverlapMs === undefined ? {} : { overlapMs: options.socketOverlapMs }),
+        ...(options.socketCloseTimeoutMs === undefined
+          ? {}
+          : { closeTimeoutMs: options.socketCloseTimeoutMs }),
+        onRefresh: (reason) => this.onSocketRefresh(reason),
+        onLost: () => this.onSocketDisconnected(),
+        onDisabled: () => this.onSocketDisabled(),
       });
       this.httpReceiver = undefined;
-      this.socketReceiver.client.on('disconnected', () => this.onSocketDisconnected());
-      this.socketReceiver.client.on('connected', () => {
-        this.connected = true;
-      });
     } else {
       if (this.secrets.signingSecret === undefined)
         throw new Error('Slack HTTP mode needs the signing secret');
@@ -299,11 +306,11 @@ export class SlackPlatform implements ChatPlatform {
         logLevel: LogLevel.WARN,
         processBeforeResponse: false,
       });
-      this.socketReceiver = undefined;
+      this.sockets = undefined;
     }
 
     this.app = new App({
-      receiver: (this.socketReceiver ?? this.httpReceiver) as SocketModeReceiver | HTTPReceiver,
+      receiver: (this.sockets ?? this.httpReceiver) as SocketModeConnections | HTTPReceiver,
       // Our own authorize: no auth.test per event (the one at start is cached), nothing that can
       // fail between a request and its ack.
       authorize: async () => ({
@@ -332,7 +339,9 @@ export class SlackPlatform implements ChatPlatform {
 
   /** Socket Mode: whether the websocket is up right now. */
   get isConnected(): boolean {
-    return this.config.mode === 'http' ? this.httpServer?.listening === true : this.connected;
+    return this.config.mode === 'http'
+      ? this.httpServer?.listening === true
+      : this.sockets?.connected === true;
   }
 
   async start(handler: CommandHandler): Promise<void> {
@@ -384,9 +393,6 @@ export class SlackPlatform implements ChatPlatform {
     this.state = 'started';
     try {
       await this.connectSocket();
-      if (this.state !== 'started') {
-        await withTimeout((this.socketReceiver as SocketModeReceiver).client.disconnect(), 5_000);
-      }
     } catch (err) {
       const failure = toDeliveryError(err, 'Socket Mode connect');
       if (!failure.retryable) {
@@ -414,11 +420,8 @@ export class SlackPlatform implements ChatPlatform {
         );
       }
     }
-    if (this.socketReceiver !== undefined) {
-      const done = await withTimeout(this.socketReceiver.client.disconnect(), 5_000);
-      if (done === 'timeout') this.log.warn('slack: the Socket Mode connection did not close in time');
-      this.connected = false;
-    }
+    // Each connection's close handshake is bounded (Slack leaves TCP open after it).
+    await this.sockets?.closeAll();
     await this.closeHttp();
   }
 
@@ -737,53 +740,66 @@ export class SlackPlatform implements ChatPlatform {
 
   // ---- Socket Mode ----------------------------------------------------------------------------
 
+  /** A new connection, in use once Slack says hello (a socket that never says hello is given up on). */
   private async connectSocket(): Promise<void> {
-    const client = (this.socketReceiver as SocketModeReceiver).client;
-    // start() resolves on Slack's hello; a socket that opens but never says hello is given up on.
-    const outcome = await withTimeout(
-      client.start().catch((err: unknown) => {
-        // The client rejects with nothing when the socket closes before Slack's hello.
-        throw err instanceof Error
-          ? err
-          : new webApi.WebAPIRequestError(new Error('connection closed before hello'));
-      }),
-      15_000,
-    );
-    if (outcome === 'timeout') {
-      void client.disconnect();
-      throw new webApi.WebAPIRequestError(new Error('no hello from Slack within 15 s'));
+    try {
+      await (this.sockets as SocketModeConnections).open(15_000);
+    } catch (err) {
+      // Not a Web API answer: the connection itself failed, which is worth retrying.
+      throw err instanceof webApi.WebAPIPlatformError ||
+        err instanceof webApi.WebAPIHTTPError ||
+        err instanceof webApi.WebAPIRequestError ||
+        err instanceof webApi.WebAPIRateLimitedError
+        ? err
+        : new webApi.WebAPIRequestError(err instanceof Error ? err : new Error(String(err)));
     }
   }
 
+  /** The connection in use is gone: reconnect (unless a refresh is already opening the next one). */
   private onSocketDisconnected(): void {
-    this.connected = false;
-    if (this.state !== 'started' || this.reconnecting) return;
+    this.startReconnecting('lost');
+  }
+
+  /** Slack asked for a new connection: open it now, while the current one still takes payloads. */
+  private onSocketRefresh(reason: DisconnectReason): void {
+    this.startReconnecting(reason === 'warning' ? 'warning' : 'refresh');
+  }
+
+  private onSocketDisabled(): void {
+    this.disabled = true;
+    this.stopping.abort();
+    void this.sockets?.closeAll();
+  }
+
+  private startReconnecting(why: 'lost' | 'refresh' | 'warning'): void {
+    if (this.state !== 'started' || this.disabled || this.reconnecting) return;
     this.reconnecting = true;
-    void this.reconnectLoop().finally(() => {
+    void this.reconnectLoop(why).finally(() => {
       this.reconnecting = false;
     });
   }
 
-  private async reconnectLoop(): Promise<void> {
-    for (let attempt = 0; this.state === 'started'; attempt++) {
+  private async reconnectLoop(why: 'lost' | 'refresh' | 'warning'): Promise<void> {
+    const going = () => this.state === 'started' && !this.disabled;
+    for (let attempt = 0; going(); attempt++) {
       const delay =
         attempt === 0
           ? 0
           : Math.min(this.reconnectBackoff.initialMs * 2 ** (attempt - 1), this.reconnectBackoff.maxMs);
       await sleep(delay, this.stopping.signal);
-      if (this.state !== 'started') return;
+      if (!going()) return;
       try {
+        // stop() during the attempt closes every connection, this one included.
         await this.connectSocket();
-        if (this.state !== 'started') {
-          // stop() ran while this attempt was under way: do not leave a connection behind.
-          await withTimeout((this.socketReceiver as SocketModeReceiver).client.disconnect(), 5_000);
-          return;
-        }
-        this.log.info({ attempts: attempt + 1 }, 'slack: Socket Mode reconnected');
+        if (!going()) return;
+        this.log.info(
+          { attempts: attempt + 1, why },
+          why === 'lost' ? 'slack: Socket Mode reconnected' : 'slack: Socket Mode connection refreshed',
+        );
         return;
       } catch (err) {
         this.log.warn(
-          { attempt: attempt + 1, reason: toDeliveryError(err, 'Socket Mode reconnect').message },
+          { attempt: attempt + 1, why, reason: toDeliveryError(err, 'Socket Mode reconnect').message },
           'slack: Socket Mode reconnect failed',
         );
       }

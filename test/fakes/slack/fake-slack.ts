@@ -1,6 +1,13 @@
 // A fake Slack on loopback: the Web API methods the bot uses (as @slack/web-api calls them), the
 // Socket Mode websocket, response_url endpoints, and fault injection. It is a real HTTP + WebSocket
 // server, so the code under test runs its real client libraries against it, unmodified.
+//
+// Socket Mode as Slack runs it (docs.slack.dev "Using Socket Mode"; @slack/socket-mode 3.2.0's
+// changelog): an app may hold up to 10 connections and each payload goes to any one of them (here:
+// in turn, preferring connections not asked to refresh); `disconnect` asks a connection to be
+// replaced, and after the close handshake Slack does not close the TCP connection (the client has
+// to). With `dispatch: 'immediate'` a payload with no open connection fails at once, as Slack answers
+// the user `dispatch_failed`, instead of waiting for one.
 
 import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -82,15 +89,23 @@ export interface Envelope {
   readonly envelopeId: string;
   readonly type: 'slash_commands' | 'interactive' | 'events_api';
   readonly payload: Record<string, unknown>;
+  /** The connection it was sent on; 0 when there was none (see `failed`). */
   readonly connectionId: number;
   readonly sentAt: number;
   ackedAt?: number;
   ackPayload?: unknown;
+  /** `dispatch: 'immediate'` and no open connection: Slack tells the user the app did not answer. */
+  readonly failed?: 'dispatch_failed';
 }
 
 export interface SocketConnection {
   readonly id: number;
   readonly openedAt: number;
+  /** When Slack sent it `disconnect` (refresh_requested, link_disabled …). */
+  disconnectSentAt?: number;
+  /** When the close handshake completed (the app's close frame answered); TCP stays open after it. */
+  closeHandshakeAt?: number;
+  /** When the TCP connection closed. */
   closedAt?: number;
   /** Messages the app sent on it (acks), parsed. */
   readonly received: unknown[];
@@ -141,6 +156,11 @@ export interface FakeSlackOptions {
   readonly teamId?: string;
   /** Its Enterprise Grid organization (auth.test's enterprise_id; default none). */
   readonly enterpriseId?: string;
+  /**
+   * Without an open Socket Mode connection a payload `wait`s for one (default, up to 10 s), or fails
+   * at once (`immediate`), as Slack does.
+   */
+  readonly dispatch?: 'wait' | 'immediate';
 }
 
 type Params = Record<string, unknown>;
@@ -228,6 +248,8 @@ export class FakeSlack {
   private lastTsMicros = 0;
   private nextConnectionId = 1;
   private unreachable = false;
+  private readonly dispatch: 'wait' | 'immediate';
+  private deliveries = 0;
 
   constructor(options: FakeSlackOptions = {}) {
     this.botTokens = new Set(options.botTokens ?? [FAKE_BOT_TOKEN]);
@@ -235,6 +257,7 @@ export class FakeSlack {
     this.knownChannels = options.channels === undefined ? null : new Set(options.channels);
     this.teamId = options.teamId ?? FAKE_TEAM_ID;
     this.enterpriseId = options.enterpriseId;
+    this.dispatch = options.dispatch ?? 'wait';
     this.changes.setMaxListeners(0);
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err: unknown) => {
@@ -296,7 +319,13 @@ export class FakeSlack {
     return this.envelopes.find((e) => e.envelopeId === envelopeId);
   }
 
+  /** Connections that can carry payloads: open, the close handshake not begun. */
   get openConnectionCount(): number {
+    return this.deliverable().length;
+  }
+
+  /** TCP connections of Socket Mode still open, closing ones included (Slack leaves them to the app). */
+  get socketCount(): number {
     return this.openSockets.size;
   }
 
@@ -326,7 +355,7 @@ export class FakeSlack {
   /** Wait until the app has an open Socket Mode connection (the `total`-th one, counting reconnects). */
   async waitForConnection(total = 1, timeoutMs = 10_000): Promise<SocketConnection> {
     await this.waitFor(
-      () => this.connections.length >= total && this.openSockets.size > 0,
+      () => this.connections.length >= total && this.openConnectionCount > 0,
       `Socket Mode connection #${total}`,
       timeoutMs,
     );
@@ -387,11 +416,19 @@ export class FakeSlack {
 
   // ---- Socket Mode ----------------------------------------------------------------------------
 
-  /** Send the Socket Mode `disconnect` message (Slack refreshing the connection); the app should reconnect. */
-  requestReconnect(reason = 'refresh_requested'): void {
-    for (const ws of this.openSockets.values()) {
+  /**
+   * Send the Socket Mode `disconnect` message (Slack refreshing the connection; `link_disabled`:
+   * Socket Mode turned off) on every open connection, or on the one given. Slack goes on sending
+   * payloads there until the app closes it, when no other connection is open.
+   */
+  requestReconnect(reason = 'refresh_requested', connectionId?: number): void {
+    for (const [id, ws] of this.deliverable()) {
+      if (connectionId !== undefined && id !== connectionId) continue;
+      const connection = this.connections.find((c) => c.id === id);
+      if (connection !== undefined) connection.disconnectSentAt = Date.now();
       ws.send(JSON.stringify({ type: 'disconnect', reason, debug_info: { host: 'applink-fake' } }));
     }
+    this.changed();
   }
 
   /** Cut every websocket without a close frame (a network failure). */
@@ -488,27 +525,61 @@ export class FakeSlack {
   }
 
   /** Deliver a slash command over Socket Mode; answers the envelope and the payload sent. */
-  async sendSlashCommand(input: SlashCommandInput): Promise<{ envelope: Envelope; responseUrl: string }> {
+  async sendSlashCommand(
+    input: SlashCommandInput,
+    via?: number,
+  ): Promise<{ envelope: Envelope; responseUrl: string }> {
     const payload = this.slashCommandPayload(input);
-    const envelope = await this.deliver('slash_commands', payload, true);
+    const envelope = await this.deliver('slash_commands', payload, true, via);
     return { envelope, responseUrl: payload.response_url as string };
   }
 
   /** Deliver a button click over Socket Mode. */
-  async clickButton(input: ButtonClickInput): Promise<{ envelope: Envelope; responseUrl: string }> {
+  async clickButton(
+    input: ButtonClickInput,
+    via?: number,
+  ): Promise<{ envelope: Envelope; responseUrl: string }> {
     const payload = this.blockActionPayload(input);
-    const envelope = await this.deliver('interactive', payload, false);
+    const envelope = await this.deliver('interactive', payload, false, via);
     return { envelope, responseUrl: payload.response_url as string };
   }
 
-  /** Send any envelope on the newest open connection (waiting up to 10 s for one). */
+  /**
+   * Send any envelope on an open connection, as Slack does: any one of them, in turn, connections
+   * asked to refresh only when no other is open; `via` picks one. Without an open connection it
+   * waits up to 10 s for one, or fails at once with `dispatch: 'immediate'`.
+   */
   async deliver(
     type: Envelope['type'],
     payload: Record<string, unknown>,
     acceptsResponsePayload: boolean,
+    via?: number,
   ): Promise<Envelope> {
-    await this.waitFor(() => this.openSockets.size > 0, 'an open Socket Mode connection');
-    const [connectionId, ws] = [...this.openSockets.entries()].at(-1) as [number, WebSocket];
+    const candidates = (): [number, WebSocket][] => {
+      const open = this.deliverable().filter(([id]) => via === undefined || id === via);
+      const staying = open.filter(
+        ([id]) => this.connections.find((c) => c.id === id)?.disconnectSentAt === undefined,
+      );
+      return staying.length > 0 ? staying : open;
+    };
+    if (this.dispatch === 'wait' || via !== undefined) {
+      await this.waitFor(() => candidates().length > 0, 'an open Socket Mode connection');
+    }
+    const open = candidates();
+    if (open.length === 0) {
+      const failed: Envelope = {
+        envelopeId: randomUUID(),
+        type,
+        payload,
+        connectionId: 0,
+        sentAt: Date.now(),
+        failed: 'dispatch_failed',
+      };
+      this.envelopes.push(failed);
+      this.changed();
+      return failed;
+    }
+    const [connectionId, ws] = open[this.deliveries++ % open.length] as [number, WebSocket];
     const envelope: Envelope = {
       envelopeId: randomUUID(),
       type,
@@ -535,6 +606,11 @@ export class FakeSlack {
 
   private changed(): void {
     this.changes.emit('change');
+  }
+
+  /** Open connections whose close handshake has not begun, oldest first. */
+  private deliverable(): [number, WebSocket][] {
+    return [...this.openSockets.entries()].filter(([, ws]) => ws.readyState === ws.OPEN);
   }
 
   private listen(port: number): Promise<void> {
@@ -936,12 +1012,22 @@ export class FakeSlack {
       socket.end('HTTP/1.1 401 Unauthorized\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
       return;
     }
+    const connection: SocketConnection = {
+      id: this.nextConnectionId++,
+      openedAt: Date.now(),
+      received: [],
+    };
+    // Slack answers the app's close frame and leaves the TCP connection open: ws ends the socket
+    // right after the handshake, and that end is what is left out here. The app must close it (or
+    // stop() destroys it); once the app has closed its side, ending ours is only the TCP teardown.
+    const end = socket.end.bind(socket);
+    socket.end = ((...args: Parameters<Socket['end']>) => {
+      if (socket.readableEnded) return end(...args);
+      connection.closeHandshakeAt ??= Date.now();
+      this.changed();
+      return socket;
+    }) as Socket['end'];
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      const connection: SocketConnection = {
-        id: this.nextConnectionId++,
-        openedAt: Date.now(),
-        received: [],
-      };
       this.connections.push(connection);
       this.openSockets.set(connection.id, ws);
       ws.on('message', (data) => {

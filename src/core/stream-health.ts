@@ -1,0 +1,173 @@
+// Whether the bot can see DRBD on a host. While `drbdsetup events2` is down the bot is blind there:
+// whatever it last said about that host may no longer be true, and silence would read as "all is
+// well". So blindness is itself an alert. A stream that restarts within a few seconds is routine
+// (the backoff, DRBD 8.4's --full fallback), so nothing is said before `warnAfterMs`; then a warning
+// that names the host and why the stream is down; critical once it lasts `criticalAfterMs`, or at
+// once when the host was Primary when last seen (that is where a failure loses service); and a
+// resolution when the stream has read a fresh dump, saying how long it was down and what changed
+// meanwhile. Pure: the caller brings the clock and arms the timers (see `outageCheckAt`).
+
+import type { Change, HostState } from './host-state.js';
+import type { Notification, Severity } from './notification.js';
+import { formatDuration } from './rules.js';
+import { describeChange } from './watcher.js';
+
+export interface StreamDownSettings {
+  /** Down longer than this: a warning (critical at once on a host last seen Primary). */
+  readonly warnAfterMs: number;
+  /** Down longer than this: critical. */
+  readonly criticalAfterMs: number;
+}
+
+export const DEFAULT_STREAM_DOWN: StreamDownSettings = { warnAfterMs: 10_000, criticalAfterMs: 120_000 };
+
+export type StreamHealth =
+  | { readonly up: true; readonly since: number }
+  | {
+      readonly up: false;
+      /** When the host was last seen: the stream's end, or the start of watching. */
+      readonly since: number;
+      /** Why it is down, as a person reads it (drbdsetup's exit and the end of its stderr). */
+      readonly cause: string;
+      /** The worst severity already said about this outage; absent while nobody was told. */
+      readonly told?: Severity;
+    };
+
+/** Before the first dump nothing is seen yet; the clock for "down" starts with watching. */
+export function watchingStarted(at: number): StreamHealth {
+  return { up: false, since: at, cause: 'drbdsetup events2 has not printed the DRBD state yet' };
+}
+
+/** The stream ended (or failed again): an outage starts, or an ongoing one gets its latest cause. */
+export function streamLost(health: StreamHealth, at: number, cause: string): StreamHealth {
+  if (health.up) return { up: false, since: at, cause };
+  return { ...health, cause };
+}
+
+/** When `assessOutage` has something new to say; undefined while up or once critical was said. */
+export function outageCheckAt(health: StreamHealth, settings: StreamDownSettings): number | undefined {
+  if (health.up || health.told === 'critical') return undefined;
+  return health.since + (health.told === undefined ? settings.warnAfterMs : settings.criticalAfterMs);
+}
+
+/** How long the host has been unseen at `now` (0 while the stream is up). */
+export function blindMs(health: StreamHealth, now: number): number {
+  return health.up ? 0 : Math.max(0, now - health.since);
+}
+
+/** The resources a host held as Primary in a state: where a failure unseen costs service. */
+export function primaryOf(state: HostState | undefined): string[] {
+  if (state === undefined) return [];
+  return Object.values(state.resources)
+    .filter((r) => r.fields.role === 'Primary')
+    .map((r) => r.name)
+    .sort();
+}
+
+export interface OutageStep {
+  readonly health: StreamHealth;
+  readonly notification?: Notification;
+}
+
+/**
+ * What to say about an outage at `now`: the warning once it passed `warnAfterMs` (critical if the
+ * host was Primary of `primary` when last seen, or already past `criticalAfterMs`), the escalation
+ * once it passes `criticalAfterMs`; nothing otherwise, and nothing twice.
+ */
+export function assessOutage(
+  health: StreamHealth,
+  now: number,
+  settings: StreamDownSettings,
+  host: string,
+  primary: readonly string[],
+): OutageStep {
+  if (health.up || health.told === 'critical') return { health };
+  const downMs = now - health.since;
+  if (downMs < settings.warnAfterMs) return { health };
+  const lasting = downMs >= settings.criticalAfterMs;
+  if (health.told === 'warning' && !lasting) return { health };
+  const severity: Severity = lasting || primary.length > 0 ? 'critical' : 'warning';
+  const wasPrimary =
+    primary.length === 0 ? '' : ` ${host} was Primary of ${primary.join(', ')} when last seen.`;
+  const text =
+    health.told === undefined
+      ? `The bot cannot see DRBD on ${host}: its event stream (drbdsetup events2) has been down for ` +
+        `${formatDuration(downMs)}. Cause: ${health.cause}.${wasPrimary} Changes on ${host} are not ` +
+        `reported until the stream is back; the bot keeps restarting it. Check drbdsetup on ${host} ` +
+        '(`drbdsetup events2 --now`).'
+      : `Still blind on ${host}: the DRBD event stream has been down for ${formatDuration(downMs)}. ` +
+        `Cause: ${health.cause}.${wasPrimary}`;
+  return {
+    health: { ...health, told: severity },
+    notification: {
+      kind: 'watcher-gap',
+      severity,
+      host,
+      resource: null,
+      text,
+      details: {
+        stream: health.told === undefined ? 'down' : 'still-down',
+        downSince: new Date(health.since).toISOString(),
+        downMs,
+        cause: health.cause,
+        primary: primary.length === 0 ? null : primary.join(','),
+      },
+      at: new Date(now).toISOString(),
+    },
+  };
+}
+
+/**
+ * The stream is live again (its fresh dump is read). If people were told it was down, they are told
+ * it is back: for how long it was down, why, and what changed meanwhile (`missed`: the changes
+ * between the state before and the fresh dump; undefined when there was no state before, i.e. the
+ * bot never saw this host since it started).
+ */
+export function streamBack(
+  health: StreamHealth,
+  at: number,
+  host: string,
+  missed: readonly string[] | undefined,
+): OutageStep {
+  if (health.up) return { health };
+  const back: StreamHealth = { up: true, since: at };
+  if (health.told === undefined) return { health: back };
+  const downMs = at - health.since;
+  const meanwhile =
+    missed === undefined
+      ? `This is the first DRBD state the bot has read on ${host} since it started.`
+      : missed.length === 0
+        ? 'Nothing changed meanwhile.'
+        : `${missed.length} change${missed.length === 1 ? ' was' : 's were'} missed meanwhile: ${missed.join('; ')}.`;
+  return {
+    health: back,
+    notification: {
+      kind: 'watcher-gap',
+      severity: 'info',
+      host,
+      resource: null,
+      text:
+        `The bot sees DRBD on ${host} again: its event stream is back after ${formatDuration(downMs)} ` +
+        `(it was down: ${health.cause}). ${meanwhile}`,
+      details: {
+        stream: 'back',
+        downSince: new Date(health.since).toISOString(),
+        downMs,
+        cause: health.cause,
+        missed: missed?.length ?? null,
+      },
+      at: new Date(at).toISOString(),
+    },
+  };
+}
+
+/** The changes a person would have been told about, as the watcher's own gap report lists them. */
+export function missedChanges(changes: readonly Change[]): string[] {
+  return changes.filter((c) => c.type !== 'field' || c.old !== undefined).map(describeChange);
+}
+
+/** The cause of an ended stream as a sentence part: the exit, then what drbdsetup said. */
+export function endingCause(reason: string, stderrTail: string): string {
+  if (stderrTail === '') return reason;
+  return `${reason}: "${stderrTail.replace(/\n/g, ' / ')}"`;
+}
