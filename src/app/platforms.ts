@@ -3,7 +3,7 @@
 
 import { COMMANDS } from '../../commands/index.js';
 import { ConsolePlatform } from '../adapters/console.js';
-import type { ConsoleStatus } from '../adapters/web-console/web-console.js';
+import type { ConsoleStatus } from '../adapters/web-console/status.js';
 import type { Message } from '../core/message.js';
 import type { ChatPlatform, CommandHandler, PlatformName, Posted, PostOptions } from '../ports/chat.js';
 import { tokenize } from './command-registry.js';

@@ -16,7 +16,7 @@ import {
   SystemdNotifier,
   systemdNotifyEnvironment,
 } from '../adapters/systemd-notify.js';
-import type { ConsoleStatus } from '../adapters/web-console/web-console.js';
+import type { ConsoleStatus } from '../adapters/web-console/status.js';
 import { type Config, ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../app/config.js';
 import { Daemon } from '../app/daemon.js';
 import { createLogger, type Logger } from '../app/log.js';
@@ -151,9 +151,11 @@ const COMMANDS: Record<string, Command> = {
     summary: 'print the Slack app manifest to create the app with',
     usage: 'drbd-chatops manifest slack [--config FILE] [--public-url URL] [--name NAME]',
     details:
-      'Prints a ready Slack app manifest (JSON): the slash command, interactivity, the bot scopes and\n' +
-      'Socket Mode (or, with slack.mode: http, the request URLs under --public-url). Paste it at\n' +
-      'https://api.slack.com/apps → Create New App → From an app manifest. Prints nothing and exits 2\n' +
+      'Prints a ready Slack app manifest (JSON): the slash commands (/drbd and each command of its\n' +
+      'own, named by slack.slashCommands), interactivity, the bot scopes and Socket Mode (or, with\n' +
+      'slack.mode: http, the request URLs under --public-url). Paste it at https://api.slack.com/apps\n' +
+      '→ Create New App → From an app manifest (or, to update an app, its App Manifest page).\n' +
+      'Prints nothing and exits 2\n' +
       'when Slack would refuse the result: HTTP mode needs --public-url https://… that Slack can reach\n' +
       '(not localhost, a private address or an example name); the name is 1–35 characters.',
     options: { ...CONFIG_OPTION, 'public-url': { type: 'string' }, name: { type: 'string' } },
@@ -170,8 +172,10 @@ const COMMANDS: Record<string, Command> = {
     usage: 'drbd-chatops register-commands discord [--config FILE]',
     details:
       'Replaces the guild commands of the configured application (discord.applicationId, guildId)\n' +
-      'with /drbd and its subcommands. A separate step because Discord rate-limits command creation;\n' +
-      'run it once after installing and after an upgrade that adds commands. Token: discord.tokenEnv.',
+      'with /drbd and its subcommands and each command of its own (/failover, /ip …, named by\n' +
+      'discord.slashCommands). A separate step because Discord rate-limits command creation; run it\n' +
+      'after installing, after an upgrade that adds commands and after renaming them. Token:\n' +
+      'discord.tokenEnv.',
     options: CONFIG_OPTION,
     optionHelp: [CONFIG_HELP],
     positionals: { min: 1, max: 1 },
@@ -725,6 +729,7 @@ async function manifest(
   const publicUrl = values['public-url'];
   const name = values.name;
   const result = slackManifest(config, {
+    commands: CHAT_COMMANDS,
     ...(typeof publicUrl === 'string' ? { publicUrl } : {}),
     ...(typeof name === 'string' ? { name } : {}),
   });
@@ -750,7 +755,7 @@ async function registerCommands(
   try {
     const stored = await discord.registerCommands();
     io.stdout.write(
-      `registered ${stored.length} command(s) for guild ${config.discord.guildId}: ${CHAT_COMMANDS.map((c) => `/drbd ${c.name}`).join(', ')}\n`,
+      `registered ${stored.length} command(s) for guild ${config.discord.guildId}: ${stored.map((c) => `/${String(c.name)}`).join(', ')}\n`,
     );
     return 0;
   } catch (err) {
