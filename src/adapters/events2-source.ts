@@ -5,7 +5,7 @@
 
 import { createInterface } from 'node:readline';
 import { execa } from 'execa';
-import type { Logger } from '../app/log.js';
+import type { Logger } from '../ports/logger.js';
 
 export interface Events2SourceOptions {
   readonly command: string;

@@ -7,7 +7,6 @@
 
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Logger } from '../app/log.js';
 import {
   type Choice,
   chooseNext,
@@ -18,6 +17,7 @@ import {
 import type { DeliveryRecord, Takeover } from '../core/delivery-record.js';
 import { SEVERITIES } from '../core/notification.js';
 import { type ChatPlatform, DeliveryError, PLATFORM_NAMES, type PlatformName } from '../ports/chat.js';
+import type { Logger } from '../ports/logger.js';
 import { backoffDelay } from './events2-source.js';
 import { Journal, readJournal, writeFileDurably } from './journal.js';
 

@@ -14,7 +14,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../app/log.js';
 import {
   NonceCache,
   PEER_HEADERS,
@@ -25,6 +24,7 @@ import {
   verifyPeerRequest,
   verifyPeerResponse,
 } from '../core/peer-auth.js';
+import type { Logger } from '../ports/logger.js';
 import { Journal, readJournal, writeFileDurably } from './journal.js';
 
 export interface PeerRoute {

@@ -11,7 +11,7 @@
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Logger } from '../app/log.js';
+import type { Logger } from '../ports/logger.js';
 
 export const DEFAULT_STATUS_HOST = '127.0.0.1';
 

@@ -18,7 +18,7 @@
 // the bot after WatchdogSec. That is exactly the failure the watchdog is for; a loop that turns but
 // whose work is stuck is reported by /healthz instead.
 
-import type { Logger } from '../app/log.js';
+import type { Logger } from '../ports/logger.js';
 import { run } from './exec.js';
 
 export interface SystemdNotifyOptions {

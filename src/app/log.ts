@@ -1,10 +1,11 @@
 // Logging with pino: JSON lines in production (journald keeps them), readable on a terminal.
 // Secrets never reach a log line: known secret-bearing keys are redacted wherever they appear.
 
-import { type Logger, pino } from 'pino';
+import { pino } from 'pino';
 import pretty from 'pino-pretty';
+import type { Logger } from '../ports/logger.js';
 
-export type { Logger };
+export type { Logger } from '../ports/logger.js';
 
 export interface LogOptions {
   readonly level: string;

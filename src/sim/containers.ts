@@ -5,13 +5,13 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileDurably } from '../adapters/journal.js';
 import {
   type ContainerInfo,
   type ContainerRuntime,
   ExternalCommandError,
   type StepRun,
 } from '../ports/containers.js';
+import { writeFileAtomically } from './state.js';
 
 export interface SimContainer {
   readonly name: string;
@@ -64,7 +64,7 @@ export class SimulatedContainers implements ContainerRuntime {
       reserved: [],
       ...(hosts === undefined ? {} : { mounted: { ...hosts.mounted }, lxd: { ...hosts.lxd } }),
     };
-    writeFileDurably(join(dir, 'containers.json'), `${JSON.stringify(file, null, 2)}\n`);
+    writeFileAtomically(join(dir, 'containers.json'), `${JSON.stringify(file, null, 2)}\n`);
   }
 
   #read(): SimFile {
@@ -73,7 +73,7 @@ export class SimulatedContainers implements ContainerRuntime {
   }
 
   #write(file: SimFile): void {
-    writeFileDurably(this.path, `${JSON.stringify(file, null, 2)}\n`);
+    writeFileAtomically(this.path, `${JSON.stringify(file, null, 2)}\n`);
   }
 
   hostState(): SimHostState {

@@ -1,7 +1,7 @@
 // Creating, loading and saving the simulated hosts' shared state (state.json in the state directory).
 
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import {
   AFTER_SB_0PRI,
   AFTER_SB_1PRI,
@@ -253,9 +253,18 @@ export function loadState(dir: string): SimState {
 }
 
 export function saveState(dir: string, state: SimState): void {
-  const tmp = `${statePath(dir)}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`);
-  renameSync(tmp, statePath(dir));
+  writeFileAtomically(statePath(dir), `${JSON.stringify(state, null, 2)}\n`);
+}
+
+/**
+ * Replace a file in one step (temp file, rename), so that a reader in another process never sees
+ * half of it. The simulator needs no fsync: it stands in for the kernel, not for a disk.
+ */
+export function writeFileAtomically(path: string, text: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
 }
 
 export function ensureDir(dir: string): void {

@@ -3,7 +3,7 @@
 // and socket tickets), and it scrubs anything token-shaped from what it does pass on.
 
 import { type Logger as BoltLogger, LogLevel } from '@slack/bolt';
-import type { Logger } from '../../app/log.js';
+import type { Logger } from '../../ports/logger.js';
 
 const SEVERITY: Record<LogLevel, number> = {
   [LogLevel.DEBUG]: 0,

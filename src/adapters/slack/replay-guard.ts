@@ -12,7 +12,7 @@
 
 import { join } from 'node:path';
 import { z } from 'zod';
-import type { Logger } from '../../app/log.js';
+import type { Logger } from '../../ports/logger.js';
 import { Journal, readJournal, repairTornTail } from '../journal.js';
 
 /** Slack's window: a request whose timestamp is further than this from now is refused anyway. */

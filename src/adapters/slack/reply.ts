@@ -4,8 +4,8 @@
 // private replies go through the response_url as ephemeral messages, which only it can replace.
 
 import type { RespondArguments, RespondFn } from '@slack/bolt';
-import type { Logger } from '../../app/log.js';
 import type { Message } from '../../core/message.js';
+import type { Logger } from '../../ports/logger.js';
 import type { SlackContent } from './content.js';
 
 export interface ReplyOrigin {

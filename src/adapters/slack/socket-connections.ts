@@ -21,7 +21,7 @@ import {
   SocketModeReceiver,
   type webApi,
 } from '@slack/bolt';
-import type { Logger } from '../../app/log.js';
+import type { Logger } from '../../ports/logger.js';
 import { withTimeout } from '../with-timeout.js';
 
 /** A `disconnect` reason from Slack; `link_disabled`: Socket Mode was turned off for the app. */

@@ -18,7 +18,6 @@ import type { ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger } from '../../app/log.js';
 import type { Message } from '../../core/message.js';
 import type {
   ChatPlatform,
@@ -28,6 +27,7 @@ import type {
   Posted,
   PostOptions,
 } from '../../ports/chat.js';
+import type { Logger } from '../../ports/logger.js';
 import { httpApp, listen } from '../http-server.js';
 import { withTimeout } from '../with-timeout.js';
 import { type ConsoleAssets, consoleAssets } from './assets.js';
