@@ -1,6 +1,17 @@
-// `help`: the commands this bot understands, with their arguments.
+// `help`: the commands this bot understands, with their arguments, as they are typed where the
+// question was asked: `/failover <resource> …` on Slack and Discord (with the workspace's names),
+// `failover <resource> …` in the console.
 import { z } from 'zod';
-import { defineQuery, usage } from '../src/app/command-registry.js';
+import { type CommandContext, defineQuery, usage } from '../src/app/command-registry.js';
+import { type SlashNaming, type SlashPlatform, slashSyntax } from '../src/core/slash-commands.js';
+
+/**
+ * The slash command names of each chat platform, when the daemon passes them: help then shows the
+ * syntax as it is typed there. Without them it shows the command line itself.
+ */
+export type HelpContext = CommandContext & {
+  readonly slashCommands?: Readonly<Partial<Record<SlashPlatform, SlashNaming>>>;
+};
 
 export const help = defineQuery({
   kind: 'query',
@@ -9,13 +20,22 @@ export const help = defineQuery({
   options: [],
   args: z.object({}),
   private: true,
-  async run(_args, _command, context) {
+  async run(_args, command, context: HelpContext) {
+    const platform = command.platform === 'slack' || command.platform === 'discord' ? command.platform : null;
+    const naming = platform === null ? undefined : context.slashCommands?.[platform];
+    const syntax = (name: string, line: string) =>
+      naming === undefined || platform === null ? line : slashSyntax(naming, platform, name, line);
     return {
       title: 'drbd-chatops commands',
       tone: 'info',
-      body: 'Commands that change something show their plan first; nothing runs before it is confirmed (and approved, where the policy says so).',
+      body: [
+        'Commands that change something show their plan first; nothing runs before it is confirmed (and approved, where the policy says so).',
+        ...(naming === undefined
+          ? []
+          : [`Every command also works after /${naming.umbrella}: \`/${naming.umbrella} failover r0\`.`]),
+      ].join('\n'),
       fields: context.commands.map((c) => ({
-        label: usage(c),
+        label: syntax(c.name, usage(c)),
         value: [
           `${c.description}${c.kind === 'change' ? ' (changes things: plan, confirmation, approval)' : ''}`,
           // A flag is easy to mistype as a word (`failover r0 force` names a host "force").

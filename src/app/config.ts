@@ -11,6 +11,12 @@ import { parseSubnet } from '../core/addresses.js';
 import { LEADER_DEFAULTS } from '../core/leader.js';
 import { ALERT_KINDS, SEVERITIES } from '../core/notification.js';
 import { PRINCIPAL_PATTERN } from '../core/policy.js';
+import {
+  namingProblems,
+  type SlashNaming,
+  type SlashPlatform,
+  slashNamingOf,
+} from '../core/slash-commands.js';
 import { PLATFORM_NAMES } from '../ports/chat.js';
 
 export const DEFAULT_CONFIG_PATH = '/etc/drbd-chatops/config.yaml';
@@ -92,6 +98,58 @@ function commandChannelsSchema(channel: z.ZodString) {
   );
 }
 
+/**
+ * Each command as a slash command of its own, beside the umbrella command: /failover r0, /containers,
+ * /ip set web1 … Names are shared by every app of a workspace, so they can get a prefix (drbd- →
+ * /drbd-status), a name each, or be turned off (only the umbrella). On Slack a built-in name
+ * (/status) is never used: the command gets the umbrella's name before it (/drbd-status).
+ */
+function slashCommandsSchema(platform: SlashPlatform) {
+  const max = platform === 'slack' ? 31 : 32;
+  const name = z
+    .string()
+    .regex(
+      new RegExp(`^/[a-z0-9_-]{1,${max}}$`),
+      `a slash command such as /drbd-status (at most ${max} after the /)`,
+    );
+  return z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      prefix: z
+        .string()
+        .regex(/^[a-z0-9_-]{0,24}$/, 'lower case letters, digits, - or _, such as drbd-')
+        .default(''),
+      /** Per top-level command (failover, ip, status …): its slash command, or false for none. */
+      names: z
+        .record(z.string(), z.union([name, z.literal(false)]))
+        .superRefine((names, ctx) => {
+          for (const key of Object.keys(names)) {
+            if (!/^[a-z][a-z0-9_]*$/.test(key)) {
+              ctx.addIssue({
+                code: 'custom',
+                path: [key],
+                message: 'a top-level command such as failover, status or ip (ip set and ip show share /ip)',
+              });
+            }
+          }
+        })
+        .default({}),
+    })
+    .default({ enabled: true, prefix: '', names: {} });
+}
+
+/** The umbrella and the top-level names together: lengths, Slack's built-ins, one name per command. */
+function checkSlashNames(platform: SlashPlatform) {
+  return (
+    section: { command: string; slashCommands: z.infer<ReturnType<typeof slashCommandsSchema>> },
+    ctx: z.RefinementCtx,
+  ) => {
+    for (const message of namingProblems(slashNamingOf(section), platform)) {
+      ctx.addIssue({ code: 'custom', path: ['slashCommands'], message });
+    }
+  };
+}
+
 const slackSchema = z
   .strictObject({
     enabled: z.boolean().default(true),
@@ -112,11 +170,12 @@ const slackSchema = z
         port: z.int().min(0).max(65_535).default(3000),
       })
       .default({ host: '127.0.0.1', port: 3000 }),
-    /** The slash command the app registers. */
+    /** The umbrella slash command: every command as its first word (/drbd failover r0). */
     command: z
       .string()
       .regex(/^\/[a-z0-9_-]{1,31}$/, 'a slash command such as /drbd')
       .default('/drbd'),
+    slashCommands: slashCommandsSchema('slack'),
     /**
      * The workspace whose requests are taken; any other team is refused. Default: the workspace the
      * bot token belongs to (auth.test at start).
@@ -133,6 +192,7 @@ const slackSchema = z
     /** Per command, the Slack channels it may be used in, e.g. {failover: [C0123456789]}. */
     channels: commandChannelsSchema(z.string().regex(/^[CGD][A-Z0-9]{2,}$/, 'a Slack channel id (C…)')),
   })
+  .superRefine(checkSlashNames('slack'))
   .optional();
 
 const discordSchema = z
@@ -145,9 +205,16 @@ const discordSchema = z
     applicationId: z.string().regex(/^\d{5,25}$/, 'a Discord application id (snowflake)'),
     /** The only guild whose interactions are taken; other guilds and DMs are refused. */
     guildId: z.string().regex(/^\d{5,25}$/, 'a Discord guild id (snowflake)'),
+    /** The umbrella slash command, with one subcommand per command (/drbd failover). */
+    command: z
+      .string()
+      .regex(/^\/[a-z0-9_-]{1,32}$/, 'a slash command such as /drbd')
+      .default('/drbd'),
+    slashCommands: slashCommandsSchema('discord'),
     /** Per command, the Discord channels it may be used in (threads count as their parent channel). */
     channels: commandChannelsSchema(z.string().regex(/^\d{5,25}$/, 'a Discord channel id (snowflake)')),
   })
+  .superRefine(checkSlashNames('discord'))
   .optional();
 
 const routeSchema = z.strictObject({
@@ -464,6 +531,17 @@ export const configSchema = z.strictObject({
 });
 
 export type Config = z.infer<typeof configSchema>;
+
+/**
+ * How each configured chat platform names its slash commands (for `help`, which shows the syntax
+ * as it is typed there: CommandContext.slashCommands).
+ */
+export function slashNamings(config: Config): Partial<Record<SlashPlatform, SlashNaming>> {
+  return {
+    ...(config.slack === undefined ? {} : { slack: slashNamingOf(config.slack) }),
+    ...(config.discord === undefined ? {} : { discord: slashNamingOf(config.discord) }),
+  };
+}
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';

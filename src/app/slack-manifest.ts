@@ -1,8 +1,16 @@
 // The Slack app manifest for the configured Slack section: paste it into "Create New App → From a
-// manifest" (api.slack.com/apps) and the app has exactly the command, interactivity and scopes the
-// adapter uses. `drbd-chatops manifest slack` prints it.
+// manifest" (api.slack.com/apps) and the app has exactly the commands, interactivity and scopes the
+// adapter uses: the umbrella (/drbd) and each command's own (/failover, /containers, /ip …), named
+// as slack.slashCommands says. `drbd-chatops manifest slack` prints it.
 
 import { HTTP_EVENTS_PATH } from '../adapters/slack/slack-platform.js';
+import {
+  groupDescription,
+  SLACK_BUILT_IN_COMMANDS,
+  slashCommandSet,
+  slashNamingOf,
+} from '../core/slash-commands.js';
+import { type CommandDefinition, usage } from './command-registry.js';
 import { type Config, parseConfig } from './config.js';
 
 export interface SlackAppManifest {
@@ -20,13 +28,7 @@ export interface SlackAppManifest {
       readonly messages_tab_read_only_enabled: true;
     };
     readonly bot_user: { readonly display_name: string; readonly always_online: true };
-    readonly slash_commands: readonly {
-      readonly command: string;
-      readonly description: string;
-      readonly usage_hint: string;
-      readonly should_escape: false;
-      readonly url?: string;
-    }[];
+    readonly slash_commands: readonly SlackSlashCommand[];
   };
   readonly oauth_config: { readonly scopes: { readonly bot: readonly string[] } };
   readonly settings: {
@@ -37,7 +39,21 @@ export interface SlackAppManifest {
   };
 }
 
+export interface SlackSlashCommand {
+  readonly command: string;
+  readonly description: string;
+  /** What follows the command (Slack shows it while typing); absent for a command without arguments. */
+  readonly usage_hint?: string;
+  readonly should_escape: false;
+  readonly url?: string;
+}
+
 export interface SlackManifestOptions {
+  /**
+   * The chat commands (commands/index.ts): the umbrella's usage hint lists them, and each gets a
+   * slash command of its own beside it, as slack.slashCommands names them.
+   */
+  readonly commands: readonly CommandDefinition[];
   /** App and bot user name (Slack: 1–35 characters; longer or empty is refused, not cut). */
   readonly name?: string;
   /**
@@ -207,9 +223,17 @@ export function slackManifestProblems(manifest: SlackAppManifest): string[] {
     if (seen.has(c.command)) problems.push(`slash command ${c.command} appears twice`);
     seen.add(c.command);
     problems.push(...within(`slash command ${c.command}`, c.command, L.command));
-    if (!c.command.startsWith('/')) problems.push(`slash command ${c.command} must start with /`);
+    if (!/^\/[a-z0-9_-]+$/.test(c.command)) {
+      problems.push(`slash command ${c.command} must be / and lower case letters, digits, - or _`);
+    }
+    if (SLACK_BUILT_IN_COMMANDS.has(c.command.slice(1))) {
+      problems.push(
+        `slash command ${c.command} is built into Slack: Slack refuses the whole list ("invalid name")`,
+      );
+    }
     problems.push(...within(`description of ${c.command}`, c.description, L.commandDescription));
-    problems.push(...within(`usage hint of ${c.command}`, c.usage_hint, L.usageHint));
+    if (c.usage_hint !== undefined)
+      problems.push(...within(`usage hint of ${c.command}`, c.usage_hint, L.usageHint));
     if (c.url !== undefined) {
       if (!c.url.startsWith('https://')) problems.push(`request URL of ${c.command} must be https`);
       problems.push(...within(`request URL of ${c.command}`, c.url, L.commandUrl));
@@ -228,9 +252,9 @@ export function slackManifestProblems(manifest: SlackAppManifest): string[] {
  * The manifest for the configuration. Throws SlackManifestError, naming every problem, rather than
  * print one Slack would reject: a name outside 1–35 characters, HTTP mode without a public https URL
  * Slack can reach (no placeholder is ever printed), a --public-url in Socket Mode, where it would be
- * ignored.
+ * ignored, slash command names that are Slack's own, too long or taken twice.
  */
-export function slackManifest(config: Config, options: SlackManifestOptions = {}): SlackAppManifest {
+export function slackManifest(config: Config, options: SlackManifestOptions): SlackAppManifest {
   const slack = config.slack ?? parseConfig({ slack: {} }).slack;
   if (slack === undefined) throw new Error('slack configuration defaults missing');
   const name = (options.name ?? 'drbd-chatops').trim();
@@ -246,7 +270,43 @@ export function slackManifest(config: Config, options: SlackManifestOptions = {}
       '--public-url is for slack.mode: http; this configuration uses Socket Mode, where Slack needs no request URL (leave --public-url out, or set slack.mode: http)',
     );
   }
+  const naming = slashNamingOf(slack);
+  const commands = options.commands;
+  const set = slashCommandSet(
+    commands.map((c) => c.name),
+    naming,
+    'slack',
+  );
+  problems.push(...set.problems.map((p) => `slack.slashCommands: ${p}`));
   if (problems.length > 0) throw new SlackManifestError(problems);
+  const url = requestUrl === undefined ? {} : { url: requestUrl };
+  const byName = new Map(commands.map((c) => [c.name, c]));
+  const own: SlackSlashCommand[] = set.entries.map((entry) => {
+    const members = entry.targets.flatMap((t) => {
+      const definition = byName.get(t.command);
+      return definition === undefined ? [] : [{ word: t.word, definition }];
+    });
+    // A command of its own (`/failover`), or a group with a subcommand per member (`/ip set|show`).
+    const alone = entry.targets.length === 1 && members[0]?.word === undefined ? members[0] : undefined;
+    const hint =
+      alone !== undefined
+        ? argumentsOf(alone.definition)
+        : members
+            .map((m) => [m.word ?? '', argumentsOf(m.definition)].filter((w) => w !== '').join(' '))
+            .join(' | ');
+    return {
+      command: `/${entry.name}`,
+      description:
+        alone !== undefined
+          ? alone.definition.description
+          : groupDescription(
+              members.map((m) => ({ word: m.word ?? '', description: m.definition.description })),
+            ),
+      ...(hint === '' ? {} : { usage_hint: hint }),
+      should_escape: false,
+      ...url,
+    };
+  });
   const manifest: SlackAppManifest = {
     _metadata: { major_version: 1, minor_version: 1 },
     display_information: {
@@ -269,11 +329,11 @@ export function slackManifest(config: Config, options: SlackManifestOptions = {}
         {
           command: slack.command,
           description: 'DRBD pair status and operations',
-          usage_hint:
-            'status | containers | ip set C ADDRESS | failover R [to HOST] | splitbrain R victim HOST | help',
+          ...(commands.length === 0 ? {} : { usage_hint: umbrellaHint(commands) }),
           should_escape: false,
-          ...(requestUrl === undefined ? {} : { url: requestUrl }),
+          ...url,
         },
+        ...own,
       ],
     },
     oauth_config: { scopes: { bot: [...SLACK_BOT_SCOPES] } },
@@ -287,4 +347,23 @@ export function slackManifest(config: Config, options: SlackManifestOptions = {}
   const invalid = slackManifestProblems(manifest);
   if (invalid.length > 0) throw new SlackManifestError(invalid);
   return manifest;
+}
+
+/** What a command takes after its name: `<resource> [to <host>] [--force]` (from its usage line). */
+function argumentsOf(definition: CommandDefinition): string {
+  const line = usage(definition);
+  const words = definition.name.replace('-', ' ');
+  return line.startsWith(words) ? line.slice(words.length).trim() : line;
+}
+
+/** The umbrella's hint: every command's syntax, as many whole ones as fit in Slack's 1000 characters. */
+function umbrellaHint(commands: readonly CommandDefinition[]): string {
+  const max = SLACK_MANIFEST_LIMITS.usageHint.max;
+  let hint = '';
+  for (const line of commands.map(usage)) {
+    const next = hint === '' ? line : `${hint} | ${line}`;
+    if ([...next].length > max - ' | …'.length) return `${hint} | …`;
+    hint = next;
+  }
+  return hint;
 }

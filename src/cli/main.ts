@@ -155,9 +155,9 @@ const COMMANDS: Record<string, Command> = {
       'own, named by slack.slashCommands), interactivity, the bot scopes and Socket Mode (or, with\n' +
       'slack.mode: http, the request URLs under --public-url). Paste it at https://api.slack.com/apps\n' +
       '→ Create New App → From an app manifest (or, to update an app, its App Manifest page).\n' +
-      'Prints nothing and exits 2\n' +
-      'when Slack would refuse the result: HTTP mode needs --public-url https://… that Slack can reach\n' +
-      '(not localhost, a private address or an example name); the name is 1–35 characters.',
+      'Prints nothing and exits 2 when Slack would refuse the result: HTTP mode needs --public-url\n' +
+      'https://… that Slack can reach (not localhost, a private address or an example name); the name\n' +
+      "is 1–35 characters; no slash command may be one of Slack's own (/status is /drbd-status).",
     options: { ...CONFIG_OPTION, 'public-url': { type: 'string' }, name: { type: 'string' } },
     optionHelp: [
       CONFIG_HELP,

@@ -3,15 +3,24 @@
 
 import { DiscordAPIError, HTTPError, RateLimitError } from 'discord.js';
 import { describe, expect, it } from 'vitest';
+import { demoCommand } from '../../commands/demo.js';
+import { COMMANDS } from '../../commands/index.js';
 import {
   buildApplicationCommands,
   type CommandDefinition,
   CommandDefinitionError,
   commandText,
+  DISCORD_COMMAND_LIMITS,
+  type TopLevelNaming,
 } from '../../src/adapters/discord/commands.js';
 import { nonceFor } from '../../src/adapters/discord/discord-platform.js';
 import { toDeliveryError } from '../../src/adapters/discord/errors.js';
+import { parseConfig } from '../../src/app/config.js';
 import { DeliveryError } from '../../src/ports/chat.js';
+import { validateCommands } from '../fakes/discord/validate.js';
+
+/** The top-level commands: each command's first word (`ip-set`, `ip-show` → `ip`), in order. */
+const KEYS = [...new Set(COMMANDS.map((c) => c.name.split('-')[0] ?? c.name))];
 
 const FAILOVER: CommandDefinition = {
   name: 'failover',
@@ -125,6 +134,117 @@ describe('buildApplicationCommands', () => {
     expect(() => buildApplicationCommands('drbd', 'd', [])).toThrow(/at least one subcommand/);
     const many = Array.from({ length: 26 }, (_, i) => ({ name: `c${i}`, description: 'c' }));
     expect(() => buildApplicationCommands('drbd', 'd', many)).toThrow(/25 subcommands/);
+  });
+});
+
+describe('the top-level commands beside /drbd', () => {
+  const ALL: TopLevelNaming = { enabled: true, prefix: '', names: {} };
+  const build = (topLevel: TopLevelNaming = ALL, commands: readonly CommandDefinition[] = COMMANDS) =>
+    buildApplicationCommands('drbd', 'DRBD pair operations', commands, topLevel) as {
+      name: string;
+      description: string;
+      options: { type: number; name: string; description: string; required?: boolean; options?: unknown[] }[];
+    }[];
+  const named = (payload: ReturnType<typeof build>, name: string) => {
+    const found = payload.find((c) => c.name === name);
+    if (found === undefined) throw new Error(`no /${name} in ${payload.map((c) => c.name).join(' ')}`);
+    return found;
+  };
+
+  it('registers /drbd and every command of its own, /ip with set and show as subcommands', () => {
+    const payload = build();
+    expect(payload.map((c) => c.name)).toEqual(['drbd', ...KEYS]);
+    expect(KEYS).toEqual(expect.arrayContaining(['status', 'containers', 'ip', 'failover', 'oncall']));
+    // The umbrella keeps a subcommand per command, as before.
+    expect(named(payload, 'drbd').options.map((o) => o.name)).toEqual(COMMANDS.map((c) => c.name));
+    expect(named(payload, 'failover')).toEqual({
+      type: 1,
+      name: 'failover',
+      description: 'Move a resource and its containers to the other host (checked, approved, rolled back)',
+      options: [
+        { type: 3, name: 'resource', description: 'The DRBD resource, e.g. r0', required: true },
+        expect.objectContaining({ type: 3, name: 'to', required: false }),
+        expect.objectContaining({ type: 5, name: 'force', required: false }),
+      ],
+    });
+    const ip = named(payload, 'ip');
+    expect(ip.options.map((o) => [o.type, o.name])).toEqual([
+      [1, 'show'],
+      [1, 'set'],
+    ]);
+    expect(ip.options[1]?.options).toEqual([
+      expect.objectContaining({ name: 'container', required: true }),
+      expect.objectContaining({ name: 'addresses', required: true }),
+    ]);
+  });
+
+  it('names them with a prefix or per command, turns some or all off', () => {
+    const prefixed = build({ enabled: true, prefix: 'drbd-', names: { failover: 'move', help: false } });
+    expect(prefixed.map((c) => c.name)).toEqual([
+      'drbd',
+      ...KEYS.filter((k) => k !== 'help').map((k) => (k === 'failover' ? 'move' : `drbd-${k}`)),
+    ]);
+    expect(prefixed.map((c) => c.name)).toContain('drbd-ip');
+    expect(build({ enabled: false, prefix: '', names: {} }).map((c) => c.name)).toEqual(['drbd']);
+    // Left out: the umbrella alone, as the earlier versions registered it.
+    expect(buildApplicationCommands('drbd', 'd', COMMANDS).map((c) => c.name)).toEqual(['drbd']);
+    // From the configuration: /status exists on Discord (Slack's built-in does not apply here).
+    const discord = parseConfig({
+      discord: { applicationId: '1000001', guildId: '2000002', slashCommands: { prefix: 'p1-' } },
+    }).discord;
+    expect(discord?.slashCommands).toEqual({ enabled: true, prefix: 'p1-', names: {} });
+    expect(discord?.command).toBe('/drbd');
+  });
+
+  it("stays within Discord's limits, as the builder and the fake Discord count them", () => {
+    for (const commands of [COMMANDS, [...COMMANDS, demoCommand(async () => 'ok')]]) {
+      for (const topLevel of [ALL, { enabled: true, prefix: 'drbd-pair-one-', names: {} }]) {
+        const payload = build(topLevel, commands);
+        expect(validateCommands(payload)).toEqual({});
+        expect(payload.length).toBeLessThanOrEqual(DISCORD_COMMAND_LIMITS.commands);
+        for (const command of payload) {
+          expect(command.name).toMatch(/^[a-z0-9_-]{1,32}$/);
+          expect([...command.description].length).toBeLessThanOrEqual(100);
+          expect(command.options.length).toBeLessThanOrEqual(25);
+          for (const o of command.options) expect([...o.description].length).toBeLessThanOrEqual(100);
+          expect(JSON.stringify(command).length).toBeLessThan(2 * DISCORD_COMMAND_LIMITS.combined);
+        }
+      }
+    }
+  });
+
+  it('refuses what Discord would refuse: long names, two commands one name, over 4000 characters', () => {
+    expect(() => build({ enabled: true, prefix: 'a-prefix-of-twenty-four-', names: {} })).toThrow(
+      /\/a-prefix-of-twenty-four-containers \(containers\): longer than 32 characters/,
+    );
+    expect(() => build({ enabled: true, prefix: '', names: { oncall: 'drbd' } })).toThrow(
+      /\/drbd would be both oncall and the umbrella command/,
+    );
+    const wordy: CommandDefinition[] = Array.from({ length: 25 }, (_, i) => ({
+      name: `c${i}`,
+      description: 'd'.repeat(100),
+      options: Array.from({ length: 2 }, (_, j) => ({
+        name: `o${j}`,
+        description: 'o'.repeat(100),
+        type: 'string' as const,
+      })),
+    }));
+    expect(() => build({ enabled: false, prefix: '', names: {} }, wordy)).toThrow(
+      /\/drbd: 7\d{3} characters in its names and descriptions, Discord allows 4000/,
+    );
+    // The fake refuses such a command too, as Discord does.
+    const raw = {
+      type: 1,
+      name: 'drbd',
+      description: 'd',
+      options: wordy.map((c) => ({
+        type: 1,
+        name: c.name,
+        description: c.description,
+        options: (c.options ?? []).map((o) => ({ type: 3, name: o.name, description: o.description })),
+      })),
+    };
+    expect(validateCommands([raw])).toEqual({ '0': 'Command exceeds maximum size (4000)' });
   });
 });
 

@@ -1,12 +1,36 @@
 import { describe, expect, it } from 'vitest';
-import { parseConfig } from '../../src/app/config.js';
+import { demoCommand } from '../../commands/demo.js';
+import { COMMANDS } from '../../commands/index.js';
+import { usage } from '../../src/app/command-registry.js';
+import { ConfigError, parseConfig } from '../../src/app/config.js';
 import {
+  slackManifest as buildManifest,
   SLACK_BOT_SCOPES,
   SLACK_MANIFEST_LIMITS,
   SlackManifestError,
-  slackManifest,
+  type SlackManifestOptions,
   slackManifestProblems,
 } from '../../src/app/slack-manifest.js';
+import { installSlashCommands } from '../fakes/slack/manifest.js';
+
+/** The top-level commands: each command's first word (`ip-set`, `ip-show` → `ip`), in order. */
+const KEYS = [...new Set(COMMANDS.map((c) => c.name.split('-')[0] ?? c.name))];
+
+/** The manifest for the real chat commands, as `drbd-chatops manifest slack` prints it. */
+const slackManifest = (
+  config: Parameters<typeof buildManifest>[0],
+  options: Partial<SlackManifestOptions> = {},
+) => buildManifest(config, { commands: COMMANDS, ...options });
+
+function problemsOf(run: () => unknown): readonly string[] {
+  try {
+    run();
+  } catch (err) {
+    if (err instanceof SlackManifestError) return err.problems;
+    throw err;
+  }
+  throw new Error('expected a SlackManifestError');
+}
 
 describe('slackManifest', () => {
   it('describes a Socket Mode app with the configured slash command, interactivity and the scopes used', () => {
@@ -17,15 +41,13 @@ describe('slackManifest', () => {
       socket_mode_enabled: true,
       token_rotation_enabled: false,
     });
-    expect(manifest.features.slash_commands).toEqual([
-      {
-        command: '/drbd-prod',
-        description: expect.any(String),
-        usage_hint:
-          'status | containers | ip set C ADDRESS | failover R [to HOST] | splitbrain R victim HOST | help',
-        should_escape: false,
-      },
-    ]);
+    expect(manifest.features.slash_commands[0]).toEqual({
+      command: '/drbd-prod',
+      description: 'DRBD pair status and operations',
+      // Every command's syntax, as usage() and help write it.
+      usage_hint: COMMANDS.map(usage).join(' | '),
+      should_escape: false,
+    });
     expect(manifest.features.bot_user.display_name).toBe('drbd-chatops');
     expect(manifest.oauth_config.scopes.bot).toEqual([
       'chat:write',
@@ -58,16 +80,6 @@ describe('slackManifest', () => {
     // Serialisable as is (JSON or YAML for the Slack UI).
     expect(JSON.parse(JSON.stringify(manifest))).toEqual(manifest);
   });
-
-  function problemsOf(run: () => unknown): readonly string[] {
-    try {
-      run();
-    } catch (err) {
-      if (err instanceof SlackManifestError) return err.problems;
-      throw err;
-    }
-    throw new Error('expected a SlackManifestError');
-  }
 
   const http = parseConfig({ slack: { mode: 'http' } });
 
@@ -145,7 +157,10 @@ describe('slackManifest', () => {
   });
 
   it("stays within Slack's manifest schema, and the check catches what would not", () => {
-    for (const config of [parseConfig({}), parseConfig({ slack: { command: `/${'d'.repeat(31)}` } })]) {
+    for (const config of [
+      parseConfig({}),
+      parseConfig({ slack: { command: `/${'d'.repeat(31)}`, slashCommands: { enabled: false } } }),
+    ]) {
       expect(slackManifestProblems(slackManifest(config))).toEqual([]);
     }
     const manifest = slackManifest(http, { publicUrl: 'https://drbd.ops.acme-corp.io' });
@@ -167,6 +182,8 @@ describe('slackManifest', () => {
           command,
           { ...command, command: `/${'x'.repeat(32)}`, url: 'http://drbd.ops.acme-corp.io/slack/events' },
           command,
+          { ...command, command: '/status' },
+          { ...command, command: '/Failover', usage_hint: '' },
         ],
       },
     };
@@ -176,6 +193,133 @@ describe('slackManifest', () => {
       `slash command /${'x'.repeat(32)} must be 2–32 characters, is 33`,
       `request URL of /${'x'.repeat(32)} must be https`,
       `slash command ${command.command} appears twice`,
+      'slash command /status is built into Slack: Slack refuses the whole list ("invalid name")',
+      'slash command /Failover must be / and lower case letters, digits, - or _',
+      'usage hint of /Failover must be 1–1000 characters, is 0',
     ]);
+  });
+});
+
+describe('the slash commands of the manifest', () => {
+  const commandsOf = (manifest: ReturnType<typeof slackManifest>) =>
+    manifest.features.slash_commands.map((c) => c.command);
+  const entry = (manifest: ReturnType<typeof slackManifest>, command: string) => {
+    const found = manifest.features.slash_commands.find((c) => c.command === command);
+    if (found === undefined) throw new Error(`no ${command} in ${commandsOf(manifest).join(' ')}`);
+    return found;
+  };
+
+  it('lists each command as a slash command of its own beside /drbd, with the real syntax as hint', () => {
+    const manifest = slackManifest(parseConfig({}));
+    // /status is built into Slack: a manifest naming it is refused whole.
+    expect(commandsOf(manifest)).toEqual([
+      '/drbd',
+      ...KEYS.map((k) => (k === 'status' ? '/drbd-status' : `/${k}`)),
+    ]);
+    expect(commandsOf(manifest)).toEqual(
+      expect.arrayContaining(['/drbd-status', '/containers', '/ip', '/failover', '/oncall', '/help']),
+    );
+    expect(entry(manifest, '/failover')).toEqual({
+      command: '/failover',
+      description: 'Move a resource and its containers to the other host (checked, approved, rolled back)',
+      usage_hint: '<resource> [to <host>] [--force]',
+      should_escape: false,
+    });
+    expect(entry(manifest, '/ip').usage_hint).toBe('show <container> | set <container> <addresses>');
+    expect(entry(manifest, '/ip').description).toMatch(/^show: .*; set: /);
+    expect(entry(manifest, '/splitbrain').usage_hint).toBe('<resource> victim <host>');
+    // No arguments, no hint (Slack takes none rather than an empty one).
+    expect(entry(manifest, '/oncall').usage_hint).toBeUndefined();
+  });
+
+  it('names them as slack.slashCommands says: a prefix, names per command, some or all off', () => {
+    const prefixed = slackManifest(
+      parseConfig({
+        slack: { slashCommands: { prefix: 'drbd-', names: { failover: '/move', help: false } } },
+      }),
+    );
+    expect(commandsOf(prefixed)).toEqual([
+      '/drbd',
+      ...KEYS.filter((k) => k !== 'help').map((k) => (k === 'failover' ? '/move' : `/drbd-${k}`)),
+    ]);
+    expect(commandsOf(prefixed)).toContain('/drbd-ip');
+    const off = slackManifest(
+      parseConfig({ slack: { command: '/pair1', slashCommands: { enabled: false } } }),
+    );
+    expect(commandsOf(off)).toEqual(['/pair1']);
+  });
+
+  it('points every command at the request URL in HTTP mode', () => {
+    const manifest = slackManifest(parseConfig({ slack: { mode: 'http' } }), {
+      publicUrl: 'https://drbd.ops.acme-corp.io',
+    });
+    for (const command of manifest.features.slash_commands) {
+      expect(command.url, command.command).toBe('https://drbd.ops.acme-corp.io/slack/events');
+    }
+  });
+
+  it("stays within Slack's limits in every naming, as the bot and as the fake Slack check them", () => {
+    const configs = [
+      parseConfig({}),
+      parseConfig({ slack: { slashCommands: { prefix: 'drbd-' } } }),
+      // Names as long as Slack takes them: 32 characters with the slash.
+      parseConfig({
+        slack: {
+          command: `/${'d'.repeat(31)}`,
+          slashCommands: { prefix: 'p'.repeat(21), names: { status: `/${'s'.repeat(31)}` } },
+        },
+      }),
+    ];
+    for (const config of configs) {
+      for (const commands of [COMMANDS, [...COMMANDS, demoCommand(async () => 'ok')]]) {
+        const manifest = slackManifest(config, { commands });
+        expect(slackManifestProblems(manifest)).toEqual([]);
+        expect(manifest.features.slash_commands.length).toBeLessThanOrEqual(
+          SLACK_MANIFEST_LIMITS.slashCommands.max,
+        );
+        for (const c of manifest.features.slash_commands) {
+          expect([...c.command].length).toBeLessThanOrEqual(32);
+          expect([...(c.usage_hint ?? 'x')].length).toBeLessThanOrEqual(1000);
+        }
+        // What Slack itself accepts when the manifest is saved (the fake's independent check).
+        expect(installSlashCommands(manifest).map((c) => c.command)).toEqual(
+          manifest.features.slash_commands.map((c) => c.command),
+        );
+      }
+    }
+  });
+
+  it('refuses names Slack would refuse, or that would be two commands at once', () => {
+    expect(
+      problemsOf(() =>
+        slackManifest(parseConfig({ slack: { slashCommands: { prefix: 'a-long-prefix-for-pair1-' } } })),
+      ),
+    ).toContain(
+      'slack.slashCommands: /a-long-prefix-for-pair1-containers (containers): longer than 31 characters or not a valid name; name it in names.containers',
+    );
+    expect(
+      problemsOf(() =>
+        slackManifest(parseConfig({ slack: { slashCommands: { names: { statsu: '/drbd-st' } } } })),
+      ),
+    ).toEqual([
+      expect.stringMatching(
+        /^slack\.slashCommands: names\.statsu: no such command \(top-level commands: status, containers, ip,/,
+      ),
+    ]);
+    expect(
+      problemsOf(() =>
+        slackManifest(parseConfig({ slack: { slashCommands: { names: { oncall: '/help' } } } })),
+      ),
+    ).toEqual(['slack.slashCommands: /help would be both help and oncall; give one of them another name']);
+    // The configuration itself refuses Slack's built-ins and bad names before any manifest.
+    expect(() => parseConfig({ slack: { slashCommands: { names: { status: '/status' } } } })).toThrow(
+      /slack\.slashCommands: names\.status: \/status is a built-in Slack command/,
+    );
+    expect(() => parseConfig({ slack: { slashCommands: { names: { 'ip-set': '/ipset' } } } })).toThrow(
+      ConfigError,
+    );
+    expect(() => parseConfig({ slack: { slashCommands: { names: { status: 'drbd-status' } } } })).toThrow(
+      /a slash command such as \/drbd-status/,
+    );
   });
 });

@@ -71,8 +71,11 @@ describe('daemon → Slack and Discord at once (the real binary)', () => {
       },
     );
     expect(registered.exitCode, registered.stderr).toBe(0);
-    expect(registered.stdout).toContain('/drbd status');
-    expect(discord.guildCommands.map((c) => c.name)).toEqual(['drbd']);
+    // The umbrella and each command of its own (discord.slashCommands' default).
+    expect(registered.stdout).toContain(': /drbd, /status, /containers, /ip, /failover');
+    expect(discord.guildCommands.map((c) => c.name)).toEqual(
+      expect.arrayContaining(['drbd', 'status', 'containers', 'ip', 'failover', 'help']),
+    );
 
     const daemon = execa(process.execPath, [BIN, 'run', '--config', config], {
       env,

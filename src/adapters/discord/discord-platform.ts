@@ -35,6 +35,7 @@ import type { Logger } from '../../app/log.js';
 import { readSecret } from '../../app/secrets.js';
 import { type CommandChannels, channelRefusal, checkCommandChannel } from '../../core/command-channels.js';
 import type { Message } from '../../core/message.js';
+import { type SlashNaming, slashCommandSet } from '../../core/slash-commands.js';
 import {
   type ChatPlatform,
   type CommandContext,
@@ -47,7 +48,13 @@ import {
 } from '../../ports/chat.js';
 import { BUTTON_PREFIX, renderDiscord } from '../../render/discord.js';
 import { withTimeout } from '../with-timeout.js';
-import { buildApplicationCommands, type CommandDefinition, commandText } from './commands.js';
+import {
+  buildApplicationCommands,
+  type CommandDefinition,
+  commandText,
+  type GivenOption,
+  type TopLevelNaming,
+} from './commands.js';
 import { DiscordErrorCode, describeError, isDiscordApiError, toDeliveryError } from './errors.js';
 
 /** The `discord` section of the configuration. */
@@ -58,13 +65,20 @@ export interface DiscordPlatformOptions {
   readonly config: Pick<DiscordConfig, 'apiUrl' | 'applicationId' | 'guildId' | 'tokenEnv' | 'tokenFile'> & {
     /** Per command, the channels it may be used in (default: anywhere in the guild). */
     readonly channels?: CommandChannels;
+    /** The umbrella command, `/drbd` by default (with its slash, as configured). */
+    readonly command?: string;
+    /**
+     * The commands of their own beside the umbrella (the configuration always says; left out, the
+     * umbrella alone, as before there were any).
+     */
+    readonly slashCommands?: TopLevelNaming;
   };
   readonly logger: Logger;
   /** The bot token; read with readSecret from config.tokenEnv / tokenFile when not given. */
   readonly token?: string;
   /** The subcommands of the slash command (see registerCommands). */
   readonly commands?: readonly CommandDefinition[];
-  /** The top-level slash command, `drbd` by default. */
+  /** The umbrella slash command without its slash (default: config.command, else `drbd`). */
   readonly commandName?: string;
   readonly commandDescription?: string;
   /** Time limit of one REST request (default 10 s); the outbox retries. */
@@ -135,15 +149,41 @@ function rejectOnRateLimit(data: RateLimitData): boolean {
   return !data.route.startsWith('/interactions') && !data.route.startsWith('/webhooks');
 }
 
+/** What one top-level command runs: its own command, or one per subcommand word (`/ip set`). */
+interface Route {
+  readonly command?: string;
+  readonly subcommands: ReadonlyMap<string, string>;
+}
+
+function routesFor(commands: readonly CommandDefinition[], naming: SlashNaming): Map<string, Route> {
+  const set = slashCommandSet(
+    commands.map((c) => c.name),
+    naming,
+    'discord',
+  );
+  return new Map(
+    set.entries.map((entry) => {
+      const own = entry.targets.find((t) => t.word === undefined);
+      const subcommands = new Map(
+        entry.targets.flatMap((t) => (t.word === undefined ? [] : [[t.word, t.command] as const])),
+      );
+      return [entry.name, own === undefined ? { subcommands } : { command: own.command, subcommands }];
+    }),
+  );
+}
+
 export class DiscordPlatform implements ChatPlatform {
   readonly name = 'discord' as const;
   private readonly client: Client;
   private readonly token: string;
   private readonly log: Logger;
   private readonly config: DiscordPlatformOptions['config'];
-  private readonly commandName: string;
   private readonly commandDescription: string;
   private commands: readonly CommandDefinition[];
+  /** How the slash commands are named: the umbrella and the commands of their own. */
+  private readonly naming: SlashNaming;
+  /** Top-level command name → what it runs, for the registered commands. */
+  private routes: ReadonlyMap<string, Route> = new Map();
   private readonly readyTimeoutMs: number;
   private readonly stopTimeoutMs: number;
   private readonly commandNameOf: (text: string) => string | undefined;
@@ -166,7 +206,14 @@ export class DiscordPlatform implements ChatPlatform {
         options.env ?? process.env,
       );
     this.commands = options.commands ?? [];
-    this.commandName = options.commandName ?? 'drbd';
+    const topLevel = options.config.slashCommands ?? { enabled: false, prefix: '', names: {} };
+    this.naming = {
+      umbrella: options.commandName ?? options.config.command?.replace(/^\//, '') ?? 'drbd',
+      enabled: topLevel.enabled,
+      prefix: topLevel.prefix,
+      names: topLevel.names,
+    };
+    this.routes = routesFor(this.commands, this.naming);
     this.commandDescription = options.commandDescription ?? 'DRBD pair operations';
     this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
@@ -303,7 +350,12 @@ export class DiscordPlatform implements ChatPlatform {
   async registerCommands(
     commands: readonly CommandDefinition[] = this.commands,
   ): Promise<Record<string, unknown>[]> {
-    const body = buildApplicationCommands(this.commandName, this.commandDescription, commands);
+    const body = buildApplicationCommands(
+      this.naming.umbrella,
+      this.commandDescription,
+      commands,
+      this.naming,
+    );
     let result: unknown;
     try {
       result = await this.client.rest.put(
@@ -314,8 +366,9 @@ export class DiscordPlatform implements ChatPlatform {
       throw toDeliveryError(err, `register Discord commands in guild ${this.config.guildId}`);
     }
     this.commands = commands;
+    this.routes = routesFor(commands, this.naming);
     this.log.info(
-      { guildId: this.config.guildId, commands: commands.map((c) => c.name) },
+      { guildId: this.config.guildId, commands: body.map((c) => `/${String(c.name)}`) },
       'registered Discord commands',
     );
     return result as Record<string, unknown>[];
@@ -370,15 +423,21 @@ export class DiscordPlatform implements ChatPlatform {
       return;
     }
     if (interaction.isChatInputCommand()) {
-      if (interaction.commandName !== this.commandName) {
-        this.log.warn({ command: interaction.commandName }, 'ignoring an unknown Discord command');
+      const invoked = this.commandLineOf(interaction);
+      if (invoked === undefined) {
+        // Registered by an older configuration (renamed or turned off since): say so, run nothing.
+        this.log.warn(
+          { command: interaction.commandName },
+          'refused a Discord command this bot does not offer',
+        );
+        await this.refuse(interaction, {
+          title: 'Not a command of this bot',
+          tone: 'warning',
+          body: `/${interaction.commandName} is not one of this bot's commands any more (renamed or turned off). Use /${this.naming.umbrella} help; an admin can run \`drbd-chatops register-commands discord\` to update the list. Nothing was done.`,
+        });
         return;
       }
-      const subcommand = interaction.options.getSubcommand(false) ?? '';
-      const definition = this.commands.find((c) => c.name === subcommand);
-      const given = interaction.options.data[0]?.options ?? [];
-      const text = subcommand === '' ? '' : commandText(subcommand, definition, given);
-      await this.run(interaction, handler, text, 'slash-command', definition?.private === true);
+      await this.run(interaction, handler, invoked.text, 'slash-command', invoked.private);
     } else if (interaction.isButton()) {
       if (!interaction.customId.startsWith(BUTTON_PREFIX)) {
         this.log.warn({ customId: interaction.customId }, 'ignoring a button without a command');
@@ -387,6 +446,32 @@ export class DiscordPlatform implements ChatPlatform {
       }
       await this.run(interaction, handler, interaction.customId.slice(BUTTON_PREFIX.length), 'button', false);
     }
+  }
+
+  /**
+   * The command line a slash command stands for: `/drbd failover r0` and `/failover r0` are both
+   * "failover r0", `/ip set` is "ip-set …". Undefined for a command this bot does not offer.
+   */
+  private commandLineOf(
+    interaction: ChatInputCommandInteraction,
+  ): { readonly text: string; readonly private: boolean } | undefined {
+    const subcommand = interaction.options.getSubcommand(false) ?? undefined;
+    let command: string | undefined;
+    let given: readonly GivenOption[];
+    if (interaction.commandName === this.naming.umbrella) {
+      command = subcommand;
+      given = interaction.options.data[0]?.options ?? [];
+    } else {
+      const route = this.routes.get(interaction.commandName);
+      if (route === undefined) return undefined;
+      command = subcommand === undefined ? route.command : route.subcommands.get(subcommand);
+      given =
+        subcommand === undefined ? interaction.options.data : (interaction.options.data[0]?.options ?? []);
+      if (command === undefined) return undefined;
+    }
+    if (command === undefined || command === '') return { text: '', private: false };
+    const definition = this.commands.find((c) => c.name === command);
+    return { text: commandText(command, definition, given), private: definition?.private === true };
   }
 
   /**

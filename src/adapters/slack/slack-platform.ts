@@ -22,6 +22,7 @@ import type { Logger } from '../../app/log.js';
 import { readSecret } from '../../app/secrets.js';
 import { channelRefusal, checkCommandChannel } from '../../core/command-channels.js';
 import type { Message } from '../../core/message.js';
+import { commandLineOf, type SlashNaming, slashNamingOf } from '../../core/slash-commands.js';
 import type {
   ChatPlatform,
   CommandHandler,
@@ -160,6 +161,14 @@ export function readSlackSecrets(config: SlackConfig, env: NodeJS.ProcessEnv = p
 function firstWord(text: string): string | undefined {
   const word = /^\s*"?([^\s"]+)/.exec(text)?.[1];
   return word?.toLowerCase();
+}
+
+function notOurCommand(command: string, naming: SlashNaming): Message {
+  return {
+    title: 'Not a command of this bot',
+    tone: 'warning',
+    body: `${command} is not one of this bot's commands any more (renamed or turned off in its configuration). Use /${naming.umbrella} help; an admin can update the app from \`drbd-chatops manifest slack\`. Nothing was done.`,
+  };
 }
 
 function foreignWorkspaceMessage(origin: RequestOrigin): Message {
@@ -541,18 +550,31 @@ export class SlackPlatform implements ChatPlatform {
   // ---- commands -------------------------------------------------------------------------------
 
   private registerListeners(): void {
-    this.app.command(this.config.command, async ({ command, ack, respond }) => {
+    // The umbrella (/drbd failover r0) and each command's own (/failover r0, /ip set web1 …), as
+    // the manifest lists them: each becomes the one command line the registry parses.
+    const naming = slashNamingOf(this.config);
+    this.app.command(/^\/[a-z0-9_-]+$/, async ({ command, ack, respond }) => {
       await ack();
+      const origin: ReplyOrigin = { channelId: command.channel_id, source: 'slash-command', respond };
+      const text = commandLineOf(naming, 'slack', command.command.slice(1), command.text);
+      if (text === undefined) {
+        // Still in the app's manifest from an older configuration (renamed or turned off since).
+        this.log.warn(
+          { command: command.command, userId: command.user_id, channelId: command.channel_id },
+          'slack: refused a slash command this bot does not offer',
+        );
+        this.refuse(origin, notOurCommand(command.command, naming));
+        return;
+      }
       const incoming: IncomingCommand = {
         platform: 'slack',
-        text: command.text.trim(),
+        text,
         userId: command.user_id,
         userName: command.user_name,
         roles: [],
         channelId: command.channel_id,
         source: 'slash-command',
       };
-      const origin: ReplyOrigin = { channelId: command.channel_id, source: 'slash-command', respond };
       if (this.admitted(incoming, commandOrigin(command), origin)) this.dispatch(incoming, origin);
     });
     this.app.action<BlockAction>(

@@ -123,8 +123,31 @@ export function validateCommands(body: unknown): FormErrors {
     } else names.add(`${type}:${c.name}`);
     if (type === 1) checkLength(errors, `${i}.description`, c.description, 1, 100);
     validateOptions(errors, `${i}.options`, c.options, 0);
+    if (combinedLength(c) > 4000) errors[`${i}`] = 'Command exceeds maximum size (4000)';
   });
   return errors;
+}
+
+/**
+ * What Discord counts against a command's 4000 characters: the name, description and choice
+ * values of the command, its subcommands, options and choices (choice names too).
+ */
+function combinedLength(node: Record<string, unknown>): number {
+  let total = 0;
+  for (const key of ['name', 'description']) {
+    const value = node[key];
+    if (typeof value === 'string') total += [...value].length;
+  }
+  if (Array.isArray(node.choices)) {
+    for (const choice of node.choices) {
+      const c = isRecord(choice) ? choice : {};
+      total += [...String(c.name ?? '')].length + [...String(c.value ?? '')].length;
+    }
+  }
+  if (Array.isArray(node.options)) {
+    for (const option of node.options) if (isRecord(option)) total += combinedLength(option);
+  }
+  return total;
 }
 
 function validateOptions(errors: FormErrors, path: string, options: unknown, depth: number): void {

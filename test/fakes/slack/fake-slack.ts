@@ -14,6 +14,7 @@ import { EventEmitter } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { type InstalledCommand, installSlashCommands } from './manifest.js';
 
 export const FAKE_BOT_TOKEN = 'xoxb-fake-bot-token';
 export const FAKE_APP_TOKEN = 'xapp-1-fake-app-token';
@@ -436,8 +437,26 @@ export class FakeSlack {
     for (const ws of this.openSockets.values()) ws.terminate();
   }
 
+  /**
+   * The app's slash commands, from its manifest as Slack checks it (a built-in name such as /status
+   * refuses the whole manifest). Once installed, Slack sends no other command: a test typing one
+   * that is not in the manifest fails, as the person would get "not a valid command".
+   */
+  installApp(manifest: unknown): InstalledCommand[] {
+    this.installedCommands = installSlashCommands(manifest);
+    return this.installedCommands;
+  }
+
+  private installedCommands: InstalledCommand[] | undefined;
+
   /** A slash command's payload (with a fresh response_url back to this fake), as Slack sends it. */
   slashCommandPayload(input: SlashCommandInput): Record<string, string> {
+    const command = input.command ?? '/drbd';
+    if (this.installedCommands !== undefined && !this.installedCommands.some((c) => c.command === command)) {
+      throw new Error(
+        `fake slack: ${command} is not a command of the installed app (${this.installedCommands.map((c) => c.command).join(' ')})`,
+      );
+    }
     const channel = input.channelId ?? 'C0ALERTS';
     const user = input.userId ?? 'U0ALICE';
     const responseUrl = this.newResponseUrl({ kind: 'slash_commands', channel, user });
@@ -454,7 +473,7 @@ export class FakeSlack {
       channel_name: input.channelName ?? 'ops',
       user_id: user,
       user_name: input.userName ?? 'alice',
-      command: input.command ?? '/drbd',
+      command,
       text: input.text,
       api_app_id: FAKE_APP_ID,
       is_enterprise_install: 'false',
