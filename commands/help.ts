@@ -3,15 +3,13 @@
 // `failover <resource> …` in the console.
 import { z } from 'zod';
 import { type CommandContext, defineQuery, usage } from '../src/app/command-registry.js';
-import { type SlashNaming, type SlashPlatform, slashSyntax } from '../src/core/slash-commands.js';
+import { slashSyntax } from '../src/core/slash-commands.js';
 
 /**
- * The slash command names of each chat platform, when the daemon passes them: help then shows the
- * syntax as it is typed there. Without them it shows the command line itself.
+ * The context help reads: with the slash command names of each chat platform (the daemon passes
+ * them), help shows the syntax as it is typed there; without them, the command line itself.
  */
-export type HelpContext = CommandContext & {
-  readonly slashCommands?: Readonly<Partial<Record<SlashPlatform, SlashNaming>>>;
-};
+export type HelpContext = CommandContext;
 
 export const help = defineQuery({
   kind: 'query',
