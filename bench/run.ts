@@ -89,6 +89,15 @@ const BENCHMARKS: readonly Benchmark[] = [
       return { rows: stormRows(r), detail: describeStorm(r) };
     },
   },
+  {
+    id: 'footprint',
+    title: 'daemon footprint (idle RSS, exec → healthy)',
+    run: async ({ quick }) => {
+      const { benchFootprint, describeFootprint, footprintRows } = await import('./footprint.js');
+      const r = await benchFootprint(quick ? 1 : 5);
+      return { rows: footprintRows(r), detail: describeFootprint(r) };
+    },
+  },
   ...(['file', 'etcd'] as const).map(
     (backend): Benchmark => ({
       id: `takeover-${backend}`,
