@@ -25,6 +25,8 @@ export interface FootprintResult {
   /** Per configuration: medians over the runs. */
   readonly bareNode: { readonly rssMiB: number; readonly startMs: number };
   readonly slack: { readonly rssMiB: number; readonly healthyMs: number };
+  /** Slack only, started with plain `node` (V8's default heap settings). */
+  readonly slackDefaultV8: { readonly rssMiB: number; readonly healthyMs: number };
   readonly all: { readonly rssMiB: number; readonly healthyMs: number };
 }
 
@@ -67,7 +69,14 @@ async function waitHealthy(
   }
 }
 
-async function oneDaemon(platforms: 'slack' | 'all'): Promise<{ rssMiB: number; healthyMs: number }> {
+/**
+ * `launch`: `bin` runs bin/drbd-chatops as systemd does (its shebang sets the V8 flags);
+ * `plain-node` runs it with `node` and V8's defaults, to show what the flags save.
+ */
+async function oneDaemon(
+  platforms: 'slack' | 'all',
+  launch: 'bin' | 'plain-node' = 'bin',
+): Promise<{ rssMiB: number; healthyMs: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'drbd-chatops-footprint-'));
   const slack = new FakeSlack();
   const discord = new FakeDiscord();
@@ -102,7 +111,11 @@ async function oneDaemon(platforms: 'slack' | 'all'): Promise<{ rssMiB: number; 
     const config = join(dir, 'config.yaml');
     writeFileSync(config, lines.join('\n'));
     const started = performance.now();
-    const child = execa(process.execPath, [BIN, 'run', '--config', config], {
+    const [file, ...args] =
+      launch === 'bin'
+        ? [BIN, 'run', '--config', config]
+        : [process.execPath, BIN, 'run', '--config', config];
+    const child = execa(file as string, args, {
       env: {
         SLACK_BOT_TOKEN: FAKE_BOT_TOKEN,
         SLACK_APP_TOKEN: FAKE_APP_TOKEN,
@@ -148,17 +161,23 @@ export async function benchFootprint(runs: number): Promise<FootprintResult> {
   const bare: { rssMiB: number; startMs: number }[] = [];
   const slack: { rssMiB: number; healthyMs: number }[] = [];
   const all: { rssMiB: number; healthyMs: number }[] = [];
+  const plain: { rssMiB: number; healthyMs: number }[] = [];
   // Interleaved, so that a busy moment of the machine hits every configuration alike.
   for (let i = 0; i < runs; i++) {
     bare.push(await bareNode());
     slack.push(await oneDaemon('slack'));
     all.push(await oneDaemon('all'));
+    plain.push(await oneDaemon('slack', 'plain-node'));
   }
   return {
     runs,
     bareNode: { rssMiB: median(bare.map((r) => r.rssMiB)), startMs: median(bare.map((r) => r.startMs)) },
     slack: { rssMiB: median(slack.map((r) => r.rssMiB)), healthyMs: median(slack.map((r) => r.healthyMs)) },
     all: { rssMiB: median(all.map((r) => r.rssMiB)), healthyMs: median(all.map((r) => r.healthyMs)) },
+    slackDefaultV8: {
+      rssMiB: median(plain.map((r) => r.rssMiB)),
+      healthyMs: median(plain.map((r) => r.healthyMs)),
+    },
   };
 }
 
@@ -173,6 +192,13 @@ export function footprintRows(r: FootprintResult): BenchRow[] {
       value: mib(r.slack.rssMiB),
       baseline: `bare node: ${mib(r.bareNode.rssMiB)}`,
       ratio: `+${mib(r.slack.rssMiB - r.bareNode.rssMiB)}`,
+    },
+    {
+      benchmark: '',
+      measure: "idle RSS, Slack only, V8 default heap (node bin/drbd-chatops, without the launcher's flag)",
+      value: mib(r.slackDefaultV8.rssMiB),
+      baseline: `with the flag: ${mib(r.slack.rssMiB)}`,
+      ratio: `+${mib(r.slackDefaultV8.rssMiB - r.slack.rssMiB)}`,
     },
     {
       benchmark: '',

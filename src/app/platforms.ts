@@ -3,9 +3,17 @@
 
 import { COMMANDS } from '../../commands/index.js';
 import { ConsolePlatform } from '../adapters/console.js';
+import type { SlackSecrets } from '../adapters/slack/slack-platform.js';
 import type { ConsoleStatus } from '../adapters/web-console/status.js';
 import type { Message } from '../core/message.js';
-import type { ChatPlatform, CommandHandler, PlatformName, Posted, PostOptions } from '../ports/chat.js';
+import type {
+  ChatPlatform,
+  CommandHandler,
+  PlatformName,
+  Posted,
+  PostOptions,
+  UpdateOptions,
+} from '../ports/chat.js';
 import { tokenize } from './command-registry.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
@@ -25,43 +33,65 @@ export interface PlatformIo {
  * follower posting its criticals when nobody leads (fail open) uses an unstarted one.
  */
 export class RestartablePlatform implements ChatPlatform {
-  #current: ChatPlatform | undefined;
+  #current: Promise<ChatPlatform> | undefined;
   #started = false;
 
+  /**
+   * `create` may load the platform's library on demand (a dynamic import): then a daemon that is
+   * not the leader, or not yet, never loads Bolt or discord.js, and the start-up path to a healthy
+   * daemon does not wait for them.
+   */
   constructor(
     readonly name: PlatformName,
-    readonly create: () => ChatPlatform,
+    readonly create: () => ChatPlatform | Promise<ChatPlatform>,
   ) {}
 
-  #client(): ChatPlatform {
-    this.#current ??= this.create();
+  #client(): Promise<ChatPlatform> {
+    this.#current ??= Promise.resolve().then(() => this.create());
     return this.#current;
   }
 
   async start(handler: CommandHandler): Promise<void> {
     if (this.#started) return;
     this.#started = true;
-    await this.#client().start(handler);
+    await (await this.#client()).start(handler);
   }
 
   async stop(): Promise<void> {
     const current = this.#current;
     this.#current = undefined;
     this.#started = false;
-    await current?.stop();
+    await (await current?.catch(() => undefined))?.stop();
   }
 
-  post(channel: string, message: Message, options: PostOptions): Promise<Posted> {
-    return this.#client().post(channel, message, options);
+  async post(channel: string, message: Message, options: PostOptions): Promise<Posted> {
+    return (await this.#client()).post(channel, message, options);
   }
 
-  update(channel: string, messageId: string, message: Message): Promise<void> {
-    return this.#client().update(channel, messageId, message);
+  async update(channel: string, messageId: string, message: Message, options?: UpdateOptions): Promise<void> {
+    return (await this.#client()).update(channel, messageId, message, options);
   }
 
-  findPosted(channel: string, idempotencyKey: string): Promise<Posted | undefined> {
-    return this.#client().findPosted(channel, idempotencyKey);
+  async findPosted(channel: string, idempotencyKey: string): Promise<Posted | undefined> {
+    return (await this.#client()).findPosted(channel, idempotencyKey);
   }
+}
+
+/** The secrets the configured Slack mode needs, read once here, at composition. */
+function readSlackSecrets(slack: NonNullable<Config['slack']>): SlackSecrets {
+  const botToken = readSecret('Slack bot token', { envName: slack.botTokenEnv, file: slack.botTokenFile });
+  if (slack.mode === 'socket') {
+    const appToken = readSecret('Slack app-level token', {
+      envName: slack.appTokenEnv,
+      file: slack.appTokenFile,
+    });
+    return { botToken, appToken };
+  }
+  const signingSecret = readSecret('Slack signing secret', {
+    envName: slack.signingSecretEnv,
+    file: slack.signingSecretFile,
+  });
+  return { botToken, signingSecret };
 }
 
 const COMMAND_NAMES: ReadonlySet<string> = new Set(COMMANDS.map((c) => c.name));
@@ -107,37 +137,39 @@ export async function createPlatforms(
   if (config.slack?.enabled === true) {
     const slack = config.slack;
     checkCommandChannels('slack', slack.channels);
-    const { SlackPlatform } = await import('../adapters/slack/slack-platform.js');
+    // Secrets now, so that a missing one stops the start; the library when the platform is first
+    // used (see RestartablePlatform).
+    const secrets = readSlackSecrets(slack);
     platforms.set(
       'slack',
-      new RestartablePlatform(
-        'slack',
-        () =>
-          new SlackPlatform({
-            config: slack,
-            logger: logger.child({ platform: 'slack' }),
-            stateDir: config.stateDir,
-            commandName: commandNameOf,
-          }),
-      ),
+      new RestartablePlatform('slack', async () => {
+        const { SlackPlatform } = await import('../adapters/slack/slack-platform.js');
+        return new SlackPlatform({
+          config: slack,
+          logger: logger.child({ platform: 'slack' }),
+          secrets,
+          stateDir: config.stateDir,
+          commandName: commandNameOf,
+        });
+      }),
     );
   }
   if (config.discord?.enabled === true) {
     const discord = config.discord;
     checkCommandChannels('discord', discord.channels);
-    const { DiscordPlatform } = await import('../adapters/discord/discord-platform.js');
+    const token = readSecret('Discord bot token', { envName: discord.tokenEnv, file: discord.tokenFile });
     platforms.set(
       'discord',
-      new RestartablePlatform(
-        'discord',
-        () =>
-          new DiscordPlatform({
-            config: discord,
-            logger: logger.child({ platform: 'discord' }),
-            commands: COMMANDS,
-            commandNameOf,
-          }),
-      ),
+      new RestartablePlatform('discord', async () => {
+        const { DiscordPlatform } = await import('../adapters/discord/discord-platform.js');
+        return new DiscordPlatform({
+          config: discord,
+          logger: logger.child({ platform: 'discord' }),
+          token,
+          commands: COMMANDS,
+          commandNameOf,
+        });
+      }),
     );
   }
   if (config.web?.enabled === true) {

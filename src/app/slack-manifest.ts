@@ -3,7 +3,7 @@
 // adapter uses: the umbrella (/drbd) and each command's own (/failover, /containers, /ip …), named
 // as slack.slashCommands says. `drbd-chatops manifest slack` prints it.
 
-import { HTTP_EVENTS_PATH } from '../adapters/slack/slack-platform.js';
+import { HTTP_EVENTS_PATH } from '../adapters/slack/http-path.js';
 import {
   groupDescription,
   SLACK_BUILT_IN_COMMANDS,
