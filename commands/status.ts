@@ -5,8 +5,20 @@ import { ARGS, CommandError, defineQuery } from '../src/app/command-registry.js'
 import type { ResourceState } from '../src/core/host-state.js';
 import { INCIDENT_TITLES } from '../src/core/incidents.js';
 import type { MessageField, Tone } from '../src/core/message.js';
+import { describeSilence, type Page } from '../src/core/oncall-workflow.js';
 import { formatDuration, formatKiB } from '../src/core/rules.js';
 import { formatTime, MESSAGE_TIME_ZONE, plural } from '../src/core/text.js';
+
+/** Who has an open critical incident, or who is being called for it. */
+function paged(page: Page | undefined, openedAt: number, now: number): string {
+  if (page === undefined || page.endedAt !== undefined || !page.id.endsWith(`@${openedAt}`)) return '';
+  if (page.ack !== undefined)
+    return `\nAcknowledged by ${page.ack.by} at ${formatTime(page.ack.at, MESSAGE_TIME_ZONE, { sameDayAs: now })}`;
+  return `\nNot acknowledged: paging ${page.paged.join(', ') || 'the channel'} (ack ${page.incidentKey})`;
+}
+
+const muted = (count: number | undefined) =>
+  count === undefined || count === 0 ? '' : ` · ${plural(count, 'notification')} muted so far`;
 
 function describe(resource: ResourceState): { text: string; healthy: boolean } {
   const lines: string[] = [];
@@ -69,7 +81,19 @@ export const status = defineQuery({
     for (const incident of open) {
       fields.push({
         label: `Open incident: ${incident.resource} ${INCIDENT_TITLES[incident.family]}`,
-        value: `${incident.latest.text} (for ${formatDuration(now - incident.openedAt)}, ${plural(incident.changes, 'change')})`,
+        value: `${incident.latest.text} (for ${formatDuration(now - incident.openedAt)}, ${plural(incident.changes, 'change')})${paged(context.paging?.page(incident.key), incident.openedAt, now)}`,
+      });
+    }
+    // What is muted, until when and why: a silence nobody remembers is how alerts get lost.
+    const silences = (context.paging?.silences() ?? []).filter(
+      (s) => wanted === undefined || s.matches.includes(wanted) || s.matches.includes('all'),
+    );
+    if (silences.length > 0) {
+      fields.push({
+        label: `🔕 ${plural(silences.length, 'silence')} in force`,
+        value: silences
+          .map((s) => `${describeSilence(s, now)}${muted(context.paging?.mutedCount(s.id))}`)
+          .join('\n'),
       });
     }
     // The last few that ended, so "what happened tonight" is one command.

@@ -20,6 +20,10 @@ export const AUDIT_EVENTS = [
   'rollback-step',
   'finished',
   'interrupted',
+  // The on-call workflow: who took an alert, who muted what and for how long.
+  'acknowledged',
+  'silenced',
+  'unsilenced',
 ] as const;
 export type AuditEvent = (typeof AUDIT_EVENTS)[number];
 

@@ -7,6 +7,7 @@ import type { HostState } from '../core/host-state.js';
 import type { Incidents } from '../core/incidents.js';
 import { own, ownKeys } from '../core/lookup.js';
 import { type Message, textMessage } from '../core/message.js';
+import type { Page, Silence } from '../core/oncall-workflow.js';
 import type { Decision, Operation, Plan } from '../core/operation.js';
 import type { CommandPolicy, Member, OnCall } from '../core/policy.js';
 import type { CommandHandler, CommandReply, IncomingCommand } from '../ports/chat.js';
@@ -24,6 +25,11 @@ export interface CommandOption {
    * exists before the command does anything else ("unknown resource r9; configured: r0, r1").
    */
   readonly names?: 'resource' | 'host';
+  /**
+   * Free text (a reason): the last option, taking the rest of the line as typed, spaces and all
+   * (any characters but control characters, at most 200).
+   */
+  readonly rest?: boolean;
 }
 
 /** What the configuration says about one DRBD resource. */
@@ -85,6 +91,23 @@ export interface CommandContext {
   ) => Promise<readonly PreflightCheck[] | { readonly unreachable: string }>;
   /** The other host of the pair, when a peer is configured. */
   readonly peerName?: string;
+  /** The on-call workflow: acknowledgements and silences (src/app/paging.ts). */
+  readonly paging?: PagingPort;
+}
+
+/** What the ack, silence and unsilence commands need; the answers are the commands' replies. */
+export interface PagingPort {
+  /** Take waiting alerts: an incident key, a resource, or the only one waiting. */
+  acknowledge(what: string | undefined, command: IncomingCommand): Promise<Message>;
+  silence(match: string, durationMs: number, reason: string, command: IncomingCommand): Promise<Message>;
+  /** End a silence early: by its id, or every silence of a target (r0, split-brain, all). */
+  unsilence(what: string, command: IncomingCommand): Promise<Message>;
+  /** Silences and maintenance windows in force now. */
+  silences(): readonly Silence[];
+  /** The page of an open incident, if it pages. */
+  page(incidentKey: string): Page | undefined;
+  /** How many notifications a silence has muted so far. */
+  mutedCount(silenceId: string): number;
 }
 
 export interface LeadershipView {
@@ -224,7 +247,7 @@ export function parseCommandText(
   const args: Record<string, string> = {};
   const positional = definition.options.filter((o) => o.type !== 'boolean');
   let next = 0;
-  for (const word of words) {
+  for (const [index, word] of words.entries()) {
     const named = word.option;
     if (named !== undefined) {
       const option = definition.options.find((o) => o.name === named.name);
@@ -241,6 +264,14 @@ export function parseCommandText(
         `${definition.name} takes at most ${positional.length} argument(s): ${usage(definition)}`,
       );
     }
+    if (option.rest === true) {
+      // A reason: everything from here on, as typed.
+      args[option.name] = words
+        .slice(index)
+        .map((w) => w.text)
+        .join(' ');
+      break;
+    }
     args[option.name] = word.text;
     next++;
   }
@@ -249,6 +280,11 @@ export function parseCommandText(
     if (value === undefined) {
       if (option.required)
         throw new CommandError(`${definition.name} needs <${option.name}>: ${usage(definition)}`);
+      continue;
+    }
+    if (option.rest === true) {
+      if (!/^[^\p{Cc}]{1,200}$/u.test(value))
+        throw new CommandError(`${option.name}: at most 200 characters on one line`);
       continue;
     }
     // Arguments name resources, hosts, containers and addresses: nothing else needs other characters.
@@ -340,7 +376,8 @@ export function usage(definition: CommandDefinition): string {
       const word =
         definition.fillers?.includes(o.name) === true ? `${o.name} <${o.names ?? 'value'}>` : undefined;
       if (word !== undefined) return o.required ? word : `[${word}]`;
-      return o.required ? `<${o.name}>` : `[${o.name}]`;
+      const name = o.rest === true ? `${o.name}…` : o.name;
+      return o.required ? `<${name}>` : `[${name}]`;
     }),
   ].join(' ');
 }

@@ -10,6 +10,7 @@ import { z } from 'zod';
 import { parseSubnet } from '../core/addresses.js';
 import { LEADER_DEFAULTS } from '../core/leader.js';
 import { ALERT_KINDS, SEVERITIES } from '../core/notification.js';
+import { MENTION_MODES, parseDuration } from '../core/oncall-workflow.js';
 import { PRINCIPAL_PATTERN } from '../core/policy.js';
 import {
   namingProblems,
@@ -227,9 +228,66 @@ const routeSchema = z.strictObject({
   minSeverity: z.enum(SEVERITIES).default('info'),
   /** Only these resources (default: all). */
   resources: z.array(z.string().min(1)).optional(),
+  /**
+   * Who a critical alert here pages: `oncall` the people on call by name, `here` everyone active in
+   * the channel, `none` nobody (default: oncall.paging.mention).
+   */
+  mention: z.enum(MENTION_MODES).optional(),
 });
 
 export type Route = z.infer<typeof routeSchema>;
+
+/** A duration as typed in chat too: 90s, 15m, 2h, 1d, 1h30m. */
+const duration = z
+  .string()
+  .refine((d) => parseDuration(d) !== undefined, 'a duration such as 30m, 2h or 1h30m (units s, m, h, d)');
+
+/** What a silence or a maintenance window matches: all, an alert kind, or a resource name. */
+const silenceMatch = z
+  .string()
+  .regex(
+    /^(all|[A-Za-z0-9][A-Za-z0-9_.-]{0,63})$/,
+    'all, an alert kind (split-brain …) or a resource name (r0 …)',
+  );
+
+/**
+ * Planned maintenance: notifications that match are muted from `start` to `end` (once) or for
+ * `duration` from each time of `cron` (recurring, host time zone), shown in status and summed up
+ * when the window ends.
+ */
+const maintenanceSchema = z.union([
+  z
+    .strictObject({
+      reason: z.string().min(1).max(200),
+      match: z.array(silenceMatch).min(1).default(['all']),
+      start: z.iso.datetime({ local: true, offset: true }),
+      end: z.iso.datetime({ local: true, offset: true }),
+    })
+    .refine((w) => Date.parse(w.end) > Date.parse(w.start), {
+      message: 'end must be after start',
+      path: ['end'],
+    }),
+  z.strictObject({
+    reason: z.string().min(1).max(200),
+    match: z.array(silenceMatch).min(1).default(['all']),
+    cron: z.string().refine((e) => validateCron(e), 'a cron expression, e.g. "0 2 * * 0"'),
+    duration,
+  }),
+]);
+
+/**
+ * A runbook URL per alert kind; {resource}, {host} and {kind} are filled in (URL-encoded). Checked
+ * here so a typo is found at start, not in the middle of an incident.
+ */
+const runbookTemplate = z
+  .string()
+  .max(400)
+  .refine((t) => {
+    if ([...t.matchAll(/\{([^}]*)\}/g)].some((m) => !['resource', 'host', 'kind'].includes(m[1] ?? '')))
+      return false;
+    const filled = t.replace(/\{(resource|host|kind)\}/g, 'x');
+    return /^https?:\/\/[^\s<>|"]+$/.test(filled) && URL.canParse(filled);
+  }, 'an http(s) URL; placeholders {resource}, {host} and {kind} only');
 
 /**
  * The lock store that elects the leader: the same store the pair trusts for DRBD fencing.
@@ -337,6 +395,18 @@ const oncallSchema = z
       .optional(),
     /** Post each hand-over to the channels of the routes. */
     announce: z.boolean().default(true),
+    /**
+     * Paging: a critical alert mentions whoever is on call (routes may say otherwise); until someone
+     * presses Acknowledge it is repeated every repeatInterval and escalated to the next person of the
+     * rotation after each escalateAfter (null: never escalate).
+     */
+    paging: z
+      .strictObject({
+        mention: z.enum(MENTION_MODES).default('oncall'),
+        repeatInterval: duration.default('30m'),
+        escalateAfter: duration.nullable().default('15m'),
+      })
+      .default({ mention: 'oncall', repeatInterval: '30m', escalateAfter: '15m' }),
   })
   .refine((o) => o.static === undefined || o.rotation === undefined, {
     message: 'give either static or rotation, not both',
@@ -498,7 +568,11 @@ export const configSchema = z.strictObject({
     })
     .default({ lxc: 'lxc', stopTimeoutS: 30, commandTimeoutMs: 120_000, verifyTimeoutMs: 30_000 }),
   /** Who is on call; changing commands are for the team, approvals may need the on-call person. */
-  oncall: oncallSchema.default({ team: [], announce: true }),
+  oncall: oncallSchema.default({
+    team: [],
+    announce: true,
+    paging: { mention: 'oncall', repeatInterval: '30m', escalateAfter: '15m' },
+  }),
   /** Per changing command: who may request it, confirmation and approvals (README: Policies). */
   policies: z.record(z.string().regex(/^[a-z][a-z0-9-]*$/, 'a command name'), policySchema).default({}),
   /**
@@ -528,6 +602,10 @@ export const configSchema = z.strictObject({
     .default({ enabled: true, listen: { host: '127.0.0.1', port: 9943 } }),
   /** Which notifications go where. Without routes nothing is posted (the console shows all). */
   routes: z.array(routeSchema).default([]),
+  /** Runbook URL templates by alert kind, linked from each alert of that kind. */
+  runbooks: z.partialRecord(z.enum(ALERT_KINDS), runbookTemplate).default({}),
+  /** Maintenance windows: what they match is muted while they last (see also the silence command). */
+  maintenance: z.array(maintenanceSchema).default([]),
 });
 
 export type Config = z.infer<typeof configSchema>;

@@ -13,6 +13,7 @@ import { CommandHost } from '../adapters/host.js';
 import type { TornTail } from '../adapters/journal.js';
 import { LxcCli } from '../adapters/lxd.js';
 import { Metrics } from '../adapters/metrics.js';
+import { OnCallStore } from '../adapters/oncall-store.js';
 import { OperationStore } from '../adapters/operation-store.js';
 import { type Gate, Outbox } from '../adapters/outbox.js';
 import { chores, intake, type PairSituation, voice } from '../core/pair-voice.js';
@@ -24,6 +25,7 @@ import type { HostState } from '../core/host-state.js';
 import type { ElectionEvent } from '../core/leader.js';
 import type { Message } from '../core/message.js';
 import type { Notification } from '../core/notification.js';
+import { escalationLevels } from '../core/oncall-workflow.js';
 import { type HandoverClock, onCall, type Roster } from '../core/policy.js';
 import type {
   ChatPlatform,
@@ -51,6 +53,7 @@ import { createLockStore } from './lock-store.js';
 import type { Logger } from './log.js';
 import { Notifier, type OperationThread } from './notifier.js';
 import { Operations } from './operations.js';
+import { Paging, pagingConfigOf, tickInterval } from './paging.js';
 import { PeerLink } from './peer.js';
 import { type ScheduledJob, Scheduler } from './scheduler.js';
 import { runAction, StepFailed } from './steps.js';
@@ -140,6 +143,9 @@ export class Daemon {
   readonly #host: HostOps | undefined;
   readonly #operationStore: OperationStore;
   readonly #audit: AuditLog;
+  /** The on-call workflow: mentions, acknowledgements, repeats and escalation, silences, runbooks. */
+  readonly paging: Paging;
+  readonly #oncallStore: OnCallStore;
   readonly #clock: HandoverClock | undefined;
   #sweepTimer: NodeJS.Timeout | undefined;
   readonly scheduler: Scheduler;
@@ -268,6 +274,7 @@ export class Daemon {
             record: (records) => this.replica?.record(records) ?? Promise.resolve(),
             seen: (key) => this.replica?.ledger.seen.has(key) === true,
           }),
+      review: (n, entries, context) => this.paging.review(n, entries, context),
     });
     const repaired = (journal: string) => (torn: TornTail) =>
       this.#logger.warn(
@@ -279,6 +286,23 @@ export class Daemon {
     });
     this.#audit = new AuditLog(join(options.config.stateDir, 'audit.ndjson'), {
       onRepair: repaired('audit'),
+    });
+    this.#oncallStore = new OnCallStore(options.config.stateDir, { onRepair: repaired('muted') });
+    this.paging = new Paging({
+      host: options.config.host,
+      store: this.#oncallStore,
+      audit: this.#audit,
+      outbox: this.outbox,
+      incidents: () => this.notifier.incidents,
+      config: () => pagingConfigOf(this.#config),
+      levels: (now) => escalationLevels(rosterOf(this.#config), now, this.#clock),
+      resources: async () => [
+        ...new Set([
+          ...Object.keys(this.#config.resources),
+          ...(await this.#hosts()).flatMap((h) => Object.keys(h.resources)),
+        ]),
+      ],
+      logger: options.logger.child({ part: 'paging' }),
     });
     const lxd = {
       stopTimeoutS: options.config.lxd.stopTimeoutS,
@@ -316,6 +340,13 @@ export class Daemon {
     });
     this.scheduler = new Scheduler({
       jobs: this.#scheduledJobs(),
+      tickers: [
+        {
+          name: 'paging',
+          everyMs: tickInterval(pagingConfigOf(options.config).settings),
+          run: (now) => this.paging.tick(now),
+        },
+      ],
       stateDir: options.config.stateDir,
       leading: () => this.#platformsStarted && (this.elector?.mayAct() ?? true),
       logger: options.logger.child({ part: 'scheduler' }),
@@ -528,6 +559,7 @@ export class Daemon {
       },
       ...(config.peer === undefined ? {} : { peerName: config.peer.name }),
       operations: this.operations,
+      paging: this.paging,
       lxd: { stopTimeoutS: config.lxd.stopTimeoutS, verifyTimeoutMs: config.lxd.verifyTimeoutMs },
     };
   }
@@ -959,6 +991,8 @@ export class Daemon {
         log: config.log,
         delivery: config.delivery,
         oncall: config.oncall,
+        runbooks: config.runbooks,
+        maintenance: config.maintenance,
       };
       this.#logger.info({ routes: config.routes.length, needsRestart }, 'configuration reloaded');
       if (needsRestart.length > 0) {
@@ -1021,6 +1055,7 @@ export class Daemon {
     await this.#stopPlatforms();
     await this.#operationStore.close();
     await this.#audit.close();
+    await this.#oncallStore.close();
     this.#logger.info({ undelivered: this.outbox.depth }, 'stopped');
   }
 }

@@ -73,6 +73,17 @@ export interface NotifierOptions {
   readonly record?: (records: readonly DeliveryRecord[]) => Promise<void>;
   /** A notification already taken in by this pair (a forward sent twice): refused. */
   readonly seen?: (notificationKey: string) => boolean;
+  /**
+   * The last word on a notification's deliveries before they are written (the on-call workflow,
+   * src/app/paging.ts: a silence drops them, a critical gets its mention, a parent its Acknowledge
+   * button, an alert its runbook link). `operation`: the notification is a consequence of an
+   * operation the bot runs.
+   */
+  readonly review?: (
+    n: Notification,
+    entries: readonly NewEntry[],
+    context: { readonly incidents: Incidents; readonly operation: boolean },
+  ) => NewEntry[];
 }
 
 type Target = { readonly platform: PlatformName; readonly channel: string };
@@ -149,7 +160,13 @@ export class Notifier {
         taken.push(key);
         const operation = causedBy(n, operations) as OperationThread | undefined;
         if (operation !== undefined) threads.set(operation.id, operation);
-        entries.push(...this.#deliveries(n, key, operation));
+        const deliveries = this.#deliveries(n, key, operation);
+        entries.push(
+          ...(this.#options.review?.(n, deliveries, {
+            incidents: this.#incidents,
+            operation: operation !== undefined,
+          }) ?? deliveries),
+        );
       }
       const last = notifications.at(-1);
       if (last !== undefined) this.#incidents = pruneIncidents(this.#incidents, Date.parse(last.at));

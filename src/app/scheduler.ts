@@ -19,8 +19,20 @@ export interface ScheduledJob {
   run(slot: Date): Promise<void>;
 }
 
+/**
+ * Work that runs every few seconds rather than at cron times (the on-call workflow's repeats,
+ * escalations and silence expiries): only on the leader, one run at a time, no slots recorded (each
+ * run looks at the state and does what is due; the state says what was done).
+ */
+export interface Ticker {
+  readonly name: string;
+  readonly everyMs: number;
+  run(now: Date): Promise<void>;
+}
+
 export interface SchedulerOptions {
   readonly jobs: readonly ScheduledJob[];
+  readonly tickers?: readonly Ticker[];
   readonly stateDir: string;
   readonly leading: () => boolean;
   readonly logger: Logger;
@@ -60,6 +72,22 @@ export class Scheduler {
   }
 
   start(): void {
+    for (const ticker of this.#o.tickers ?? []) {
+      let busy = false;
+      const timer = setInterval(() => {
+        if (busy || !this.#o.leading()) return;
+        busy = true;
+        const run = ticker
+          .run(this.#now())
+          .catch((err: Error) => this.#o.logger.error({ err, ticker: ticker.name }, 'periodic work failed'))
+          .finally(() => {
+            busy = false;
+            this.#running.delete(`tick:${ticker.name}`);
+          });
+        this.#running.set(`tick:${ticker.name}`, run);
+      }, ticker.everyMs);
+      this.#tasks.push({ stop: () => clearInterval(timer) });
+    }
     for (const job of this.#o.jobs) {
       this.#tasks.push(
         every(job.cron, job.name, async () => {

@@ -25,6 +25,30 @@ export interface MessageAction {
   readonly style?: 'primary' | 'danger' | 'default';
 }
 
+/**
+ * Someone a message calls by name (a team member: their id on each platform). Renderers turn it into
+ * the platform's own mention (Slack `<@U…>`, Discord `<@id>`), which is what makes a phone ring; a
+ * person without an id on that platform is named in plain text.
+ */
+export interface MentionTarget {
+  readonly name: string;
+  readonly slack?: string | undefined;
+  readonly discord?: string | undefined;
+}
+
+/** Who a message pages: the people on call (and whoever an escalation added), or the whole channel. */
+export interface Mention {
+  readonly people: readonly MentionTarget[];
+  /** Everyone active in the channel (Slack `<!here>`, Discord `@here`). */
+  readonly here?: boolean;
+}
+
+/** A link shown with the message (an alert's runbook). The URL is the operator's, from the configuration. */
+export interface MessageLink {
+  readonly label: string;
+  readonly url: string;
+}
+
 export interface Message {
   /**
    * One short line: what happened or what is blocked ("Failover r0 blocked: split-brain not
@@ -44,6 +68,10 @@ export interface Message {
   readonly incidentKey?: string;
   /** ISO-8601 time the message is about. */
   readonly at?: string;
+  /** Page these people (a critical alert, its repeats and escalations). Mentions only ring on a post. */
+  readonly mention?: Mention;
+  /** Links shown with it, e.g. the runbook of the alert's kind. */
+  readonly links?: readonly MessageLink[];
 }
 
 /** Colour per tone, as 0xRRGGBB (Discord embeds) and #rrggbb (Slack attachments). */

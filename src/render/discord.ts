@@ -1,7 +1,14 @@
 // Message → Discord embed + button components. Buttons carry the serialised command in their
 // custom_id (`cmd:<command>`), so a click arrives as the same text a person would type.
 
-import { type Message, oneLineTitle, TONE_COLOURS, TONE_EMOJI, TONE_LABELS } from '../core/message.js';
+import {
+  type Mention,
+  type Message,
+  oneLineTitle,
+  TONE_COLOURS,
+  TONE_EMOJI,
+  TONE_LABELS,
+} from '../core/message.js';
 import { clipLine, essentialLength, fitText, formatTime, lineWeight } from '../core/text.js';
 import { type RenderOptions, zoneOf } from './options.js';
 
@@ -13,14 +20,26 @@ export interface DiscordEmbed {
   readonly footer?: { text: string };
 }
 
-export interface DiscordButton {
-  readonly type: 2;
-  readonly style: 1 | 2 | 4;
-  readonly label: string;
-  readonly custom_id: string;
+/** A button that sends its command back (custom_id), or a link button (style 5) that opens a URL. */
+export type DiscordButton =
+  | {
+      readonly type: 2;
+      readonly style: 1 | 2 | 4;
+      readonly label: string;
+      readonly custom_id: string;
+    }
+  | { readonly type: 2; readonly style: 5; readonly label: string; readonly url: string };
+
+/** Which mentions in `content` may ping: only the people named (and `@here` when asked for). */
+export interface DiscordAllowedMentions {
+  readonly parse: readonly 'everyone'[];
+  readonly users: readonly string[];
 }
 
 export interface DiscordRendered {
+  /** Mentions only: embeds never ping, so the people paged are named in the message content. */
+  readonly content?: string;
+  readonly allowed_mentions?: DiscordAllowedMentions;
   readonly embeds: readonly DiscordEmbed[];
   readonly components: readonly { type: 1; components: readonly DiscordButton[] }[];
 }
@@ -42,6 +61,8 @@ export const DISCORD_LIMITS = {
   customId: 100,
   buttonLabel: 80,
   buttons: 25,
+  content: 2_000,
+  url: 512,
 } as const;
 
 const STYLES = { primary: 1, default: 2, danger: 4 } as const;
@@ -108,6 +129,32 @@ function fitTotal(fixed: number, description: string | undefined, fields: Field[
   return desc;
 }
 
+/**
+ * The mention as Discord writes it: `<@id>` pings the person (a member without a Discord id is named
+ * in plain text), `@here` the channel; allowed_mentions lets exactly those ping and nothing else.
+ */
+export function discordMention(
+  mention: Mention | undefined,
+): { content: string; allowed_mentions: DiscordAllowedMentions } | undefined {
+  if (mention === undefined) return undefined;
+  const users: string[] = [];
+  const words: string[] = mention.here === true ? ['@here'] : [];
+  for (const p of mention.people) {
+    if (p.discord !== undefined && /^\d{5,25}$/.test(p.discord)) {
+      users.push(p.discord);
+      words.push(`<@${p.discord}>`);
+    } else {
+      // Plain text, with markdown and mention characters taken out of the name.
+      words.push(`@${p.name.replace(/[*_~`|<>@]/g, '')}`);
+    }
+  }
+  if (words.length === 0) return undefined;
+  return {
+    content: clipLine(words.join(' '), DISCORD_LIMITS.content),
+    allowed_mentions: { parse: mention.here === true ? ['everyone'] : [], users: [...new Set(users)] },
+  };
+}
+
 export function renderDiscord(input: Message, options: RenderOptions = {}): DiscordRendered {
   const message = oneLineTitle(input);
   const footer = [
@@ -153,9 +200,21 @@ export function renderDiscord(input: Message, options: RenderOptions = {}): Disc
       label: clipLine(a.label, DISCORD_LIMITS.buttonLabel),
       custom_id: `${BUTTON_PREFIX}${a.command}`,
     }));
+  // Links (a runbook) as link buttons: they open the page and never reach the bot.
+  for (const link of message.links ?? []) {
+    if (buttons.length >= DISCORD_LIMITS.buttons) break;
+    if (link.url.length > DISCORD_LIMITS.url || !/^https?:\/\/\S+$/.test(link.url)) continue;
+    buttons.push({
+      type: 2,
+      style: 5,
+      label: clipLine(`📖 ${link.label}`, DISCORD_LIMITS.buttonLabel),
+      url: link.url,
+    });
+  }
   const components = [];
   for (let i = 0; i < buttons.length; i += 5) {
     components.push({ type: 1 as const, components: buttons.slice(i, i + 5) });
   }
-  return { embeds: [embed], components };
+  const mention = discordMention(message.mention);
+  return { ...(mention === undefined ? {} : mention), embeds: [embed], components };
 }

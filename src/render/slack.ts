@@ -1,7 +1,15 @@
 // Message → Slack Block Kit. The blocks sit in an attachment so the message gets a coloured bar per
 // tone; `text` is the fallback Slack shows in notifications and screen readers.
 
-import { hexColour, type Message, oneLineTitle, TONE_EMOJI, TONE_LABELS } from '../core/message.js';
+import {
+  hexColour,
+  type Mention,
+  type Message,
+  type MessageLink,
+  oneLineTitle,
+  TONE_EMOJI,
+  TONE_LABELS,
+} from '../core/message.js';
 import { clipLine, fitText, formatTime } from '../core/text.js';
 import { type RenderOptions, zoneOf } from './options.js';
 
@@ -45,6 +53,25 @@ function context(message: Message, zone: string): string {
     .join(' · ');
 }
 
+/**
+ * The mention as Slack writes it: `<@U…>` pages the person (a member without a Slack id is named in
+ * plain text), `<!here>` the channel. It leads the message's top-level text, which is what the
+ * notification shows and what makes the phone ring.
+ */
+export function slackMention(mention: Mention | undefined): string {
+  if (mention === undefined) return '';
+  const people = mention.people.map((p) =>
+    p.slack !== undefined && /^[UW][A-Z0-9]+$/.test(p.slack) ? `<@${p.slack}>` : `@${escapeMrkdwn(p.name)}`,
+  );
+  return [...(mention.here === true ? ['<!here>'] : []), ...people].join(' ');
+}
+
+/** A link Slack shows as `<url|label>`: a URL cannot hold `|` or `>`, a label cannot hold `|`. */
+function slackLink(link: MessageLink): string | undefined {
+  if (!/^https?:\/\/[^\s<>|]+$/.test(link.url)) return undefined;
+  return `<${link.url}|${escapeMrkdwn(link.label.replace(/\|/g, '/'))}>`;
+}
+
 function fieldText(label: string, value: string): string {
   const head = `*${clipLine(escapeMrkdwn(label), 200)}*\n`;
   return `${head}${fitText(escapeMrkdwn(value === '' ? '—' : value), SLACK_LIMITS.fieldText - head.length)}`;
@@ -67,8 +94,10 @@ export function renderSlack(input: Message, options: RenderOptions = {}): SlackR
   }
   const actions = (message.actions ?? []).slice(0, SLACK_LIMITS.buttons);
   const fields = message.fields ?? [];
-  // Room for the field sections within the block limit (the actions block comes last).
-  const room = SLACK_LIMITS.blocks - blocks.length - (actions.length > 0 ? 1 : 0);
+  const links = (message.links ?? []).map(slackLink).filter((l) => l !== undefined);
+  // Room for the field sections within the block limit (the links and actions blocks come last).
+  const room =
+    SLACK_LIMITS.blocks - blocks.length - (actions.length > 0 ? 1 : 0) - (links.length > 0 ? 1 : 0);
   const sections: SlackBlock[] = [];
   for (let i = 0; i < fields.length; i += SLACK_LIMITS.fieldsPerSection) {
     sections.push({
@@ -87,6 +116,12 @@ export function renderSlack(input: Message, options: RenderOptions = {}): SlackR
     });
   }
   blocks.push(...sections);
+  if (links.length > 0) {
+    blocks.push({
+      type: 'context',
+      elements: [{ type: 'mrkdwn', text: clipLine(`📖 ${links.join(' · ')}`, SLACK_LIMITS.sectionText) }],
+    });
+  }
   if (actions.length > 0) {
     blocks.push({
       type: 'actions',
@@ -100,7 +135,8 @@ export function renderSlack(input: Message, options: RenderOptions = {}): SlackR
     });
   }
   const where = [message.resource, message.host].filter((p) => p !== undefined && p !== null).join(' on ');
-  const text = `${emoji} ${TONE_LABELS[message.tone]}: ${message.title}${where === '' ? '' : ` (${where})`}`;
+  const mention = slackMention(message.mention);
+  const text = `${mention === '' ? '' : `${mention} `}${emoji} ${TONE_LABELS[message.tone]}: ${message.title}${where === '' ? '' : ` (${where})`}`;
   return {
     text: clipLine(text, SLACK_LIMITS.sectionText),
     blocks: [],

@@ -8,7 +8,14 @@ export function renderText(input: Message): string {
   const where = [message.resource ?? undefined, message.host === undefined ? undefined : `on ${message.host}`]
     .filter((p) => p !== undefined)
     .join(' ');
-  const lines = [`[${TONE_LABELS[message.tone]}] ${message.title}${where === '' ? '' : ` (${where})`}`];
+  // The console and the web console have no mentions: the people paged are named in front.
+  const mention = [
+    ...(message.mention?.here === true ? ['@here'] : []),
+    ...(message.mention?.people ?? []).map((p) => `@${p.name}`),
+  ].join(' ');
+  const lines = [
+    `${mention === '' ? '' : `${mention} `}[${TONE_LABELS[message.tone]}] ${message.title}${where === '' ? '' : ` (${where})`}`,
+  ];
   if (message.body !== undefined && message.body !== '') lines.push(message.body);
   for (const field of message.fields ?? []) {
     // A value of several lines (a list of steps or containers) starts below its label, indented.
@@ -21,6 +28,7 @@ export function renderText(input: Message): string {
         : `  ${field.label}: ${field.value === '' ? '—' : field.value}`,
     );
   }
+  for (const link of message.links ?? []) lines.push(`  ${link.label}: ${link.url}`);
   for (const action of message.actions ?? []) lines.push(`  [${action.label}] → ${action.command}`);
   return lines.join('\n');
 }

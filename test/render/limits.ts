@@ -52,7 +52,10 @@ export function discordProblems(rendered: DiscordRendered): string[] {
   if (rendered.components.length > 5) problems.push(`${rendered.components.length} action rows > 5`);
   for (const row of rendered.components) {
     if (row.components.length > 5) problems.push('more than 5 buttons in a row');
-    for (const b of row.components) if (b.custom_id.length > 100) problems.push('custom_id > 100');
+    for (const b of row.components) {
+      if ('custom_id' in b && b.custom_id.length > 100) problems.push('custom_id > 100');
+      if ('url' in b && b.url.length > 512) problems.push('button url > 512');
+    }
   }
   return problems;
 }

@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { applyNotification, incidentMessage } from '../../src/core/incidents.js';
 import type { Message } from '../../src/core/message.js';
 import type { Notification } from '../../src/core/notification.js';
+import { runbookLink, startPage, withLink, withPage } from '../../src/core/oncall-workflow.js';
 import { renderDiscord } from '../../src/render/discord.js';
 import { escapeMrkdwn, renderSlack } from '../../src/render/slack.js';
 import { renderText } from '../../src/render/text.js';
@@ -29,7 +30,41 @@ const opened = applyNotification({}, splitBrain);
 const incident = opened.incidents['r0/connection'];
 if (incident === undefined) throw new Error('expected an incident');
 
+// A paged critical: the on-call people are mentioned (alice has no Discord id, carol no Slack id),
+// it carries the Acknowledge button and its kind's runbook; once taken, the parent says who took it.
+const page = startPage(incident, Date.parse(AT), [], []);
+const paged: Message = {
+  ...withLink(
+    withPage(
+      incidentMessage(incident, Date.parse(AT) + 60_000),
+      { ...page, paged: ['alice', 'carol'] },
+      Date.parse(AT),
+    ),
+    runbookLink({ 'split-brain': 'https://wiki.example/drbd/split-brain?r={resource}' }, 'split-brain', {
+      resource: 'r0',
+      host: 'alpha',
+    }),
+  ),
+  mention: {
+    people: [
+      { name: 'alice', slack: 'UALICE' },
+      { name: 'carol', discord: '400000000000000003' },
+    ],
+  },
+};
+const { mention: _paging, ...pagedWithoutMention } = paged;
+
 const SAMPLES: Record<string, Message> = {
+  'critical-paged': paged,
+  'acknowledged-incident': withPage(
+    pagedWithoutMention,
+    {
+      ...page,
+      paged: ['alice'],
+      ack: { by: 'alice', account: 'slack:UALICE', at: Date.parse(AT) + 125_000 },
+    },
+    Date.parse(AT) + 130_000,
+  ),
   'split-brain-incident': incidentMessage(incident, Date.parse(AT) + 60_000),
   'resolved-incident': incidentMessage(
     { ...incident, resolvedAt: Date.parse(AT) + 95_000 },
@@ -132,7 +167,12 @@ describe('renderer rules', () => {
         { value: 'failover r0 cancel 7f3a' },
       ],
     });
-    expect(renderDiscord(plan).components[0]?.components.map((c) => [c.custom_id, c.style])).toEqual([
+    expect(
+      renderDiscord(plan).components[0]?.components.map((c) => [
+        'custom_id' in c ? c.custom_id : c.url,
+        c.style,
+      ]),
+    ).toEqual([
       ['cmd:failover r0 confirm 7f3a', 4],
       ['cmd:failover r0 cancel 7f3a', 2],
     ]);
@@ -149,6 +189,67 @@ describe('renderer rules', () => {
     expect(renderDiscord(long).embeds[0]?.description?.length).toBeLessThanOrEqual(4_096);
     const section = renderSlack(long).attachments[0]?.blocks[1] as { text: { text: string } };
     expect(section.text.text.length).toBeLessThanOrEqual(3_000);
+  });
+});
+
+describe('mentions and runbook links', () => {
+  const message = SAMPLES['critical-paged'] as Message;
+
+  it('Slack: the mention leads the top-level text (what rings the phone); a person without a Slack id is named', () => {
+    const slack = renderSlack(message);
+    expect(slack.text).toBe('<@UALICE> @carol 🚨 CRITICAL: r0: Replication link — Split-brain (r0 on alpha)');
+    expect(slackProblems(slack)).toEqual([]);
+    expect(
+      renderSlack({ ...message, mention: { people: [], here: true } }).text.startsWith('<!here> 🚨'),
+    ).toBe(true);
+  });
+
+  it('Discord: mentions in the content, and only the people named may be pinged', () => {
+    const discord = renderDiscord(message);
+    expect(discord.content).toBe('@alice <@400000000000000003>');
+    expect(discord.allowed_mentions).toEqual({ parse: [], users: ['400000000000000003'] });
+    expect(discordProblems(discord)).toEqual([]);
+    const here = renderDiscord({ ...message, mention: { people: [], here: true } });
+    expect([here.content, here.allowed_mentions]).toEqual(['@here', { parse: ['everyone'], users: [] }]);
+    expect(renderDiscord(SAMPLES['split-brain-incident'] as Message).content).toBeUndefined();
+  });
+
+  it('the console and the web console name the people', () => {
+    expect(renderText(message).split('\n')[0]).toBe(
+      '@alice @carol [CRITICAL] r0: Replication link — Split-brain (r0 on alpha)',
+    );
+  });
+
+  it('a name from the configuration cannot inject markup', () => {
+    const odd: Message = {
+      title: 't',
+      tone: 'critical',
+      mention: { people: [{ name: 'eve<!channel>', slack: 'not-an-id' }] },
+    };
+    expect(renderSlack(odd).text).toBe('@eve&lt;!channel&gt; 🚨 CRITICAL: t');
+    expect(
+      renderDiscord({ ...odd, mention: { people: [{ name: '<@1>@everyone', discord: '12' }] } }).content,
+    ).toBe('@1everyone');
+  });
+
+  it('the runbook link is on every platform: a Slack link, a Discord link button, a text line', () => {
+    const url = 'https://wiki.example/drbd/split-brain?r=r0';
+    const context = renderSlack(message)
+      .attachments[0]?.blocks.filter((b) => b.type === 'context')
+      .at(-1);
+    expect(JSON.stringify(context)).toContain(`<${url}|Runbook: Split-brain>`);
+    const buttons = renderDiscord(message).components.flatMap((r) => r.components);
+    expect(buttons).toContainEqual({ type: 2, style: 5, label: '📖 Runbook: Split-brain', url });
+    expect(buttons).toContainEqual({
+      type: 2,
+      style: 1,
+      label: "✋ Acknowledge (I'm on it)",
+      custom_id: 'cmd:ack r0/connection',
+    });
+    expect(renderText(message)).toContain(`Runbook: Split-brain: ${url}`);
+    // A URL Slack cannot show as a link is left out rather than broken.
+    const broken = renderSlack({ ...message, links: [{ label: 'x', url: 'https://a|b' }] });
+    expect(JSON.stringify(broken)).not.toContain('a|b');
   });
 });
 

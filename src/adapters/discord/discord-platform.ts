@@ -122,6 +122,9 @@ const UNKNOWN_BUTTON: Message = {
 interface DiscordPayload {
   embeds: APIEmbed[];
   components: APIActionRowComponent<APIComponentInActionRow>[];
+  /** A page's mentions (embeds never ping), and exactly who may be pinged by them. */
+  content?: string;
+  allowed_mentions?: { parse: 'everyone'[]; users: string[] };
 }
 
 function payload(message: Message): DiscordPayload {
@@ -129,6 +132,15 @@ function payload(message: Message): DiscordPayload {
   return {
     embeds: rendered.embeds as unknown as APIEmbed[],
     components: rendered.components as unknown as APIActionRowComponent<APIComponentInActionRow>[],
+    ...(rendered.content === undefined || rendered.allowed_mentions === undefined
+      ? {}
+      : {
+          content: rendered.content,
+          allowed_mentions: {
+            parse: [...rendered.allowed_mentions.parse],
+            users: [...rendered.allowed_mentions.users],
+          },
+        }),
   };
 }
 

@@ -102,7 +102,9 @@ export interface FakeMessage {
   type: number;
   tts: false;
   pinned: false;
-  mention_everyone: false;
+  /** @everyone/@here in the content, when allowed_mentions let it ping. */
+  mention_everyone: boolean;
+  /** The users the content pings (`<@id>`), as allowed_mentions let it. */
   mentions: unknown[];
   mention_roles: unknown[];
   attachments: unknown[];
@@ -196,6 +198,23 @@ interface Reply {
 const EPHEMERAL = 1 << 6;
 const LOADING = 1 << 7;
 const JSON_HEADERS = { 'content-type': 'application/json' };
+
+/**
+ * Who a message's content pings, as Discord decides it: `<@id>` users and @everyone/@here, limited by
+ * allowed_mentions when given (`parse` names the kinds that ping by themselves, `users` the users
+ * that may); without allowed_mentions everything in the content pings. Embeds never ping.
+ */
+function pings(content: string, allowed: unknown): { mentions: { id: string }[]; mention_everyone: boolean } {
+  const named = [...new Set([...content.matchAll(/<@!?(\d{5,25})>/g)].map((m) => m[1] as string))];
+  const everyone = /@(everyone|here)\b/.test(content);
+  if (!isRecord(allowed)) return { mentions: named.map((id) => ({ id })), mention_everyone: everyone };
+  const parse = Array.isArray(allowed.parse) ? allowed.parse : [];
+  const users = Array.isArray(allowed.users) ? allowed.users.map(String) : [];
+  return {
+    mentions: named.filter((id) => parse.includes('users') || users.includes(id)).map((id) => ({ id })),
+    mention_everyone: everyone && parse.includes('everyone'),
+  };
+}
 const DEFAULT_USER: FakeUser = { id: '300000000000000001', username: 'oncall', global_name: 'On Call' };
 
 function discordError(status: number, code: number, message: string, errors?: FormErrors): Reply {
@@ -1189,8 +1208,7 @@ export class FakeDiscord {
       type,
       tts: false,
       pinned: false,
-      mention_everyone: false,
-      mentions: [],
+      ...pings(typeof body.content === 'string' ? body.content : '', body.allowed_mentions),
       mention_roles: [],
       attachments: [],
     };

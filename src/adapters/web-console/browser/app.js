@@ -179,6 +179,12 @@ function start() {
       art.appendChild(by);
     }
     const head = el('div', 'msg-head');
+    // A page names the people called (the web console has no notifications of its own).
+    const called = [
+      ...(m.mention?.here ? ['@here'] : []),
+      ...(Array.isArray(m.mention?.people) ? m.mention.people.map((p) => `@${p.name}`) : []),
+    ];
+    if (called.length > 0) head.appendChild(el('span', 'mention', called.join(' ')));
     head.appendChild(el('span', 'emoji', tones.emoji[tone]));
     head.appendChild(el('span', 'tone-label', tones.labels[tone]));
     head.appendChild(el('span', 'title', m.title || ''));
@@ -206,6 +212,19 @@ function start() {
         fields.appendChild(field);
       }
       art.appendChild(fields);
+    }
+    // Runbook links: only http(s) URLs from the configuration, opened in a new tab without a referrer.
+    const links = Array.isArray(m.links) ? m.links.filter((l) => /^https?:\/\//.test(String(l.url))) : [];
+    if (links.length > 0) {
+      const box = el('div', 'links');
+      for (const l of links) {
+        const a = el('a', 'link', `📖 ${l.label}`);
+        a.href = String(l.url);
+        a.target = '_blank';
+        a.rel = 'noopener noreferrer';
+        box.appendChild(a);
+      }
+      art.appendChild(box);
     }
     if (Array.isArray(m.actions) && m.actions.length > 0) {
       const bar = el('div', 'actions');
