@@ -10,6 +10,7 @@ import { type Message, textMessage } from '../core/message.js';
 import type { Page, Silence } from '../core/oncall-workflow.js';
 import type { Decision, Operation, Plan } from '../core/operation.js';
 import type { CommandPolicy, Member, OnCall } from '../core/policy.js';
+import type { SlashNaming, SlashPlatform } from '../core/slash-commands.js';
 import type { CommandHandler, CommandReply, IncomingCommand } from '../ports/chat.js';
 import type { ContainerInfo } from '../ports/containers.js';
 import type { PreflightCheck } from '../ports/host.js';
@@ -93,6 +94,8 @@ export interface CommandContext {
   readonly peerName?: string;
   /** The on-call workflow: acknowledgements and silences (src/app/paging.ts). */
   readonly paging?: PagingPort;
+  /** The slash command names of each chat platform, so that answers show what to type there. */
+  readonly slashCommands?: Readonly<Partial<Record<SlashPlatform, SlashNaming>>>;
 }
 
 /** What the ack, silence and unsilence commands need; the answers are the commands' replies. */
