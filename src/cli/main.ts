@@ -22,6 +22,7 @@ import { Daemon } from '../app/daemon.js';
 import { createLogger, type Logger } from '../app/log.js';
 import { PACKAGE_ROOT } from '../app/paths.js';
 import { createPlatforms } from '../app/platforms.js';
+import { readSecret } from '../app/secrets.js';
 import { waitForStopSignal } from '../app/signals.js';
 import { SlackManifestError, slackManifest } from '../app/slack-manifest.js';
 import { startWatch } from '../app/watch.js';
@@ -751,7 +752,11 @@ async function registerCommands(
   if (config.discord === undefined) throw new UsageError('the configuration has no discord section');
   const logger = createLogger({ level: config.log.level, format: config.log.format, destination: io.stderr });
   const { DiscordPlatform } = await import('../adapters/discord/discord-platform.js');
-  const discord = new DiscordPlatform({ config: config.discord, logger, commands: CHAT_COMMANDS });
+  const token = readSecret('Discord bot token', {
+    envName: config.discord.tokenEnv,
+    file: config.discord.tokenFile,
+  });
+  const discord = new DiscordPlatform({ config: config.discord, logger, token, commands: CHAT_COMMANDS });
   try {
     const stored = await discord.registerCommands();
     io.stdout.write(

@@ -74,7 +74,6 @@ async function started(channels?: Record<string, string[]>, existing?: FakeDisco
       apiUrl: fake.apiUrl,
       applicationId: fake.applicationId,
       guildId: fake.guildId,
-      tokenEnv: 'DRBD_CHATOPS_TEST_UNSET_TOKEN',
       ...(channels === undefined ? {} : { channels }),
     },
     token: fake.token,

@@ -40,7 +40,6 @@ async function setup() {
       apiUrl: fake.apiUrl,
       applicationId: fake.applicationId,
       guildId: fake.guildId,
-      tokenEnv: 'DRBD_CHATOPS_TEST_UNSET_TOKEN',
     },
     token: fake.token,
     logger,

@@ -86,7 +86,6 @@ async function setup(
       apiUrl: fake.apiUrl,
       applicationId: fake.applicationId,
       guildId: fake.guildId,
-      tokenEnv: 'DRBD_CHATOPS_TEST_UNSET_TOKEN',
     },
     token: fake.token,
     logger,
@@ -200,7 +199,6 @@ describe('DiscordPlatform delivery (REST)', () => {
         apiUrl: fake.apiUrl,
         applicationId: fake.applicationId,
         guildId: fake.guildId,
-        tokenEnv: 'X',
       },
       token: fake.token,
       logger,
@@ -363,7 +361,6 @@ describe('DiscordPlatform delivery (REST)', () => {
         apiUrl: fake.apiUrl,
         applicationId: fake.applicationId,
         guildId: fake.guildId,
-        tokenEnv: 'X',
       },
       token: 'not-the-token',
       logger,
@@ -371,25 +368,6 @@ describe('DiscordPlatform delivery (REST)', () => {
     cleanup.push(() => wrong.stop());
     const err = await deliveryError(wrong.post(fake.channelId, ALERT, { idempotencyKey: 'k' }));
     expect(err).toMatchObject({ retryable: false, status: 401 });
-  });
-
-  it('reads the token with readSecret when none is passed', async () => {
-    const fake = new FakeDiscord();
-    await fake.start();
-    cleanup.push(() => fake.stop());
-    const { logger } = captureLogger();
-    const config = { apiUrl: fake.apiUrl, applicationId: fake.applicationId, guildId: fake.guildId };
-    expect(() => new DiscordPlatform({ config: { ...config, tokenEnv: 'NOPE' }, logger, env: {} })).toThrow(
-      /NOPE/,
-    );
-    const platform = new DiscordPlatform({
-      config: { ...config, tokenEnv: 'MY_DISCORD_TOKEN' },
-      logger,
-      env: { MY_DISCORD_TOKEN: fake.token },
-    });
-    cleanup.push(() => platform.stop());
-    await platform.post(fake.channelId, ALERT, { idempotencyKey: 'env' });
-    expect(fake.messagesIn(fake.channelId)).toHaveLength(1);
   });
 });
 
@@ -581,7 +559,6 @@ describe('DiscordPlatform commands (gateway)', () => {
         apiUrl: fake.apiUrl,
         applicationId: fake.applicationId,
         guildId: fake.guildId,
-        tokenEnv: 'X',
       },
       token: 'wrong-token-value',
       logger,

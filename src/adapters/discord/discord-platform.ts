@@ -30,9 +30,6 @@ import {
   type RateLimitData,
   Routes,
 } from 'discord.js';
-import type { Config } from '../../app/config.js';
-import type { Logger } from '../../app/log.js';
-import { readSecret } from '../../app/secrets.js';
 import { type CommandChannels, channelRefusal, checkCommandChannel } from '../../core/command-channels.js';
 import type { Message } from '../../core/message.js';
 import { type SlashNaming, slashCommandSet } from '../../core/slash-commands.js';
@@ -46,6 +43,7 @@ import {
   type Posted,
   type PostOptions,
 } from '../../ports/chat.js';
+import type { Logger } from '../../ports/logger.js';
 import { BUTTON_PREFIX, renderDiscord } from '../../render/discord.js';
 import { withTimeout } from '../with-timeout.js';
 import {
@@ -57,12 +55,18 @@ import {
 } from './commands.js';
 import { DiscordErrorCode, describeError, isDiscordApiError, toDeliveryError } from './errors.js';
 
-/** The `discord` section of the configuration. */
-export type DiscordConfig = NonNullable<Config['discord']>;
+/** What this adapter needs from the configuration's `discord` section (src/app/config.ts). */
+export interface DiscordConfig {
+  /** REST base URL; tests point it at the fake Discord. */
+  readonly apiUrl: string;
+  readonly applicationId: string;
+  /** The only server whose interactions are taken. */
+  readonly guildId: string;
+}
 
 export interface DiscordPlatformOptions {
-  /** The `discord` section of the configuration (apiUrl, applicationId, guildId, token source). */
-  readonly config: Pick<DiscordConfig, 'apiUrl' | 'applicationId' | 'guildId' | 'tokenEnv' | 'tokenFile'> & {
+  /** The `discord` section of the configuration (apiUrl, applicationId, guildId …). */
+  readonly config: DiscordConfig & {
     /** Per command, the channels it may be used in (default: anywhere in the guild). */
     readonly channels?: CommandChannels;
     /** The umbrella command, `/drbd` by default (with its slash, as configured). */
@@ -74,8 +78,8 @@ export interface DiscordPlatformOptions {
     readonly slashCommands?: TopLevelNaming;
   };
   readonly logger: Logger;
-  /** The bot token; read with readSecret from config.tokenEnv / tokenFile when not given. */
-  readonly token?: string;
+  /** The bot token, read once by the application at composition (src/app/platforms.ts). */
+  readonly token: string;
   /** The subcommands of the slash command (see registerCommands). */
   readonly commands?: readonly CommandDefinition[];
   /** The umbrella slash command without its slash (default: config.command, else `drbd`). */
@@ -87,8 +91,6 @@ export interface DiscordPlatformOptions {
   readonly readyTimeoutMs?: number;
   /** How long stop() waits for running commands to finish their reply (default 10 s). */
   readonly stopTimeoutMs?: number;
-  /** Where readSecret looks for tokenEnv (default process.env). */
-  readonly env?: NodeJS.ProcessEnv;
   /**
    * The command a command line names ("ip set web1 …" → ip-set), for the channel allow-lists;
    * undefined when it names none. Default: the subcommand's name (the first word).
@@ -210,13 +212,7 @@ export class DiscordPlatform implements ChatPlatform {
   constructor(options: DiscordPlatformOptions) {
     this.config = options.config;
     this.log = options.logger.child({ platform: 'discord' });
-    this.token =
-      options.token ??
-      readSecret(
-        'Discord bot token',
-        { envName: options.config.tokenEnv, file: options.config.tokenFile },
-        options.env ?? process.env,
-      );
+    this.token = options.token;
     this.commands = options.commands ?? [];
     const topLevel = options.config.slashCommands ?? { enabled: false, prefix: '', names: {} };
     this.naming = {

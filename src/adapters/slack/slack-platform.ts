@@ -17,9 +17,6 @@ import {
   LogLevel,
   webApi,
 } from '@slack/bolt';
-import type { Config } from '../../app/config.js';
-import type { Logger } from '../../app/log.js';
-import { readSecret } from '../../app/secrets.js';
 import { channelRefusal, checkCommandChannel } from '../../core/command-channels.js';
 import type { Message } from '../../core/message.js';
 import { commandLineOf, type SlashNaming, slashNamingOf } from '../../core/slash-commands.js';
@@ -32,10 +29,12 @@ import type {
   PostOptions,
   UpdateOptions,
 } from '../../ports/chat.js';
+import type { Logger } from '../../ports/logger.js';
 import { withTimeout } from '../with-timeout.js';
 import { createBoltLogger } from './bolt-logger.js';
 import { defaultRenderer, type SlackContent, type SlackRenderer, toContent } from './content.js';
 import { toDeliveryError } from './errors.js';
+import { HTTP_EVENTS_PATH } from './http-path.js';
 import { ReplayGuard, SIGNATURE_WINDOW_SEC } from './replay-guard.js';
 import { type ReplyOrigin, SlackReply } from './reply.js';
 import { type DisconnectReason, SocketModeConnections } from './socket-connections.js';
@@ -48,21 +47,44 @@ import {
   type SlackWorkspace,
 } from './workspace.js';
 
-export type SlackConfig = NonNullable<Config['slack']>;
+/**
+ * What this adapter needs from the configuration's `slack:` section (src/app/config.ts); the
+ * application passes the section, which has these and more.
+ */
+export interface SlackConfig {
+  readonly mode: 'socket' | 'http';
+  readonly apiUrl: string;
+  /** The workspace (and Enterprise Grid organization) whose requests are served. */
+  readonly teamId?: string | undefined;
+  readonly enterpriseId?: string | undefined;
+  /** Per command (or `*`), the channels it may be used in. */
+  readonly channels: Readonly<Record<string, readonly string[]>>;
+  /** HTTP mode: where Slack's requests are received. */
+  readonly listen: { readonly host: string; readonly port: number };
+  /** The umbrella command and the commands of their own (src/core/slash-commands.ts). */
+  readonly command: string;
+  readonly slashCommands: {
+    readonly enabled: boolean;
+    readonly prefix: string;
+    readonly names: Readonly<Record<string, string | false>>;
+  };
+}
 
 /** `event_type` of the metadata every notification carries; findPosted looks for it. */
 export const NOTIFICATION_EVENT_TYPE = 'drbd_chatops_notification';
 
 /**
  * The metadata of a notification message: its idempotency key (findPosted) and the notifications it
- * covers, comma-separated, so the channel itself tells what was reported. Slack limits a message's
+ * covers (the first 16 hex digits of each key), comma-separated, so the channel itself tells what
+ * was reported. Slack limits a message's
  * metadata; a summary covering more than fit is marked with its count only.
  */
 export function notificationMetadata(
   key: string,
   covers: readonly string[] | undefined,
 ): { event_type: string; event_payload: Record<string, string | number> } {
-  const list = covers?.join(',') ?? '';
+  // 64 bits of each notification key tell a pair's notifications apart and fit ~900 in a message.
+  const list = covers?.map((k) => k.slice(0, COVER_DIGITS)).join(',') ?? '';
   return {
     event_type: NOTIFICATION_EVENT_TYPE,
     event_payload: {
@@ -76,11 +98,12 @@ export function notificationMetadata(
   };
 }
 
-/** About 480 notification keys; far more than one message ever reports outside a flap storm. */
+/** About 900 notification keys; more than one message reports outside a flap storm. */
 const MAX_COVERS_CHARS = 16_000;
+const COVER_DIGITS = 16;
 
 /** Bolt's HTTPReceiver path for slash commands and interactivity (the manifest's request URL). */
-export const HTTP_EVENTS_PATH = '/slack/events';
+export { HTTP_EVENTS_PATH };
 
 /** Far above anything Slack sends (a click carries the whole message, at most a few hundred kB). */
 const HTTP_BODY_LIMIT = 1024 * 1024;
@@ -100,9 +123,8 @@ export interface SlackSecrets {
 export interface SlackPlatformOptions {
   readonly config: SlackConfig;
   readonly logger: Logger;
-  /** Already resolved secrets (tests); read from the environment / files named in config otherwise. */
-  readonly secrets?: SlackSecrets;
-  readonly env?: NodeJS.ProcessEnv;
+  /** The tokens, read once by the application at composition (src/app/platforms.ts). */
+  readonly secrets: SlackSecrets;
   /** Web API request time limit (default 10 s); a timeout is a retryable DeliveryError. */
   readonly requestTimeoutMs?: number;
   /** Socket Mode reconnection backoff after the connection drops (default 1 s doubling to 30 s). */
@@ -132,29 +154,6 @@ export interface SlackPlatformOptions {
    * config.channels; undefined when it names none. Default: the first word.
    */
   readonly commandName?: (text: string) => string | undefined;
-}
-
-/** The secrets the configured mode needs, from the environment or the files named in the configuration. */
-export function readSlackSecrets(config: SlackConfig, env: NodeJS.ProcessEnv = process.env): SlackSecrets {
-  const botToken = readSecret(
-    'Slack bot token',
-    { envName: config.botTokenEnv, file: config.botTokenFile },
-    env,
-  );
-  if (config.mode === 'socket') {
-    const appToken = readSecret(
-      'Slack app-level token',
-      { envName: config.appTokenEnv, file: config.appTokenFile },
-      env,
-    );
-    return { botToken, appToken };
-  }
-  const signingSecret = readSecret(
-    'Slack signing secret',
-    { envName: config.signingSecretEnv, file: config.signingSecretFile },
-    env,
-  );
-  return { botToken, signingSecret };
 }
 
 /** The first word, lower case, quotes removed: a fallback when no command registry is at hand. */
@@ -262,7 +261,7 @@ export class SlackPlatform implements ChatPlatform {
   constructor(options: SlackPlatformOptions) {
     this.config = options.config;
     this.log = options.logger.child({ component: 'slack' });
-    this.secrets = options.secrets ?? readSlackSecrets(options.config, options.env);
+    this.secrets = options.secrets;
     this.render = options.render ?? defaultRenderer;
     this.reconnectBackoff = options.reconnect ?? { initialMs: 1_000, maxMs: 30_000 };
     this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
