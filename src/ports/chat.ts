@@ -2,7 +2,7 @@
 // they render with src/render/, call the platform through its real client library, and map the
 // platform's errors onto DeliveryError so the outbox can decide whether and when to retry.
 
-import type { Message } from '../core/message.js';
+import type { Message } from './message.js';
 
 export const PLATFORM_NAMES = ['slack', 'discord', 'console', 'web'] as const;
 export type PlatformName = (typeof PLATFORM_NAMES)[number];
