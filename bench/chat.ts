@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { COMMANDS } from '../commands/index.js';
 import { SlackPlatform } from '../src/adapters/slack/slack-platform.js';
 import { parseConfig } from '../src/app/config.js';
 import { Daemon } from '../src/app/daemon.js';
@@ -66,6 +67,7 @@ async function rig(slackIntervalMs: number): Promise<Rig> {
     },
   };
   const daemon = new Daemon({
+    commands: COMMANDS,
     config,
     configPath: undefined,
     logger,

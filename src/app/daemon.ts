@@ -5,7 +5,6 @@
 
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { COMMANDS } from '../../commands/index.js';
 import { AuditLog } from '../adapters/audit-log.js';
 import { handoverClock } from '../adapters/cron.js';
 import { runForOutput } from '../adapters/exec.js';
@@ -16,9 +15,8 @@ import { Metrics } from '../adapters/metrics.js';
 import { OnCallStore } from '../adapters/oncall-store.js';
 import { OperationStore } from '../adapters/operation-store.js';
 import { type Gate, Outbox } from '../adapters/outbox.js';
-import { chores, intake, type PairSituation, voice } from '../core/pair-voice.js';
 import { StatusServer } from '../adapters/status-server.js';
-import { type ConsoleStatus, hostStatus } from '../adapters/web-console/web-console.js';
+import { type ConsoleStatus, hostStatus } from '../adapters/web-console/status.js';
 import type { OutboxEntry } from '../core/delivery.js';
 import { digestMessage } from '../core/digest.js';
 import type { HostState } from '../core/host-state.js';
@@ -26,7 +24,9 @@ import type { ElectionEvent } from '../core/leader.js';
 import type { Message } from '../core/message.js';
 import type { Notification } from '../core/notification.js';
 import { escalationLevels } from '../core/oncall-workflow.js';
+import { chores, intake, type PairSituation, voice } from '../core/pair-voice.js';
 import { type HandoverClock, onCall, type Roster } from '../core/policy.js';
+import { formatTime, MESSAGE_TIME_ZONE } from '../core/text.js';
 import type {
   ChatPlatform,
   CommandHandler,
@@ -45,7 +45,7 @@ import {
   type LeadershipView,
   type ResourceSettings,
 } from './command-registry.js';
-import { type Config, loadConfig } from './config.js';
+import { type Config, loadConfig, slashNamings } from './config.js';
 import { localContainers, mergeContainerViews } from './containers.js';
 import { DeliveryReplica } from './delivery-replica.js';
 import { LeaderElector } from './leader-elector.js';
@@ -77,8 +77,8 @@ export interface DaemonOptions {
   readonly containers?: ContainerRuntime;
   /** DRBD roles, mounts and the LXD daemons for failovers (the demo's simulated host); otherwise commands per config. */
   readonly host?: HostOps;
-  /** The chat commands (default: commands/index.ts; the demo adds its fault injection). */
-  readonly commands?: readonly CommandDefinition[];
+  /** The chat commands, chosen once by the entry point (the demo adds its fault injection). */
+  readonly commands: readonly CommandDefinition[];
 }
 
 /** The configured resources with their defaults filled in (the recipe's /r0/lxd). */
@@ -158,7 +158,7 @@ export class Daemon {
     this.#logger = options.logger;
     this.#platforms = options.platforms;
     this.#onNotification = options.onNotification;
-    this.#commands = options.commands ?? COMMANDS;
+    this.#commands = options.commands;
     const delivery = options.config.delivery;
     this.outbox = new Outbox({
       dir: join(options.config.stateDir, 'outbox'),
@@ -391,7 +391,7 @@ export class Daemon {
           const names = (people: readonly { name: string }[]) =>
             people.map((m) => m.name).join(', ') || 'nobody';
           await this.#announce(
-            `On call now: ${names(roster.now)}${roster.handoverAt === null ? '' : ` (next: ${names(roster.next)} from ${roster.handoverAt.toISOString()})`}`,
+            `On call now: ${names(roster.now)}${roster.handoverAt === null ? '' : ` (next: ${names(roster.next)} from ${formatTime(roster.handoverAt, MESSAGE_TIME_ZONE)})`}`,
             `handover:${slot.toISOString()}`,
           );
         },
@@ -546,6 +546,7 @@ export class Daemon {
       ...(this.#lockStore === undefined ? {} : { leadership: () => this.#leadershipView() }),
       commands: this.#commands,
       now: Date.now,
+      slashCommands: slashNamings(config),
       resources: resourceSettings(config),
       ...(this.#containers === undefined && this.peer === undefined
         ? {}
@@ -593,6 +594,10 @@ export class Daemon {
       return answer;
     };
     await this.peer?.start();
+    // The DRBD view and the health endpoint first: a daemon is healthy once it has read DRBD, and
+    // that should not wait for a chat platform's library to load and connect.
+    this.#watch = startWatch(this.#config, this.#logger.child({ part: 'events2' }), (n) => this.#collect(n));
+    await this.#startStatusServer();
     if (this.elector === undefined) {
       await this.#startPlatforms();
     } else {
@@ -600,7 +605,6 @@ export class Daemon {
       // a follower keeps its state engine warm and its chat clients disconnected.
       this.elector.start();
     }
-    this.#watch = startWatch(this.#config, this.#logger.child({ part: 'events2' }), (n) => this.#collect(n));
     // Open requests whose time ran out, or whose leader is gone, are closed on their messages.
     this.#sweepTimer = setInterval(() => {
       if (!this.#platformsStarted) return;
@@ -612,7 +616,6 @@ export class Daemon {
       }, this.#config.leader.retryMs);
     }
     this.scheduler.start();
-    await this.#startStatusServer();
   }
 
   /** /metrics, /healthz, /readyz. A port in use is logged, not fatal: alerting matters more. */

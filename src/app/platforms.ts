@@ -1,7 +1,6 @@
 // Builds the chat platforms the configuration asks for. Secrets are read here, once, from the
 // environment or files; a missing secret stops the start with a message naming where it should be.
 
-import { COMMANDS } from '../../commands/index.js';
 import { ConsolePlatform } from '../adapters/console.js';
 import type { SlackSecrets } from '../adapters/slack/slack-platform.js';
 import type { ConsoleStatus } from '../adapters/web-console/status.js';
@@ -14,7 +13,7 @@ import type {
   PostOptions,
   UpdateOptions,
 } from '../ports/chat.js';
-import { tokenize } from './command-registry.js';
+import { type CommandDefinition, tokenize } from './command-registry.js';
 import type { Config } from './config.js';
 import type { Logger } from './log.js';
 import { readSecret } from './secrets.js';
@@ -94,49 +93,59 @@ function readSlackSecrets(slack: NonNullable<Config['slack']>): SlackSecrets {
   return { botToken, signingSecret };
 }
 
-const COMMAND_NAMES: ReadonlySet<string> = new Set(COMMANDS.map((c) => c.name));
-
 /**
  * The command a command line names, read as the command registry reads it ("ip set web1 …" is
  * ip-set; quotes removed), for the channel allow-lists; undefined when it names no command.
  */
-export function commandNameOf(text: string): string | undefined {
-  let words: string[];
-  try {
-    words = tokenize(text.trim());
-  } catch {
-    return undefined; // badly quoted: the registry refuses it before anything runs
-  }
-  const [first, second] = words;
-  if (first === undefined) return undefined;
-  const joined = `${first}-${second ?? ''}`.toLowerCase();
-  if (second !== undefined && COMMAND_NAMES.has(joined)) return joined;
-  const name = first.toLowerCase();
-  return COMMAND_NAMES.has(name) ? name : undefined;
+export function commandNamer(commands: readonly CommandDefinition[]): (text: string) => string | undefined {
+  const names: ReadonlySet<string> = new Set(commands.map((c) => c.name));
+  return (text) => {
+    let words: string[];
+    try {
+      words = tokenize(text.trim());
+    } catch {
+      return undefined; // badly quoted: the registry refuses it before anything runs
+    }
+    const [first, second] = words;
+    if (first === undefined) return undefined;
+    const joined = `${first}-${second ?? ''}`.toLowerCase();
+    if (second !== undefined && names.has(joined)) return joined;
+    const name = first.toLowerCase();
+    return names.has(name) ? name : undefined;
+  };
 }
 
 /** A misspelt command in an allow-list would silently allow it everywhere: refuse to start instead. */
-function checkCommandChannels(section: string, channels: Readonly<Record<string, unknown>>): void {
+function checkCommandChannels(
+  section: string,
+  channels: Readonly<Record<string, unknown>>,
+  commands: readonly CommandDefinition[],
+): void {
+  const names = commands.map((c) => c.name);
   for (const name of Object.keys(channels)) {
-    if (name !== '*' && !COMMAND_NAMES.has(name)) {
-      throw new Error(
-        `${section}.channels.${name}: no such command (commands: ${[...COMMAND_NAMES].join(', ')}, or * for all)`,
-      );
+    if (name !== '*' && !names.includes(name)) {
+      throw new Error(`${section}.channels.${name}: no such command (commands: ${names.join(', ')}, or * for all)`);
     }
   }
 }
 
+/**
+ * The platforms the configuration asks for. `commands`: the chat commands, chosen once by the
+ * entry point (the demo adds its own).
+ */
 export async function createPlatforms(
   config: Config,
   logger: Logger,
+  commands: readonly CommandDefinition[],
   io: PlatformIo = {},
 ): Promise<Map<PlatformName, ChatPlatform>> {
   const platforms = new Map<PlatformName, ChatPlatform>();
+  const commandNameOf = commandNamer(commands);
   // Each platform library is loaded only when configured: Bolt and discord.js are tens of MiB of
   // resident memory and most of the start-up time of a daemon that uses neither (or one).
   if (config.slack?.enabled === true) {
     const slack = config.slack;
-    checkCommandChannels('slack', slack.channels);
+    checkCommandChannels('slack', slack.channels, commands);
     // Secrets now, so that a missing one stops the start; the library when the platform is first
     // used (see RestartablePlatform).
     const secrets = readSlackSecrets(slack);
@@ -156,7 +165,7 @@ export async function createPlatforms(
   }
   if (config.discord?.enabled === true) {
     const discord = config.discord;
-    checkCommandChannels('discord', discord.channels);
+    checkCommandChannels('discord', discord.channels, commands);
     const token = readSecret('Discord bot token', { envName: discord.tokenEnv, file: discord.tokenFile });
     platforms.set(
       'discord',
@@ -166,7 +175,7 @@ export async function createPlatforms(
           config: discord,
           logger: logger.child({ platform: 'discord' }),
           token,
-          commands: COMMANDS,
+          commands,
           commandNameOf,
         });
       }),

@@ -471,12 +471,18 @@ async function watch(
       stateDir,
       routes: [{ platform: 'console', channel: 'console', minSeverity: 'info' }],
     };
-    const platforms = await createPlatforms(consoleConfig, logger, {
+    const platforms = await createPlatforms(consoleConfig, logger, CHAT_COMMANDS, {
       console: { output: io.stdout, input: io.stdin },
     });
     try {
       return await runUntilSignal(
-        new Daemon({ config: consoleConfig, configPath: path ?? undefined, logger, platforms }),
+        new Daemon({
+          config: consoleConfig,
+          configPath: path ?? undefined,
+          logger,
+          platforms,
+          commands: CHAT_COMMANDS,
+        }),
         logger,
         consoleConfig.host,
       );
@@ -632,10 +638,10 @@ async function runCommand(
   const { config, path } = await loadConfig(values.config as string | undefined);
   const logger = createLogger({ level: config.log.level, format: config.log.format, destination: io.stderr });
   const webStatus: { current?: () => Promise<ConsoleStatus> } = {};
-  const platforms = await createPlatforms(config, logger, { webStatus });
+  const platforms = await createPlatforms(config, logger, CHAT_COMMANDS, { webStatus });
   if (platforms.size === 0)
     logger.warn('no chat platform configured (slack, discord, web): notifications stay in the outbox');
-  const daemon = new Daemon({ config, configPath: path ?? undefined, logger, platforms });
+  const daemon = new Daemon({ config, configPath: path ?? undefined, logger, platforms, commands: CHAT_COMMANDS });
   webStatus.current = () => daemon.consoleStatus();
   return runUntilSignal(daemon, logger, config.host);
 }

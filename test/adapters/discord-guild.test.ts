@@ -4,10 +4,14 @@
 
 import { PassThrough } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { COMMANDS as CHAT_COMMANDS } from '../../commands/index.js';
 import { buildApplicationCommands, type CommandDefinition } from '../../src/adapters/discord/commands.js';
 import { DiscordPlatform } from '../../src/adapters/discord/discord-platform.js';
 import { createLogger } from '../../src/app/log.js';
-import { commandNameOf } from '../../src/app/platforms.js';
+import { commandNamer } from '../../src/app/platforms.js';
+
+const commandNameOf = commandNamer(CHAT_COMMANDS);
+
 import type { Message } from '../../src/core/message.js';
 import type { IncomingCommand } from '../../src/ports/chat.js';
 import { FakeDiscord, type FakeInteraction } from '../fakes/discord/index.js';

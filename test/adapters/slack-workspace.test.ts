@@ -1,3 +1,4 @@
+import { COMMANDS } from '../../commands/index.js';
 // Who may use the bot from Slack: only people of the bot's own workspace (auth.test, or
 // slack.teamId / slack.enterpriseId), in both modes, and a command only in the channels
 // slack.channels allows it in. Refusals are ephemeral answers plus a warning; nothing runs.
@@ -11,7 +12,10 @@ import {
   type SlackWorkspace,
 } from '../../src/adapters/slack/workspace.js';
 import { parseConfig } from '../../src/app/config.js';
-import { commandNameOf, createPlatforms } from '../../src/app/platforms.js';
+import { commandNamer, createPlatforms } from '../../src/app/platforms.js';
+
+const commandNameOf = commandNamer(COMMANDS);
+
 import type { Message } from '../../src/core/message.js';
 import type { IncomingCommand } from '../../src/ports/chat.js';
 import {
@@ -304,7 +308,7 @@ describe('channel allow-list wiring (app/platforms)', () => {
   it('refuses to start with an allow-list naming a command that does not exist', async () => {
     const logger = captureLog().logger;
     await expect(
-      createPlatforms(parseConfig({ slack: { channels: { failvoer: ['C0123OPS'] } } }), logger),
+      createPlatforms(parseConfig({ slack: { channels: { failvoer: ['C0123OPS'] } } }), logger, COMMANDS),
     ).rejects.toThrow(
       /slack\.channels\.failvoer: no such command \(commands: status, .*failover.*, or \* for all\)/,
     );
@@ -318,14 +322,28 @@ describe('channel allow-list wiring (app/platforms)', () => {
           },
         }),
         logger,
+        COMMANDS,
       ),
     ).rejects.toThrow(/discord\.channels\.ip-sett: no such command/);
-    const platforms = await createPlatforms(
-      parseConfig({
-        slack: { channels: { failover: ['C0123OPS'], 'ip-set': ['C0123OPS'], '*': ['C0123OPS'] } },
-      }),
-      logger,
-    );
-    expect([...platforms.keys()]).toEqual(['slack']);
+    // Tokens are read at composition: name variables that hold them.
+    process.env.DRBD_CHATOPS_TEST_BOT = FAKE_BOT_TOKEN;
+    process.env.DRBD_CHATOPS_TEST_APP = FAKE_APP_TOKEN;
+    try {
+      const platforms = await createPlatforms(
+        parseConfig({
+          slack: {
+            botTokenEnv: 'DRBD_CHATOPS_TEST_BOT',
+            appTokenEnv: 'DRBD_CHATOPS_TEST_APP',
+            channels: { failover: ['C0123OPS'], 'ip-set': ['C0123OPS'], '*': ['C0123OPS'] },
+          },
+        }),
+        logger,
+        COMMANDS,
+      );
+      expect([...platforms.keys()]).toEqual(['slack']);
+    } finally {
+      delete process.env.DRBD_CHATOPS_TEST_BOT;
+      delete process.env.DRBD_CHATOPS_TEST_APP;
+    }
   });
 });

@@ -1,11 +1,13 @@
 // Two daemons of one pair (alpha and beta) in one process, electing their leader through a real
 // FileLockStore, posting to one shared chat: only the leader speaks, a takeover is announced, and
 // with the lock store gone both fall back to reporting criticals themselves.
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/index.js';
 import { FileLockStore } from '../../src/adapters/lock/file-lock.js';
 import { parseConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
@@ -70,6 +72,7 @@ async function daemon(
       : { peer: { name: peer.name, url: peer.url, listen: { host: '127.0.0.1', port: peer.port } } }),
   });
   const d = new Daemon({
+    commands: COMMANDS,
     config,
     configPath: undefined,
     logger,

@@ -1,10 +1,12 @@
 // The daemon's lifecycle with the console platform: configuration reload on SIGHUP semantics
 // (routes apply at once; an invalid file keeps the running configuration) and a clean stop.
+
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/index.js';
 import { loadConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
 import { createLogger } from '../../src/app/log.js';
@@ -51,8 +53,8 @@ describe('Daemon', () => {
     });
     const logger = createLogger({ level: 'silent', format: 'json' });
     const { config } = await loadConfig(file);
-    const platforms = await createPlatforms(config, logger, { console: { output } });
-    const daemon = new Daemon({ config, configPath: file, logger, platforms });
+    const platforms = await createPlatforms(config, logger, COMMANDS, { console: { output } });
+    const daemon = new Daemon({ commands: COMMANDS, config, configPath: file, logger, platforms });
     await daemon.start();
     cleanup.push(() => daemon.stop());
     await until(() => daemon.watch?.isLive() === true, 'the event stream');

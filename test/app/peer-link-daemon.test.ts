@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { type AddressInfo, createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/index.js';
 import { parseConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
 import { createLogger } from '../../src/app/log.js';
@@ -58,6 +59,7 @@ async function setup() {
   /** alpha's daemon; called again after stop(), it is alpha restarted over the same state directory. */
   const start = async () => {
     const daemon = new Daemon({
+      commands: COMMANDS,
       config,
       configPath: undefined,
       logger,

@@ -1,3 +1,4 @@
+import { COMMANDS } from '../../commands/index.js';
 // The chat platforms as composition builds them: secrets are read there, once (a missing one stops
 // the start and says where it should be), and each platform's library is loaded on first use.
 
@@ -30,7 +31,7 @@ describe('createPlatforms', () => {
       slack: { botTokenEnv: 'DRBD_CHATOPS_TEST_SLACK_BOT' },
       web: { enabled: false },
     });
-    await expect(createPlatforms(config, logger)).rejects.toThrow(
+    await expect(createPlatforms(config, logger, COMMANDS)).rejects.toThrow(
       'Slack bot token: set the environment variable DRBD_CHATOPS_TEST_SLACK_BOT (or name a file in the configuration)',
     );
   });
@@ -50,7 +51,7 @@ describe('createPlatforms', () => {
       },
       web: { enabled: false },
     });
-    const platforms = await createPlatforms(config, logger);
+    const platforms = await createPlatforms(config, logger, COMMANDS);
     const discord = platforms.get('discord');
     if (discord === undefined) throw new Error('no discord platform');
     onCleanup(() => discord.stop());

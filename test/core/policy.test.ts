@@ -148,7 +148,8 @@ describe('four eyes are two people, not two accounts', () => {
     const self = mayApprove(policy, 'failover', aliceOnDiscord, alice, [], context2);
     expect(self).toEqual({
       ok: false,
-      reason: 'alice: you asked for this failover (from another account: discord); someone else must approve it.',
+      reason:
+        'alice: you asked for this failover (from another account: discord); someone else must approve it.',
     });
     expect(mayApprove(policy, 'failover', aliceOnWeb, alice, [], context2).ok).toBe(false);
     // bob approved on Slack; his Discord account is still bob.

@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { COMMANDS } from '../../commands/index.js';
 import { type AuditRecord, readAudit } from '../../src/adapters/audit-log.js';
 import { type Config, type PolicyConfig, parseConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
@@ -126,6 +127,7 @@ export async function startDaemon(
   lockStore?: LockStore,
 ): Promise<Daemon> {
   const daemon = new Daemon({
+    commands: COMMANDS,
     config,
     configPath: undefined,
     logger,

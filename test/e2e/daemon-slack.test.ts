@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/index.js';
 import { SlackPlatform } from '../../src/adapters/slack/slack-platform.js';
 import { parseConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
@@ -117,6 +118,7 @@ describe('daemon → Slack, end to end', () => {
     });
     let notifications = 0;
     const daemon = new Daemon({
+      commands: COMMANDS,
       config,
       configPath: undefined,
       logger,

@@ -1,7 +1,9 @@
 // The daemon's own observability and scheduled work: /metrics (parsed with the Prometheus text
 // rules), /healthz and /readyz, the daily digest and the reconciliation run by the scheduler.
+
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/index.js';
 import { parseConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
 import { createLogger } from '../../src/app/log.js';
@@ -30,7 +32,13 @@ async function daemon(schedules: Record<string, string | null>) {
     status: { listen: { host: '127.0.0.1', port: 0 } },
   });
   const platform = new RecordingPlatform('slack');
-  const d = new Daemon({ config, configPath: undefined, logger, platforms: new Map([['slack', platform]]) });
+  const d = new Daemon({
+    commands: COMMANDS,
+    config,
+    configPath: undefined,
+    logger,
+    platforms: new Map([['slack', platform]]),
+  });
   await d.start();
   onCleanup(() => d.stop());
   await until(() => d.watch?.isLive() === true, 'the event stream to be live');

@@ -175,6 +175,7 @@ describe('daemon → Discord while its API is unreachable', () => {
     });
     await platform.registerCommands();
     const daemon = new Daemon({
+      commands: COMMANDS,
       config,
       configPath: undefined,
       logger,

@@ -4,9 +4,11 @@
 // repeats; an alert nobody takes is repeated and escalated to the next person of the rotation until
 // it is over; a silence mutes what it matches, is shown by status, and sums up what it muted when it
 // expires.
+
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/index.js';
 import { SlackPlatform } from '../../src/adapters/slack/slack-platform.js';
 import { parseConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
@@ -72,6 +74,7 @@ async function setup(paging: { repeatInterval: string; escalateAfter: string | n
     requestTimeoutMs: 2_000,
   });
   const daemon = new Daemon({
+    commands: COMMANDS,
     config,
     configPath: undefined,
     logger,

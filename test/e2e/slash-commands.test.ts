@@ -116,6 +116,7 @@ async function startPair(
   const start = async (host: 'alpha' | 'beta', platforms: ReadonlyMap<PlatformName, ChatPlatform>) => {
     const config = configFor(host);
     const daemon = new Daemon({
+      commands: COMMANDS,
       config,
       configPath: undefined,
       logger,

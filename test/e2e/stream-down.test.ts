@@ -11,6 +11,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/index.js';
 import { SlackPlatform } from '../../src/adapters/slack/slack-platform.js';
 import { parseConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
@@ -143,6 +144,7 @@ describe('an event stream that goes down', () => {
       requestTimeoutMs: 2_000,
     });
     const daemon = new Daemon({
+      commands: COMMANDS,
       config,
       configPath: undefined,
       logger,

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough, Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { COMMANDS } from '../../commands/index.js';
 import { readAudit } from '../../src/adapters/audit-log.js';
 import { ConsolePlatform } from '../../src/adapters/console.js';
 import { LxcCli } from '../../src/adapters/lxd.js';
@@ -106,7 +107,7 @@ async function startDaemon(
   config: ReturnType<typeof pairConfig>['config'],
   platforms: Map<PlatformName, ChatPlatform>,
 ) {
-  const daemon = new Daemon({ config, configPath: undefined, logger, platforms });
+  const daemon = new Daemon({ commands: COMMANDS, config, configPath: undefined, logger, platforms });
   await daemon.start();
   onCleanup(() => daemon.stop());
   await until(
