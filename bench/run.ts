@@ -19,7 +19,7 @@
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PACKAGE_ROOT } from '../src/app/paths.js';
-import { DEFAULT_LEADER_SETTINGS } from '../src/core/leader.js';
+import { LEADER_DEFAULTS } from '../src/core/leader.js';
 import { FAST_LEADER } from '../test/helpers/pair-harness.js';
 import {
   benchChatLatency,
@@ -98,16 +98,39 @@ const BENCHMARKS: readonly Benchmark[] = [
       return { rows: footprintRows(r), detail: describeFootprint(r) };
     },
   },
+  {
+    id: 'lock-renewal',
+    title: 'lease renewal per lock store',
+    run: async ({ quick }) => {
+      // Loaded here: it needs the etcd binary and curl.
+      const { benchLockRenewal, describeLockRenewal, lockRenewalRows } = await import('./lock-renewal.js');
+      const r = await benchLockRenewal(quick ? 20 : 200);
+      return { rows: lockRenewalRows(r), detail: describeLockRenewal(r) };
+    },
+  },
   ...(['file', 'etcd'] as const).map(
     (backend): Benchmark => ({
       id: `takeover-${backend}`,
-      title: `leader takeover after kill -9, ${backend} lock store`,
+      title: `leader takeover after kill -9 and SIGTERM, ${backend} lock store`,
       run: async ({ quick, takeoverRuns }) => {
         // Loaded here: it brings in the pair harness and, for etcd, needs the etcd binary.
         const { benchTakeover, describeTakeover, takeoverRows } = await import('./takeover.js');
-        const leader = quick ? FAST_LEADER : DEFAULT_LEADER_SETTINGS;
+        const leader = quick ? FAST_LEADER : LEADER_DEFAULTS[backend];
         const r = await benchTakeover({ backend, runs: takeoverRuns, leader });
         return { rows: takeoverRows(r), detail: describeTakeover(r) };
+      },
+    }),
+  ),
+  ...(['kill', 'term'] as const).map(
+    (how): Benchmark => ({
+      id: `takeover-burst-${how}`,
+      title: `burst of link flaps, then ${how === 'kill' ? 'kill -9' : 'SIGTERM'} of the leader`,
+      run: async ({ quick }) => {
+        const { benchBurstTakeover, burstTakeoverRows, describeBurstTakeover } = await import(
+          './takeover-burst.js'
+        );
+        const r = await benchBurstTakeover(how === 'kill' ? 'kill -9' : 'SIGTERM', quick ? 30 : 100);
+        return { rows: burstTakeoverRows(r), detail: describeBurstTakeover(r) };
       },
     }),
   ),
@@ -236,8 +259,8 @@ const results = renderResults({
     'absolute figures depend on the machine, ratios much less.',
     quick
       ? 'This smoke run used short leader settings (lease 3 s, retry 0.5 s) for the takeover rows.'
-      : `The takeover rows use the production leader settings and ${takeoverRuns} runs per lock store` +
-        ' (about 20 s each);',
+      : `The takeover rows use the production leader settings of each lock store (LEADER_DEFAULTS) and ${takeoverRuns} runs` +
+        ' (a kill -9 and a SIGTERM each, about 15 s a run);',
     '`npm run bench -- --takeover-runs=20` measures more. The switchover rows need root and LXD (see the README)',
     `and make ${switchoverRuns} switchover${switchoverRuns === 1 ? '' : 's'} per size for each of the bot and the script; \`--switchover-runs=N\` sets that.`,
     '`--only=ID,…` and `--skip=ID,…` choose benchmarks',

@@ -1,11 +1,12 @@
-// Leader takeover after a crash, with the production leader settings (lease 15 s, renew deadline
-// 10 s, retry 2 s): two real bot processes of one pair (test/helpers/pair-harness.ts), the leader
-// is killed with SIGKILL, and the time until the other's "<host> leads, token N; previous leader …"
-// arrives at the fake Slack is measured (and until its `became-leader` log line, which comes before
-// the chat connection and the post). The killed one is restarted as the follower for the next run,
-// so the victim alternates. Slow by design: about lease + a second per run.
+// Leader takeover, with the production leader settings of the lock backend (LEADER_DEFAULTS): two
+// real bot processes of one pair (test/helpers/pair-harness.ts); each run kills the leader with
+// SIGKILL and, once the other leads and the killed one is back as the follower, stops the new
+// leader with SIGTERM (a planned stop: it releases the lease and tells the follower). Measured: the
+// time until the other's "<host> leads, token N; previous leader …" arrives at the fake Slack, and
+// until its `became-leader` log line. The stopped one is restarted as the follower for the next run.
+// Slow by design: about lease + a few seconds per run.
 
-import { DEFAULT_LEADER_SETTINGS, type LeaderSettings } from '../src/core/leader.js';
+import { LEADER_DEFAULTS, type LeaderSettings } from '../src/core/leader.js';
 import { EtcdCluster } from '../test/fakes/etcd/cluster.js';
 import { type Host, type LockChoice, PairHarness } from '../test/helpers/pair-harness.js';
 import type { BenchRow } from './report.js';
@@ -14,7 +15,7 @@ import { formatRatio, formatSeconds, median } from './stats.js';
 export interface TakeoverOptions {
   readonly backend: 'file' | 'etcd';
   readonly runs: number;
-  /** Default: the production settings. */
+  /** Default: the production settings of the backend. */
   readonly leader?: LeaderSettings;
 }
 
@@ -26,6 +27,10 @@ export interface TakeoverResult {
   readonly announcedMs: readonly number[];
   /** kill -9 → the survivor's `leader election: became-leader` log line, per run. */
   readonly electedMs: readonly number[];
+  /** SIGTERM → the follower's announcement received by Slack, per run. */
+  readonly termAnnouncedMs: readonly number[];
+  readonly termAnnouncedMedianMs: number;
+  readonly termAnnouncedMaxMs: number;
   readonly announcedMedianMs: number;
   readonly announcedMaxMs: number;
   readonly electedMedianMs: number;
@@ -36,8 +41,20 @@ export interface TakeoverResult {
 
 const other = (host: Host): Host => (host === 'alpha' ? 'beta' : 'alpha');
 
+async function restartAsFollower(h: PairHarness, host: Host, leader: Host, timeoutMs: number): Promise<void> {
+  const mark = h.logs(host).length;
+  await h.start(host);
+  await h.waitForLog(
+    host,
+    (l) => l.msg === 'leader election: leader-changed' && l.leader === leader,
+    `${host} to follow ${leader}`,
+    timeoutMs,
+    mark,
+  );
+}
+
 export async function benchTakeover(options: TakeoverOptions): Promise<TakeoverResult> {
-  const leader = options.leader ?? DEFAULT_LEADER_SETTINGS;
+  const leader = options.leader ?? LEADER_DEFAULTS[options.backend];
   const timeoutMs = leader.leaseMs + leader.retryMs + 30_000;
   const etcd = options.backend === 'etcd' ? await EtcdCluster.start({ members: 1 }) : undefined;
   const lock: LockChoice =
@@ -47,6 +64,7 @@ export async function benchTakeover(options: TakeoverOptions): Promise<TakeoverR
   const h = await PairHarness.create({ lock, leader, slackIntervalMs: 1_100 });
   const announcedMs: number[] = [];
   const electedMs: number[] = [];
+  const termAnnouncedMs: number[] = [];
   try {
     await h.start('alpha');
     await h.waitForLeader('alpha', { timeoutMs });
@@ -57,7 +75,7 @@ export async function benchTakeover(options: TakeoverOptions): Promise<TakeoverR
       'beta to follow',
       timeoutMs,
     );
-    let current: Host = 'alpha';
+    const current: Host = 'alpha';
     for (let run = 0; run < options.runs; run++) {
       const survivor = other(current);
       // Kill at a random point of the renewal cycle, not right after the follower's first attempt,
@@ -79,17 +97,16 @@ export async function benchTakeover(options: TakeoverOptions): Promise<TakeoverR
       );
       announcedMs.push(announcement.receivedAt - killedAt);
       electedMs.push(elected.time - killedAt);
-      // The killed one comes back as the follower, and is the next victim's successor.
-      const restartMark = h.logs(current).length;
-      await h.start(current);
-      await h.waitForLog(
-        current,
-        (l) => l.msg === 'leader election: leader-changed' && l.leader === survivor,
-        `${current} to follow ${survivor}`,
-        timeoutMs,
-        restartMark,
-      );
-      current = survivor;
+      // The killed one comes back as the follower.
+      await restartAsFollower(h, current, survivor, timeoutMs);
+      // A planned stop of the new leader: the lease is released and the follower told at once.
+      const stoppedAt = Date.now();
+      await h.stop(survivor);
+      const handedTo = await h.waitForLeader(current, { since: stoppedAt, timeoutMs });
+      if (handedTo.previous !== survivor)
+        throw new Error(`run ${run}: unexpected announcement ${handedTo.text}`);
+      termAnnouncedMs.push(handedTo.receivedAt - stoppedAt);
+      await restartAsFollower(h, survivor, current, timeoutMs);
     }
   } finally {
     await h.close();
@@ -105,6 +122,9 @@ export async function benchTakeover(options: TakeoverOptions): Promise<TakeoverR
     announcedMaxMs: Math.max(...announcedMs),
     electedMedianMs: median(electedMs),
     electedMaxMs: Math.max(...electedMs),
+    termAnnouncedMs,
+    termAnnouncedMedianMs: median(termAnnouncedMs),
+    termAnnouncedMaxMs: Math.max(...termAnnouncedMs),
     boundMs: leader.leaseMs + leader.retryMs,
   };
 }
@@ -113,16 +133,17 @@ export function describeTakeover(r: TakeoverResult): string {
   const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
   const { leaseMs, renewDeadlineMs, retryMs } = r.leader;
   return [
-    `leader takeover after kill -9, ${r.backend} lock store (${r.runs} runs, lease ${s(leaseMs)}, renew deadline ${s(renewDeadlineMs)}, retry ${s(retryMs)}), median / max:`,
+    `leader takeover after kill -9 and SIGTERM, ${r.backend} lock store (${r.runs} runs each, lease ${s(leaseMs)}, renew deadline ${s(renewDeadlineMs)}, retry ${s(retryMs)}), median / max:`,
     `  kill → became-leader (log):              ${s(r.electedMedianMs)} / ${s(r.electedMaxMs)}`,
     `  kill → "leads" announcement in Slack:    ${s(r.announcedMedianMs)} / ${s(r.announcedMaxMs)}`,
+    `  SIGTERM → "leads" announcement in Slack: ${s(r.termAnnouncedMedianMs)} / ${s(r.termAnnouncedMaxMs)}`,
     `  theoretical bound (lease + retry):       ${s(r.boundMs)}`,
   ].join('\n');
 }
 
 export function takeoverRows(r: TakeoverResult): BenchRow[] {
   const { leaseMs, retryMs } = r.leader;
-  const benchmark = `leader takeover after kill -9, ${r.backend} lock store (${r.runs} runs, lease ${formatSeconds(leaseMs)}, retry ${formatSeconds(retryMs)})`;
+  const benchmark = `leader takeover, ${r.backend} lock store (${r.runs} runs each, defaults: lease ${formatSeconds(leaseMs)}, retry ${formatSeconds(retryMs)})`;
   // Not measured: the settings' bound, the latest a follower can take an expired lease.
   const baseline = `bound lease + retry: ${formatSeconds(r.boundMs)}`;
   const row = (measure: string, medianMs: number, maxMs: number): BenchRow => ({
@@ -133,7 +154,14 @@ export function takeoverRows(r: TakeoverResult): BenchRow[] {
     ratio: `${formatRatio(medianMs / r.boundMs)} the bound (median), ${formatRatio(maxMs / r.boundMs)} (max)`,
   });
   return [
-    row('kill → became-leader (log)', r.electedMedianMs, r.electedMaxMs),
-    row('kill → "leads" announcement in Slack', r.announcedMedianMs, r.announcedMaxMs),
+    row('kill -9 → became-leader (log)', r.electedMedianMs, r.electedMaxMs),
+    row('kill -9 → "leads" announcement in Slack', r.announcedMedianMs, r.announcedMaxMs),
+    {
+      benchmark,
+      measure: 'SIGTERM → "leads" announcement in Slack (lease released, follower told)',
+      value: `median ${formatSeconds(r.termAnnouncedMedianMs)} / max ${formatSeconds(r.termAnnouncedMaxMs)}`,
+      baseline: `kill -9 → announcement: median ${formatSeconds(r.announcedMedianMs)}`,
+      ratio: `${formatRatio(r.termAnnouncedMedianMs / r.announcedMedianMs)} the kill -9 time (median)`,
+    },
   ];
 }

@@ -194,7 +194,8 @@ export class Outbox {
    * Continue a former leader's deliveries (the pair's delivery record): its message locations, then
    * its queued entries in their order, behind whatever is queued here.
    */
-  async adopt(takeover: Pick<Takeover, 'entries' | 'parents'>): Promise<void> {
+  async adopt(takeover: Pick<Takeover, 'entries' | 'parents' | 'messages'>): Promise<void> {
+    for (const [id, m] of takeover.messages) if (!this.#messages.has(id)) this.#remember(id, m.key, m.covers);
     const added = Object.fromEntries(
       Object.entries(takeover.parents).filter(([key]) => this.#parents[key] === undefined),
     );
@@ -300,6 +301,12 @@ export class Outbox {
 
   async #write(records: readonly Record_[]): Promise<void> {
     await this.#journal.append(records);
+    // Applied here, before a compaction can rewrite the journal from memory: compacting from the
+    // state before these records would bring deleted entries back on the next start.
+    for (const r of records) {
+      if ('put' in r) this.#entries.set(r.put.id, r.put);
+      else this.#entries.delete(r.del);
+    }
     if (this.#journal.appended > COMPACT_AFTER && this.#journal.appended > this.#entries.size * 4) {
       await this.#journal.compact(this.entries().map((put) => ({ put })));
     }
@@ -371,8 +378,8 @@ export class Outbox {
 
       if (choice.type === 'idle') continue;
       if (choice.type === 'rewrite') {
-        await this.#write([{ put: choice.entry }]);
-        this.#entries.set(choice.entry.id, choice.entry);
+        await this.#write(choice.entries.map((put) => ({ put })));
+        for (const e of choice.entries) this.#entries.set(e.id, e);
         continue;
       }
       if (choice.type === 'fold') {

@@ -892,7 +892,7 @@ export class Daemon {
       incidents: this.notifier.incidents,
       pair: this.notifier.pairView,
     });
-    replica.heartbeat();
+    replica.ready();
   }
 
   /** A leadership change or a hand-over, posted once to every channel the routes name. */

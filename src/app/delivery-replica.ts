@@ -40,6 +40,8 @@ export class DeliveryReplica {
   readonly #clock: () => number;
   // The leader's side.
   #leading = false;
+  /** Leading, and the record is this instance's own (see lead()). */
+  #ready = false;
   #epoch = '';
   /** The next sequence number to send in this term. */
   #seq = 0;
@@ -62,21 +64,33 @@ export class DeliveryReplica {
     this.#clock = options.clock ?? Date.now;
   }
 
-  /** This instance leads: a new term, and the follower gets a full copy first. */
+  /**
+   * This instance leads: a new term. Nothing is pushed until `ready()`: the record is first made
+   * this instance's own (the former leader's queued entries taken over, see Daemon), then the
+   * follower gets a full copy.
+   */
   lead(): void {
     this.#leading = true;
+    this.#ready = false;
     this.#epoch = `${this.#o.self}:${randomBytes(6).toString('hex')}`;
     this.#seq = 0;
     this.#acked = 0;
     this.#needReset = true;
     this.#queue = [];
     this.#release();
-    this.#kick();
+  }
+
+  /** The record is this instance's own now: copy it to the follower. */
+  ready(): void {
+    if (!this.#leading) return;
+    this.#ready = true;
+    this.#kick(true);
   }
 
   /** This instance follows: its copy is the leader's from now on. */
   follow(): void {
     this.#leading = false;
+    this.#ready = false;
     this.#queue = [];
     this.#release();
   }
@@ -124,7 +138,7 @@ export class DeliveryReplica {
   }
 
   #kick(probe = false): void {
-    if (this.#pumping !== undefined) return;
+    if (this.#pumping !== undefined || !this.#ready) return;
     if (!probe && !this.#needReset && this.#queue.length === 0) return;
     this.#pumping = this.#pump(probe).finally(() => {
       this.#pumping = undefined;
@@ -138,7 +152,7 @@ export class DeliveryReplica {
         // Everything recorded so far is in the snapshot.
         this.#queue = [];
         this.#needReset = false;
-        const records = this.ledger.snapshot();
+        const records = this.ledger.snapshot(this.#o.self);
         const start = this.#seq;
         this.#seq += records.length;
         await this.#sendAll(start, records);

@@ -28,6 +28,8 @@ export type DeliveryRecord =
   | { readonly pair: PairView }
   /** Notifications the leader took in (its own and the follower's), to refuse them a second time. */
   | { readonly seen: readonly string[] }
+  /** Part of a full copy: what recent messages were posted with (an edit keeps it in its metadata). */
+  | { readonly messages: readonly (readonly [string, PostedMessage])[] }
   /** Part of a full copy: notifications and keys already covered, with when. */
   | {
       readonly covered: readonly (readonly [string, number])[];
@@ -39,6 +41,15 @@ export const COVERED_RETENTION_MS = 30 * 60_000;
 /** How many notifications taken in are remembered (to refuse one forwarded twice). */
 const SEEN_LIMIT = 20_000;
 
+/** A message as posted: its idempotency key and every notification it reports (edits included). */
+export interface PostedMessage {
+  readonly key: string;
+  readonly covers: readonly string[];
+}
+
+/** How many posted messages are remembered for their metadata. */
+const MESSAGES_LIMIT = 2_000;
+
 /** What a new leader takes over. */
 export interface Takeover {
   /** Queued deliveries in their order, without outbox bookkeeping; a started send stays marked. */
@@ -46,6 +57,7 @@ export interface Takeover {
   readonly parents: Readonly<Record<string, string>>;
   readonly incidents: Incidents | undefined;
   readonly pair: PairView | undefined;
+  readonly messages: readonly (readonly [string, PostedMessage])[];
 }
 
 export class DeliveryLedger {
@@ -60,6 +72,8 @@ export class DeliveryLedger {
   /** Idempotency key of a confirmed post → when. */
   readonly postedKeys = new Map<string, number>();
   readonly seen = new Set<string>();
+  /** Platform message id → what it was posted with and reports now. */
+  readonly messages = new Map<string, PostedMessage>();
   #applied = 0;
 
   apply(records: readonly DeliveryRecord[], now: number): void {
@@ -73,6 +87,7 @@ export class DeliveryLedger {
         this.covered.clear();
         this.postedKeys.clear();
         this.seen.clear();
+        this.messages.clear();
       } else if ('put' in r) {
         this.entries.set(r.put.id, r.put);
       } else if ('del' in r) {
@@ -82,6 +97,17 @@ export class DeliveryLedger {
         if (entry !== undefined) {
           for (const key of entry.covers ?? []) if (!this.covered.has(key)) this.covered.set(key, now);
           if (entry.op !== 'update-parent' && entry.op !== 'amend') this.postedKeys.set(entry.key, now);
+          const known = this.messages.get(r.posted.messageId);
+          if (entry.op === 'update-parent' || entry.op === 'amend') {
+            if (known !== undefined && (entry.covers?.length ?? 0) > 0) {
+              this.#remember(r.posted.messageId, {
+                key: known.key,
+                covers: [...new Set([...known.covers, ...(entry.covers ?? [])])],
+              });
+            }
+          } else {
+            this.#remember(r.posted.messageId, { key: entry.key, covers: entry.covers ?? [] });
+          }
         }
       } else if ('parent' in r) {
         this.parents.set(r.parent.key, r.parent.messageId);
@@ -89,6 +115,8 @@ export class DeliveryLedger {
         this.incidents = r.incidents;
       } else if ('pair' in r) {
         this.pair = r.pair;
+      } else if ('messages' in r) {
+        for (const [id, m] of r.messages) this.#remember(id, m);
       } else if ('seen' in r) {
         for (const key of r.seen) {
           this.seen.delete(key);
@@ -108,6 +136,15 @@ export class DeliveryLedger {
     if (this.#applied > 2_000) {
       this.#applied = 0;
       this.prune(now);
+    }
+  }
+
+  #remember(messageId: string, message: PostedMessage): void {
+    this.messages.delete(messageId);
+    this.messages.set(messageId, message);
+    if (this.messages.size > MESSAGES_LIMIT) {
+      const oldest = this.messages.keys().next().value;
+      if (oldest !== undefined) this.messages.delete(oldest);
     }
   }
 
@@ -151,15 +188,17 @@ export class DeliveryLedger {
       parents: Object.fromEntries(this.parents),
       incidents: this.incidents,
       pair: this.pair,
+      messages: [...this.messages],
     };
   }
 
   /**
-   * The whole record as records, to copy it to an instance that has none (or an older one). Split
-   * into chunks by the caller; the covered notifications go in parts of `part` keys.
+   * The whole record as records, to copy it to an instance that has none (or an older one), as kept
+   * by `origin` (the leader). Split into chunks by the caller; the covered notifications go in parts
+   * of `part` keys.
    */
-  snapshot(part = 2_000): DeliveryRecord[] {
-    const out: DeliveryRecord[] = [{ reset: { origin: this.origin } }];
+  snapshot(origin: string, part = 2_000): DeliveryRecord[] {
+    const out: DeliveryRecord[] = [{ reset: { origin } }];
     for (const e of [...this.entries.values()].sort((a, b) => a.id.localeCompare(b.id))) out.push({ put: e });
     for (const [key, messageId] of this.parents) out.push({ parent: { key, messageId } });
     if (this.incidents !== undefined) out.push({ incidents: this.incidents });
@@ -169,6 +208,8 @@ export class DeliveryLedger {
     for (let i = 0; i < Math.max(covered.length, postedKeys.length); i += part) {
       out.push({ covered: covered.slice(i, i + part), postedKeys: postedKeys.slice(i, i + part) });
     }
+    const messages = [...this.messages];
+    for (let i = 0; i < messages.length; i += part) out.push({ messages: messages.slice(i, i + part) });
     const seen = [...this.seen];
     for (let i = 0; i < seen.length; i += part) out.push({ seen: seen.slice(i, i + part) });
     return out;

@@ -93,8 +93,8 @@ export type Choice =
       readonly merged: readonly OutboxEntry[];
       readonly summary: OutboxEntry;
     }
-  /** Replace the entry in place (same id) and choose again: an amendment that must be a reply. */
-  | { readonly type: 'rewrite'; readonly entry: OutboxEntry }
+  /** Replace entries in place (same ids) and choose again: amendments that must be replies. */
+  | { readonly type: 'rewrite'; readonly entries: readonly OutboxEntry[] }
   | { readonly type: 'orphan'; readonly entry: OutboxEntry }
   | { readonly type: 'idle' };
 
@@ -264,16 +264,25 @@ function amendment(
     const latest = amends.at(-1) ?? amend;
     return { type: 'fold', merged: [target, ...amends], summary: absorb(target, amends, latest.message) };
   }
-  if (target === undefined && refState(ref) === 'posted') {
-    // Several views of one change: the latest rendering shows them all.
-    const amends = entries.filter((e) => e.op === 'amend' && e.ref === ref);
-    const latest = amends.at(-1) ?? amend;
-    const older = amends.filter((e) => e !== latest);
-    if (older.length === 0) return { type: 'send', entry: latest, drop: [] };
-    return { type: 'fold', merged: [...older, latest], summary: absorbLatest(older, latest) };
-  }
-  // Folded into a summary, being sent, or never posted here: a reply of its own, counted there.
-  return { type: 'rewrite', entry: asFallback(amend) };
+  const fallback = asFallback(amend);
+  const group = foldGroup(fallback);
+  // In a burst an edit per amendment would be a flood of its own: then it is folded like the rest.
+  const busy = entries.some(
+    (e) => e !== amend && (e.op === 'amend' || (group !== undefined && foldGroup(e) === group)),
+  );
+  if (target === undefined && refState(ref) === 'posted' && !busy)
+    return { type: 'send', entry: amend, drop: [] };
+  // Folded into a summary, being sent, never posted here, or a burst: a reply, counted there. In a
+  // burst every amendment that cannot be merged into a waiting message becomes one at once, so the
+  // next summary folds them all.
+  if (!busy) return { type: 'rewrite', entries: [fallback] };
+  const waiting = new Set(
+    entries.filter((e) => e.op !== 'amend' && e.ref !== undefined && e.sending !== true).map((e) => e.ref),
+  );
+  const rewritten = entries
+    .filter((e) => e.op === 'amend' && (e === amend || !waiting.has(e.ref)))
+    .map(asFallback);
+  return { type: 'rewrite', entries: rewritten };
 }
 
 /** How many of the folded messages are quoted in the summary; the rest are counted. */

@@ -82,7 +82,7 @@ describe('the pair’s delivery record', () => {
     ];
     ledger.apply(records, 0);
     const copy = new DeliveryLedger();
-    copy.apply(ledger.snapshot(1), 10);
+    copy.apply(ledger.snapshot('alpha', 1), 10);
     expect(copy.origin).toBe('alpha');
     expect([...copy.entries.keys()]).toEqual([...ledger.entries.keys()]);
     expect([...copy.covered.keys()]).toEqual(['n9']);
@@ -155,6 +155,12 @@ describe('chooseNext with the pair’s rules', () => {
     expect(merged.type).toBe('fold');
     if (merged.type === 'fold') expect(merged.summary.covers).toEqual(['n1', 'n2']);
     const folded = chooseNext([amend], always, () => 'posted-summary');
-    expect(folded).toMatchObject({ type: 'rewrite', entry: { op: 'reply', incidentKey: 'operation:op1' } });
+    expect(folded).toMatchObject({
+      type: 'rewrite',
+      entries: [{ op: 'reply', incidentKey: 'operation:op1' }],
+    });
+    // In a burst (more waiting in the same thread) an amendment is folded, not an edit each.
+    const other = entry('reply', ['n7'], { incidentKey: 'operation:op1' });
+    expect(chooseNext([amend, other], always, () => 'posted')).toMatchObject({ type: 'rewrite' });
   });
 });

@@ -471,14 +471,26 @@ export class PairHarness {
   }
 
   /** The deliveries left in the host's outbox on disk (not yet confirmed by Slack). */
-  pendingOutbox(host: Host): { key: string; op: string; severity: string; title: string }[] {
+  pendingOutbox(
+    host: Host,
+  ): { key: string; op: string; severity: string; title: string; covers: string[] }[] {
     const path = join(this.stateDir(host), 'outbox', 'outbox.ndjson');
     if (!existsSync(path)) return [];
-    const live = new Map<string, { key: string; op: string; severity: string; message: { title: string } }>();
+    const live = new Map<
+      string,
+      { key: string; op: string; severity: string; message: { title: string }; covers?: string[] }
+    >();
     for (const line of readFileSync(path, 'utf8').split('\n')) {
       if (line.trim() === '') continue;
       let record: {
-        put?: { id: string; key: string; op: string; severity: string; message: { title: string } };
+        put?: {
+          id: string;
+          key: string;
+          op: string;
+          severity: string;
+          message: { title: string };
+          covers?: string[];
+        };
         del?: string;
       };
       try {
@@ -494,6 +506,7 @@ export class PairHarness {
       op: e.op,
       severity: e.severity,
       title: e.message.title,
+      covers: e.covers ?? [],
     }));
   }
 

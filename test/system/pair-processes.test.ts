@@ -9,7 +9,8 @@ import type { Notification } from '../../src/core/notification.js';
 import { escapeMrkdwn } from '../../src/render/slack.js';
 import { EtcdCluster } from '../fakes/etcd/index.js';
 import type { StoredMessage } from '../fakes/slack/index.js';
-import { type Host, type LockChoice, PairHarness } from '../helpers/pair-harness.js';
+import { coverage, coverKey } from '../helpers/pair-coverage.js';
+import { CHANNEL, type Host, type LockChoice, PairHarness } from '../helpers/pair-harness.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -45,11 +46,13 @@ function isSummary(m: StoredMessage): boolean {
 }
 
 /**
- * Is the notification in the channel: a message of its own (by its key), or quoted in a folded
- * summary ("• r0: Connection lost: <text>", mrkdwn-escaped)?
+ * Is the notification in the channel: covered by a message (its metadata lists the notifications it
+ * reports, a pair-level message both hosts' views, a folded summary all it counts), a message of its
+ * own (by its key), or quoted in a folded summary ("• r0: Connection lost: <text>", mrkdwn-escaped)?
  */
 function isPosted(h: PairHarness, n: Notification): boolean {
   const key = notificationKey(n);
+  if (coverage(h.slack, CHANNEL).covered.has(coverKey(key))) return true;
   const quoted = JSON.stringify(escapeMrkdwn(n.text)).slice(1, -1);
   return h
     .messages()
@@ -89,6 +92,9 @@ function expectNoDuplicates(h: PairHarness): void {
   }
   const twice = [...seen.values()].filter((texts) => texts.length > 1);
   expect(twice, 'messages reporting the same DRBD change twice').toEqual([]);
+  const covered = coverage(h.slack, CHANNEL);
+  expect(covered.repeated, 'messages reporting a notification an earlier one covered').toEqual([]);
+  expect(covered.twice, 'notifications covered by two messages').toEqual([]);
   const announcements = h.announcements().map((a) => a.text);
   expect(new Set(announcements).size, `announcements: ${announcements.join(' | ')}`).toBe(
     announcements.length,
