@@ -55,13 +55,16 @@ function onPath(binary: string): boolean {
 }
 
 export class CommandHost implements HostOps {
-  constructor(private readonly options: CommandHostOptions) {}
+  readonly #options: CommandHostOptions;
+  constructor(options: CommandHostOptions) {
+    this.#options = options;
+  }
 
   #resource(name: string): HostResource {
-    const found = this.options.resources[name];
+    const found = this.#options.resources[name];
     if (found === undefined)
       throw new Error(
-        `unknown resource ${name} (configured: ${Object.keys(this.options.resources).join(', ')})`,
+        `unknown resource ${name} (configured: ${Object.keys(this.#options.resources).join(', ')})`,
       );
     return found;
   }
@@ -69,7 +72,7 @@ export class CommandHost implements HostOps {
   async #run(
     argv: readonly string[],
     env?: Readonly<Record<string, string>>,
-    timeoutMs = this.options.serviceTimeoutMs ?? this.options.timeoutMs,
+    timeoutMs = this.#options.serviceTimeoutMs ?? this.#options.timeoutMs,
   ): Promise<StepRun[]> {
     const [file, ...args] = argv;
     if (file === undefined) throw new Error('empty command');
@@ -81,9 +84,9 @@ export class CommandHost implements HostOps {
    * before several more lines, so the last lines alone would hide it.
    */
   async #drbdadm(args: readonly string[]): Promise<StepRun[]> {
-    const argv = [this.options.drbdadm, ...this.options.drbdadmArgs, ...args];
+    const argv = [this.#options.drbdadm, ...this.#options.drbdadmArgs, ...args];
     try {
-      return await this.#run(argv, this.options.env, this.options.timeoutMs);
+      return await this.#run(argv, this.#options.env, this.#options.timeoutMs);
     } catch (err) {
       if (!(err instanceof ExternalCommandError)) throw err;
       const reason = err.run.stderr
@@ -118,13 +121,13 @@ export class CommandHost implements HostOps {
 
   async mount(resource: string): Promise<StepRun[]> {
     const r = this.#resource(resource);
-    if (isMounted(r.mountPoint, this.options.mountsFile)) return [];
+    if (isMounted(r.mountPoint, this.#options.mountsFile)) return [];
     return this.#run(r.commands.mount ?? ['mount', r.device, r.mountPoint]);
   }
 
   async umount(resource: string): Promise<StepRun[]> {
     const r = this.#resource(resource);
-    if (!isMounted(r.mountPoint, this.options.mountsFile)) return [];
+    if (!isMounted(r.mountPoint, this.#options.mountsFile)) return [];
     return this.#run(r.commands.umount ?? ['umount', r.mountPoint]);
   }
 
@@ -148,7 +151,7 @@ export class CommandHost implements HostOps {
     ]) {
       if (!existsSync(args[1] ?? '')) continue;
       try {
-        runs.push(...(await this.#run(['fuser', ...args], undefined, this.options.timeoutMs)));
+        runs.push(...(await this.#run(['fuser', ...args], undefined, this.#options.timeoutMs)));
       } catch (err) {
         // fuser exits 1 when nobody holds it: that is the good answer.
         if (!(err instanceof ExternalCommandError)) throw err;
@@ -182,13 +185,13 @@ export class CommandHost implements HostOps {
       lxd = { name: 'LXD daemon', ok: onPath(lxdCommand), detail: `${lxdCommand} (configured)` };
     } else {
       try {
-        await this.#run(['systemctl', 'cat', `${r.lxdUnit}.service`], undefined, this.options.timeoutMs);
+        await this.#run(['systemctl', 'cat', `${r.lxdUnit}.service`], undefined, this.#options.timeoutMs);
         lxd = { name: 'LXD daemon', ok: true, detail: `${r.lxdUnit}.service` };
       } catch {
         lxd = { name: 'LXD daemon', ok: false, detail: `no systemd unit ${r.lxdUnit}.service` };
       }
     }
-    const binaries = [this.options.drbdadm, 'mount', 'umount', 'lxc'];
+    const binaries = [this.#options.drbdadm, 'mount', 'umount', 'lxc'];
     const missing = binaries.filter((b) => !onPath(b));
     return [
       {

@@ -183,20 +183,22 @@ function stderrSays(error: ExternalCommandError, pattern: RegExp): boolean {
 }
 
 export class LxcCli implements ContainerRuntime {
-  private readonly lxc: string;
-  private readonly timeouts: LxcTimeouts;
+  readonly #lxc: string;
+  readonly #timeouts: LxcTimeouts;
 
-  constructor(private readonly options: LxcCliOptions) {
-    this.lxc = options.lxc ?? 'lxc';
-    this.timeouts = { ...DEFAULT_LXC_TIMEOUTS, ...options.timeoutMs };
+  readonly #options: LxcCliOptions;
+  constructor(options: LxcCliOptions) {
+    this.#options = options;
+    this.#lxc = options.lxc ?? 'lxc';
+    this.#timeouts = { ...DEFAULT_LXC_TIMEOUTS, ...options.timeoutMs };
   }
 
   async list(resource: string): Promise<ContainerInfo[]> {
-    const env = this.env(resource);
+    const env = this.#env(resource);
     let listed: { stdout: string };
     try {
-      listed = await runForOutput(this.lxc, ['list', '--format', 'json'], {
-        timeoutMs: this.timeouts.list,
+      listed = await runForOutput(this.#lxc, ['list', '--format', 'json'], {
+        timeoutMs: this.#timeouts.list,
         env,
       });
     } catch (error) {
@@ -211,7 +213,7 @@ export class LxcCli implements ContainerRuntime {
     return (parsed.data ?? []).map((instance) => ({
       name: instance.name,
       resource,
-      host: this.options.host,
+      host: this.#options.host,
       status: instance.status,
       addresses: liveAddresses(instance),
       nic: routedNic(instance.expanded_devices),
@@ -220,7 +222,7 @@ export class LxcCli implements ContainerRuntime {
   }
 
   async stop(resource: string, name: string, options?: { readonly timeoutS?: number }): Promise<StepRun[]> {
-    const env = this.env(resource);
+    const env = this.#env(resource);
     checkName(name);
     const timeoutS = options?.timeoutS ?? DEFAULT_STOP_TIMEOUT_S;
     if (!Number.isInteger(timeoutS) || timeoutS < 1) {
@@ -229,8 +231,8 @@ export class LxcCli implements ContainerRuntime {
     const runs: StepRun[] = [];
     try {
       runs.push(
-        await run(this.lxc, ['stop', name, '--timeout', String(timeoutS)], {
-          timeoutMs: timeoutS * 1000 + this.timeouts.stop,
+        await run(this.#lxc, ['stop', name, '--timeout', String(timeoutS)], {
+          timeoutMs: timeoutS * 1000 + this.#timeouts.stop,
           env,
         }),
       );
@@ -247,7 +249,7 @@ export class LxcCli implements ContainerRuntime {
       }
     }
     try {
-      runs.push(await run(this.lxc, ['stop', name, '--force'], { timeoutMs: this.timeouts.stop, env }));
+      runs.push(await run(this.#lxc, ['stop', name, '--force'], { timeoutMs: this.#timeouts.stop, env }));
       return runs;
     } catch (error) {
       if (!(error instanceof ExternalCommandError)) throw error;
@@ -259,10 +261,10 @@ export class LxcCli implements ContainerRuntime {
   }
 
   async start(resource: string, name: string): Promise<StepRun[]> {
-    const env = this.env(resource);
+    const env = this.#env(resource);
     checkName(name);
     try {
-      return [await run(this.lxc, ['start', name], { timeoutMs: this.timeouts.start, env })];
+      return [await run(this.#lxc, ['start', name], { timeoutMs: this.#timeouts.start, env })];
     } catch (error) {
       if (error instanceof ExternalCommandError && stderrSays(error, /already running/i)) return [error.run];
       throw error;
@@ -275,7 +277,7 @@ export class LxcCli implements ContainerRuntime {
     device: string,
     addresses: { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] },
   ): Promise<StepRun[]> {
-    const env = this.env(resource);
+    const env = this.#env(resource);
     checkName(name);
     if (!DEVICE_NAME.test(device)) throw new Error(`refusing device name ${JSON.stringify(device)}`);
     for (const address of addresses.ipv4) {
@@ -288,7 +290,7 @@ export class LxcCli implements ContainerRuntime {
     const runs: StepRun[] = [];
     const step = async (args: string[], timeoutMs: number): Promise<string> => {
       try {
-        const done = await runForOutput(this.lxc, args, { timeoutMs, env });
+        const done = await runForOutput(this.#lxc, args, { timeoutMs, env });
         runs.push(done.run);
         return done.stdout;
       } catch (error) {
@@ -299,7 +301,7 @@ export class LxcCli implements ContainerRuntime {
     };
 
     // `lxc query` gives one instance by exact name; `lxc list NAME` would match by prefix.
-    const inspected = await step(['query', `/1.0/instances/${name}`], this.timeouts.list);
+    const inspected = await step(['query', `/1.0/instances/${name}`], this.#timeouts.list);
     const parsed = Instance.safeParse(parseJson(inspected, `lxc query ${name}`));
     if (!parsed.success) {
       throw new Error(`lxc query ${name} on ${resource}: unexpected JSON: ${parsed.error.message}`);
@@ -315,7 +317,7 @@ export class LxcCli implements ContainerRuntime {
     if (instance.devices?.[device] === undefined) {
       // Inherited from a profile: give the instance its own copy, or the change would hit every
       // container using that profile.
-      await step(['config', 'device', 'override', name, device], this.timeouts.config);
+      await step(['config', 'device', 'override', name, device], this.#timeouts.config);
     }
     await step(
       [
@@ -327,19 +329,19 @@ export class LxcCli implements ContainerRuntime {
         `ipv4.address=${addresses.ipv4.join(',')}`,
         `ipv6.address=${addresses.ipv6.join(',')}`,
       ],
-      this.timeouts.config,
+      this.#timeouts.config,
     );
     return runs;
   }
 
-  private env(resource: string): { LXD_DIR: string } {
-    const known = Object.hasOwn(this.options.resources, resource)
-      ? this.options.resources[resource]
+  #env(resource: string): { LXD_DIR: string } {
+    const known = Object.hasOwn(this.#options.resources, resource)
+      ? this.#options.resources[resource]
       : undefined;
     if (known === undefined) {
-      const names = Object.keys(this.options.resources).join(', ') || 'none';
+      const names = Object.keys(this.#options.resources).join(', ') || 'none';
       throw new Error(
-        `unknown resource ${JSON.stringify(resource)} on ${this.options.host} (known: ${names})`,
+        `unknown resource ${JSON.stringify(resource)} on ${this.#options.host} (known: ${names})`,
       );
     }
     return { LXD_DIR: known.lxdDir };

@@ -52,24 +52,26 @@ async function freePort(): Promise<number> {
  */
 class ConsoleSeat implements ChatPlatform {
   readonly name = 'web' as const;
-  constructor(
-    private readonly hall: ConsoleHall,
-    private readonly host: Host,
-  ) {}
+  readonly #hall: ConsoleHall;
+  readonly #host: Host;
+  constructor(hall: ConsoleHall, host: Host) {
+    this.#hall = hall;
+    this.#host = host;
+  }
   async start(handler: CommandHandler): Promise<void> {
-    this.hall.take(this.host, handler);
+    this.#hall.take(this.#host, handler);
   }
   async stop(): Promise<void> {
-    this.hall.leave(this.host);
+    this.#hall.leave(this.#host);
   }
   post(channel: string, message: Message, options: PostOptions): Promise<Posted> {
-    return this.hall.console.post(channel, message, options);
+    return this.#hall.console.post(channel, message, options);
   }
   update(channel: string, messageId: string, message: Message): Promise<void> {
-    return this.hall.console.update(channel, messageId, message);
+    return this.#hall.console.update(channel, messageId, message);
   }
   findPosted(channel: string, key: string): Promise<Posted | undefined> {
-    return this.hall.console.findPosted(channel, key);
+    return this.#hall.console.findPosted(channel, key);
   }
 }
 

@@ -72,10 +72,13 @@ export function eventsNowFromDir(dir: string, host: string, opts: EventsOptions 
 }
 
 export class SimulatedPair {
+  readonly #clock: Clock;
   private constructor(
     readonly dir: string,
-    private readonly clock: Clock,
-  ) {}
+    clock: Clock,
+  ) {
+    this.#clock = clock;
+  }
 
   /** Creates (or resets) the hosts in `dir`: all up, everything Connected and UpToDate. */
   static init(dir: string, opts: InitOptions, pairOpts: PairOptions = {}): SimulatedPair {
@@ -100,17 +103,17 @@ export class SimulatedPair {
   }
 
   get hosts(): string[] {
-    return this.read().hosts;
+    return this.#read().hosts;
   }
 
   // ---- drbdsetup verbs (as run on `host`) ----
 
   primary(host: string, resource: string, opts: { force?: boolean } = {}): CommandResult {
-    return this.verb(host, (tx) => actions.primary(tx, host, resource, opts.force === true));
+    return this.#verb(host, (tx) => actions.primary(tx, host, resource, opts.force === true));
   }
 
   secondary(host: string, resource: string): CommandResult {
-    return this.verb(host, (tx) => actions.secondary(tx, host, resource));
+    return this.#verb(host, (tx) => actions.secondary(tx, host, resource));
   }
 
   /** `connect` to every StandAlone peer, or only to `peer`. */
@@ -119,22 +122,22 @@ export class SimulatedPair {
     resource: string,
     opts: { discardMyData?: boolean; peer?: string } = {},
   ): CommandResult {
-    return this.verb(host, (tx) =>
+    return this.#verb(host, (tx) =>
       actions.connect(tx, host, resource, opts.discardMyData === true, opts.peer),
     );
   }
 
   /** `disconnect` from every peer, or only from `peer`. */
   disconnect(host: string, resource: string, opts: { peer?: string } = {}): CommandResult {
-    return this.verb(host, (tx) => actions.disconnect(tx, host, resource, opts.peer));
+    return this.#verb(host, (tx) => actions.disconnect(tx, host, resource, opts.peer));
   }
 
   suspendIo(host: string, resource: string): CommandResult {
-    return this.verb(host, (tx) => actions.suspendIo(tx, host, resource));
+    return this.#verb(host, (tx) => actions.suspendIo(tx, host, resource));
   }
 
   resumeIo(host: string, resource: string): CommandResult {
-    return this.verb(host, (tx) => actions.resumeIo(tx, host, resource));
+    return this.#verb(host, (tx) => actions.resumeIo(tx, host, resource));
   }
 
   status(host: string, resource?: string, opts: statusCmds.StatusOptions = {}): CommandResult {
@@ -157,7 +160,7 @@ export class SimulatedPair {
 
   /** `events2 --now` lines for `host`. */
   eventsNow(host: string, opts: EventsOptions = {}): string[] {
-    return renderEventsNow(this.state(), host, opts, this.clock.nowMicros());
+    return renderEventsNow(this.state(), host, opts, this.#clock.nowMicros());
   }
 
   /** Journal position of `host`, to collect the events of what happens next. */
@@ -167,7 +170,7 @@ export class SimulatedPair {
 
   /** The events2 lines `host` printed since `mark` (what a running stream would show). */
   eventsSince(host: string, mark: number, opts: EventsOptions = {}): string[] {
-    const state = this.read();
+    const state = this.#read();
     const ro = renderOptions(state, opts);
     const lines: string[] = [];
     for (const entry of readJournal(this.dir, host, mark).entries) {
@@ -182,11 +185,11 @@ export class SimulatedPair {
   // ---- faults and scenarios (see docs/simulator.md) ----
 
   linkDown(resource = 'all', opts: actions.LinkDownOptions = {}): void {
-    this.mutate((tx) => actions.linkDown(tx, this.resourcesArg(tx.state, resource), opts));
+    this.mutate((tx) => actions.linkDown(tx, this.#resourcesArg(tx.state, resource), opts));
   }
 
   linkUp(resource = 'all', opts: actions.LinkSelection = {}): void {
-    this.mutate((tx) => actions.linkUp(tx, this.resourcesArg(tx.state, resource), opts));
+    this.mutate((tx) => actions.linkUp(tx, this.#resourcesArg(tx.state, resource), opts));
   }
 
   crash(host: string, opts: { cause?: ConnectionCause; fenceExit?: number } = {}): void {
@@ -309,11 +312,11 @@ export class SimulatedPair {
 
   // ---- plumbing ----
 
-  private read(): SimState {
+  #read(): SimState {
     return withLock(this.dir, () => loadState(this.dir));
   }
 
-  private resourcesArg(state: SimState, resource: string): string[] {
+  #resourcesArg(state: SimState, resource: string): string[] {
     if (resource === 'all') return state.resources.map((r) => r.name);
     if (!state.resources.some((r) => r.name === resource))
       throw new SimError(`${resource}: No such resource`, 10);
@@ -324,7 +327,7 @@ export class SimulatedPair {
   mutate<T>(fn: (tx: Transaction) => T): { state: SimState; result: T } {
     return withLock(this.dir, () => {
       const state = loadState(this.dir);
-      const tx = new Transaction(this.dir, state, this.clock);
+      const tx = new Transaction(this.dir, state, this.#clock);
       actions.tick(tx);
       const result = fn(tx);
       saveState(this.dir, state);
@@ -332,7 +335,7 @@ export class SimulatedPair {
     });
   }
 
-  private verb(host: string, fn: (tx: Transaction) => CommandResult): CommandResult {
+  #verb(host: string, fn: (tx: Transaction) => CommandResult): CommandResult {
     try {
       return this.mutate((tx) => {
         peersOf(tx.state, host);

@@ -121,24 +121,26 @@ function coloredKey(kind: string, key: string): ColoredValue | undefined {
 }
 
 class Line {
-  private readonly parts: string[] = [];
-  constructor(
-    private readonly kind: string,
-    private readonly color: boolean,
-  ) {}
+  readonly #parts: string[] = [];
+  readonly #kind: string;
+  readonly #color: boolean;
+  constructor(kind: string, color: boolean) {
+    this.#kind = kind;
+    this.#color = color;
+  }
   add(fields: Fields, keys: string[]): void {
     for (const key of keys) {
       const value = fields[key];
       if (value === undefined) continue;
-      const colored = this.color ? coloredKey(this.kind, key) : undefined;
-      this.parts.push(`${key}:${colored ? colorize(value, colored) : value}`);
+      const colored = this.#color ? coloredKey(this.#kind, key) : undefined;
+      this.#parts.push(`${key}:${colored ? colorize(value, colored) : value}`);
     }
   }
   get empty(): boolean {
-    return this.parts.length === 0;
+    return this.#parts.length === 0;
   }
   toString(): string {
-    return this.parts.map((p) => ` ${p}`).join('');
+    return this.#parts.map((p) => ` ${p}`).join('');
   }
 }
 

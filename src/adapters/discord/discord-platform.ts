@@ -188,46 +188,46 @@ function routesFor(commands: readonly CommandDefinition[], naming: SlashNaming):
 
 export class DiscordPlatform implements ChatPlatform {
   readonly name = 'discord' as const;
-  private readonly client: Client;
-  private readonly token: string;
-  private readonly log: Logger;
-  private readonly config: DiscordPlatformOptions['config'];
-  private readonly commandDescription: string;
-  private commands: readonly CommandDefinition[];
+  readonly #client: Client;
+  readonly #token: string;
+  readonly #log: Logger;
+  readonly #config: DiscordPlatformOptions['config'];
+  readonly #commandDescription: string;
+  #commands: readonly CommandDefinition[];
   /** How the slash commands are named: the umbrella and the commands of their own. */
-  private readonly naming: SlashNaming;
+  readonly #naming: SlashNaming;
   /** Top-level command name → what it runs, for the registered commands. */
-  private routes: ReadonlyMap<string, Route> = new Map();
-  private readonly readyTimeoutMs: number;
-  private readonly stopTimeoutMs: number;
-  private readonly commandNameOf: (text: string) => string | undefined;
+  #routes: ReadonlyMap<string, Route> = new Map();
+  readonly #readyTimeoutMs: number;
+  readonly #stopTimeoutMs: number;
+  readonly #commandNameOf: (text: string) => string | undefined;
   /** Parent message id → thread id (on Discord they are equal; the map says the thread exists). */
-  private readonly threads = new Map<string, string>();
+  readonly #threads = new Map<string, string>();
   /** Message id → the channel (or thread) it was posted in, for update(). */
-  private readonly postedIn = new Map<string, string>();
-  private readonly pending = new Set<Promise<void>>();
-  private handler: CommandHandler | undefined;
-  private started = false;
+  readonly #postedIn = new Map<string, string>();
+  readonly #pending = new Set<Promise<void>>();
+  #handler: CommandHandler | undefined;
+  #started = false;
 
   constructor(options: DiscordPlatformOptions) {
-    this.config = options.config;
-    this.log = options.logger.child({ platform: 'discord' });
-    this.token = options.token;
-    this.commands = options.commands ?? [];
+    this.#config = options.config;
+    this.#log = options.logger.child({ platform: 'discord' });
+    this.#token = options.token;
+    this.#commands = options.commands ?? [];
     const topLevel = options.config.slashCommands ?? { enabled: false, prefix: '', names: {} };
-    this.naming = {
+    this.#naming = {
       umbrella: options.commandName ?? options.config.command?.replace(/^\//, '') ?? 'drbd',
       enabled: topLevel.enabled,
       prefix: topLevel.prefix,
       names: topLevel.names,
     };
-    this.routes = routesFor(this.commands, this.naming);
-    this.commandDescription = options.commandDescription ?? 'DRBD pair operations';
-    this.readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
-    this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
-    this.commandNameOf =
+    this.#routes = routesFor(this.#commands, this.#naming);
+    this.#commandDescription = options.commandDescription ?? 'DRBD pair operations';
+    this.#readyTimeoutMs = options.readyTimeoutMs ?? 30_000;
+    this.#stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.#commandNameOf =
       options.commandNameOf ?? ((text) => /^\S+/.exec(text)?.[0]?.toLowerCase() ?? undefined);
-    this.client = new Client({
+    this.#client = new Client({
       intents: [GatewayIntentBits.Guilds],
       rest: {
         // @discordjs/rest appends /v10; the gateway URL comes from GET /gateway/bot on this base.
@@ -238,93 +238,93 @@ export class DiscordPlatform implements ChatPlatform {
       },
     });
     // REST works without a gateway login (posting, registerCommands from the CLI).
-    this.client.rest.setToken(this.token);
+    this.#client.rest.setToken(this.#token);
     // The client's `debug` events can carry the token: they are deliberately not forwarded.
-    this.client.on(Events.Error, (err) =>
-      this.log.error({ error: describeError(err) }, 'Discord client error'),
+    this.#client.on(Events.Error, (err) =>
+      this.#log.error({ error: describeError(err) }, 'Discord client error'),
     );
-    this.client.on(Events.Warn, (text) => this.log.warn({ detail: text }, 'Discord client warning'));
-    this.client.on(Events.ShardError, (err, shard) =>
-      this.log.warn({ shard, error: describeError(err) }, 'Discord gateway error'),
+    this.#client.on(Events.Warn, (text) => this.#log.warn({ detail: text }, 'Discord client warning'));
+    this.#client.on(Events.ShardError, (err, shard) =>
+      this.#log.warn({ shard, error: describeError(err) }, 'Discord gateway error'),
     );
-    this.client.on(Events.ShardDisconnect, (event, shard) =>
-      this.log.warn({ shard, code: event.code }, 'Discord gateway disconnected'),
+    this.#client.on(Events.ShardDisconnect, (event, shard) =>
+      this.#log.warn({ shard, code: event.code }, 'Discord gateway disconnected'),
     );
-    this.client.on(Events.ShardReconnecting, (shard) =>
-      this.log.info({ shard }, 'Discord gateway reconnecting'),
+    this.#client.on(Events.ShardReconnecting, (shard) =>
+      this.#log.info({ shard }, 'Discord gateway reconnecting'),
     );
-    this.client.on(Events.ShardResume, (shard, replayed) =>
-      this.log.info({ shard, replayed }, 'Discord gateway resumed'),
+    this.#client.on(Events.ShardResume, (shard, replayed) =>
+      this.#log.info({ shard, replayed }, 'Discord gateway resumed'),
     );
-    this.client.on(Events.InteractionCreate, (interaction) => this.track(this.onInteraction(interaction)));
+    this.#client.on(Events.InteractionCreate, (interaction) => this.#track(this.#onInteraction(interaction)));
   }
 
   /** Log in to the gateway and take slash commands and button clicks until stop(). */
   async start(handler: CommandHandler): Promise<void> {
-    if (this.started) throw new Error('the Discord adapter is already started');
-    this.started = true;
-    this.handler = handler;
-    const signal = AbortSignal.timeout(this.readyTimeoutMs);
-    const ready = once(this.client, Events.ClientReady, { signal });
+    if (this.#started) throw new Error('the Discord adapter is already started');
+    this.#started = true;
+    this.#handler = handler;
+    const signal = AbortSignal.timeout(this.#readyTimeoutMs);
+    const ready = once(this.#client, Events.ClientReady, { signal });
     ready.catch(() => undefined);
     try {
-      await this.client.login(this.token);
+      await this.#client.login(this.#token);
       await ready;
     } catch (err) {
-      this.started = false;
-      await this.client.destroy().catch(() => undefined);
-      this.client.rest.setToken(this.token);
-      const reason = signal.aborted ? `not ready within ${this.readyTimeoutMs} ms` : (err as Error).message;
+      this.#started = false;
+      await this.#client.destroy().catch(() => undefined);
+      this.#client.rest.setToken(this.#token);
+      const reason = signal.aborted ? `not ready within ${this.#readyTimeoutMs} ms` : (err as Error).message;
       throw new Error(`Discord login failed: ${reason}`);
     }
-    const inGuild = this.client.guilds.cache.has(this.config.guildId);
-    this.log.info(
-      { user: this.client.user?.tag, guildId: this.config.guildId, inGuild },
+    const inGuild = this.#client.guilds.cache.has(this.#config.guildId);
+    this.#log.info(
+      { user: this.#client.user?.tag, guildId: this.#config.guildId, inGuild },
       'connected to the Discord gateway',
     );
     if (!inGuild)
-      this.log.warn({ guildId: this.config.guildId }, 'the bot is not a member of the configured guild');
+      this.#log.warn({ guildId: this.#config.guildId }, 'the bot is not a member of the configured guild');
   }
 
   /** Finish the replies of running commands (up to stopTimeoutMs), then disconnect. */
   async stop(): Promise<void> {
-    if (this.pending.size > 0) {
+    if (this.#pending.size > 0) {
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<void>((resolve) => {
-        timer = setTimeout(resolve, this.stopTimeoutMs);
+        timer = setTimeout(resolve, this.#stopTimeoutMs);
       });
-      await Promise.race([Promise.allSettled([...this.pending]), timeout]);
+      await Promise.race([Promise.allSettled([...this.#pending]), timeout]);
       clearTimeout(timer);
     }
-    this.started = false;
-    this.handler = undefined;
-    await this.client.destroy();
+    this.#started = false;
+    this.#handler = undefined;
+    await this.#client.destroy();
   }
 
   async post(channel: string, message: Message, options: PostOptions): Promise<Posted> {
     const body = { ...payload(message), nonce: nonceFor(options.idempotencyKey), enforce_nonce: true };
     const threadOf = options.threadOf;
-    if (threadOf === undefined) return this.create(channel, body);
-    const known = this.threads.has(threadOf);
-    const thread = await this.threadFor(channel, threadOf, message);
+    if (threadOf === undefined) return this.#create(channel, body);
+    const known = this.#threads.has(threadOf);
+    const thread = await this.#threadFor(channel, threadOf, message);
     try {
-      return await this.create(thread, body);
+      return await this.#create(thread, body);
     } catch (err) {
       if (!known || !(err instanceof DeliveryError) || err.status !== 404) throw err;
       // The thread we knew was deleted: start a new one from the parent message, once.
-      this.threads.delete(threadOf);
-      return this.create(await this.threadFor(channel, threadOf, message), body);
+      this.#threads.delete(threadOf);
+      return this.#create(await this.#threadFor(channel, threadOf, message), body);
     }
   }
 
-  private async create(target: string, body: Record<string, unknown>): Promise<Posted> {
+  async #create(target: string, body: Record<string, unknown>): Promise<Posted> {
     let created: APIMessage;
     try {
-      created = (await this.client.rest.post(Routes.channelMessages(target), { body })) as APIMessage;
+      created = (await this.#client.rest.post(Routes.channelMessages(target), { body })) as APIMessage;
     } catch (err) {
       throw toDeliveryError(err, `post to Discord channel ${target}`);
     }
-    remember(this.postedIn, created.id, target);
+    remember(this.#postedIn, created.id, target);
     return { messageId: created.id };
   }
 
@@ -333,9 +333,9 @@ export class DiscordPlatform implements ChatPlatform {
    * it posted each message (in memory), so `channel` may be the parent channel.
    */
   async update(channel: string, messageId: string, message: Message): Promise<void> {
-    const target = this.postedIn.get(messageId) ?? channel;
+    const target = this.#postedIn.get(messageId) ?? channel;
     try {
-      await this.client.rest.patch(Routes.channelMessage(target, messageId), { body: payload(message) });
+      await this.#client.rest.patch(Routes.channelMessage(target, messageId), { body: payload(message) });
     } catch (err) {
       throw toDeliveryError(err, `edit Discord message ${messageId} in ${target}`);
     }
@@ -356,46 +356,46 @@ export class DiscordPlatform implements ChatPlatform {
    * `drbd-chatops register-commands discord`. Returns the commands as Discord stored them.
    */
   async registerCommands(
-    commands: readonly CommandDefinition[] = this.commands,
+    commands: readonly CommandDefinition[] = this.#commands,
   ): Promise<Record<string, unknown>[]> {
     const body = buildApplicationCommands(
-      this.naming.umbrella,
-      this.commandDescription,
+      this.#naming.umbrella,
+      this.#commandDescription,
       commands,
-      this.naming,
+      this.#naming,
     );
     let result: unknown;
     try {
-      result = await this.client.rest.put(
-        Routes.applicationGuildCommands(this.config.applicationId, this.config.guildId),
+      result = await this.#client.rest.put(
+        Routes.applicationGuildCommands(this.#config.applicationId, this.#config.guildId),
         { body },
       );
     } catch (err) {
-      throw toDeliveryError(err, `register Discord commands in guild ${this.config.guildId}`);
+      throw toDeliveryError(err, `register Discord commands in guild ${this.#config.guildId}`);
     }
-    this.commands = commands;
-    this.routes = routesFor(commands, this.naming);
-    this.log.info(
-      { guildId: this.config.guildId, commands: body.map((c) => `/${String(c.name)}`) },
+    this.#commands = commands;
+    this.#routes = routesFor(commands, this.#naming);
+    this.#log.info(
+      { guildId: this.#config.guildId, commands: body.map((c) => `/${String(c.name)}`) },
       'registered Discord commands',
     );
     return result as Record<string, unknown>[];
   }
 
   /** The thread started from `parentId` (same id, as Discord gives a message's thread its id). */
-  private async threadFor(channel: string, parentId: string, message: Message): Promise<string> {
-    const known = this.threads.get(parentId);
+  async #threadFor(channel: string, parentId: string, message: Message): Promise<string> {
+    const known = this.#threads.get(parentId);
     if (known !== undefined) return known;
     const name = (message.title.trim() === '' ? 'drbd-chatops' : message.title.trim()).slice(0, 100);
     try {
-      const thread = (await this.client.rest.post(Routes.threads(channel, parentId), {
+      const thread = (await this.#client.rest.post(Routes.threads(channel, parentId), {
         body: { name, auto_archive_duration: 10_080 },
       })) as APIChannel;
-      remember(this.threads, parentId, thread.id);
+      remember(this.#threads, parentId, thread.id);
       return thread.id;
     } catch (err) {
       if (isDiscordApiError(err, DiscordErrorCode.ThreadAlreadyCreated)) {
-        remember(this.threads, parentId, parentId);
+        remember(this.#threads, parentId, parentId);
         return parentId;
       }
       throw toDeliveryError(err, `start a Discord thread on message ${parentId} in ${channel}`);
@@ -404,21 +404,21 @@ export class DiscordPlatform implements ChatPlatform {
 
   // ---- commands --------------------------------------------------------------------------------
 
-  private track(work: Promise<void>): void {
+  #track(work: Promise<void>): void {
     const tracked = work.catch((err: unknown) =>
-      this.log.error({ error: describeError(err) }, 'Discord interaction handling failed'),
+      this.#log.error({ error: describeError(err) }, 'Discord interaction handling failed'),
     );
-    this.pending.add(tracked);
-    void tracked.finally(() => this.pending.delete(tracked));
+    this.#pending.add(tracked);
+    void tracked.finally(() => this.#pending.delete(tracked));
   }
 
-  private async onInteraction(interaction: Interaction): Promise<void> {
-    const handler = this.handler;
+  async #onInteraction(interaction: Interaction): Promise<void> {
+    const handler = this.#handler;
     if (handler === undefined) return;
     if (!interaction.isChatInputCommand() && !interaction.isButton()) return;
-    if (interaction.guildId !== this.config.guildId) {
+    if (interaction.guildId !== this.#config.guildId) {
       // Another guild the bot (or a user install of the app) is in, or a DM: not ours to act on.
-      this.log.warn(
+      this.#log.warn(
         {
           guildId: interaction.guildId ?? 'direct message',
           userId: interaction.user.id,
@@ -427,32 +427,38 @@ export class DiscordPlatform implements ChatPlatform {
         },
         'refused a Discord interaction from outside the configured guild',
       );
-      await this.refuse(interaction, OTHER_GUILD);
+      await this.#refuse(interaction, OTHER_GUILD);
       return;
     }
     if (interaction.isChatInputCommand()) {
-      const invoked = this.commandLineOf(interaction);
+      const invoked = this.#commandLineOf(interaction);
       if (invoked === undefined) {
         // Registered by an older configuration (renamed or turned off since): say so, run nothing.
-        this.log.warn(
+        this.#log.warn(
           { command: interaction.commandName },
           'refused a Discord command this bot does not offer',
         );
-        await this.refuse(interaction, {
+        await this.#refuse(interaction, {
           title: 'Not a command of this bot',
           tone: 'warning',
-          body: `/${interaction.commandName} is not one of this bot's commands any more (renamed or turned off). Use /${this.naming.umbrella} help; an admin can run \`drbd-chatops register-commands discord\` to update the list. Nothing was done.`,
+          body: `/${interaction.commandName} is not one of this bot's commands any more (renamed or turned off). Use /${this.#naming.umbrella} help; an admin can run \`drbd-chatops register-commands discord\` to update the list. Nothing was done.`,
         });
         return;
       }
-      await this.run(interaction, handler, invoked.text, 'slash-command', invoked.private);
+      await this.#run(interaction, handler, invoked.text, 'slash-command', invoked.private);
     } else if (interaction.isButton()) {
       if (!interaction.customId.startsWith(BUTTON_PREFIX)) {
-        this.log.warn({ customId: interaction.customId }, 'ignoring a button without a command');
+        this.#log.warn({ customId: interaction.customId }, 'ignoring a button without a command');
         await interaction.reply({ ...payload(UNKNOWN_BUTTON), flags: MessageFlags.Ephemeral });
         return;
       }
-      await this.run(interaction, handler, interaction.customId.slice(BUTTON_PREFIX.length), 'button', false);
+      await this.#run(
+        interaction,
+        handler,
+        interaction.customId.slice(BUTTON_PREFIX.length),
+        'button',
+        false,
+      );
     }
   }
 
@@ -460,17 +466,17 @@ export class DiscordPlatform implements ChatPlatform {
    * The command line a slash command stands for: `/drbd failover r0` and `/failover r0` are both
    * "failover r0", `/ip set` is "ip-set …". Undefined for a command this bot does not offer.
    */
-  private commandLineOf(
+  #commandLineOf(
     interaction: ChatInputCommandInteraction,
   ): { readonly text: string; readonly private: boolean } | undefined {
     const subcommand = interaction.options.getSubcommand(false) ?? undefined;
     let command: string | undefined;
     let given: readonly GivenOption[];
-    if (interaction.commandName === this.naming.umbrella) {
+    if (interaction.commandName === this.#naming.umbrella) {
       command = subcommand;
       given = interaction.options.data[0]?.options ?? [];
     } else {
-      const route = this.routes.get(interaction.commandName);
+      const route = this.#routes.get(interaction.commandName);
       if (route === undefined) return undefined;
       command = subcommand === undefined ? route.command : route.subcommands.get(subcommand);
       given =
@@ -478,7 +484,7 @@ export class DiscordPlatform implements ChatPlatform {
       if (command === undefined) return undefined;
     }
     if (command === undefined || command === '') return { text: '', private: false };
-    const definition = this.commands.find((c) => c.name === command);
+    const definition = this.#commands.find((c) => c.name === command);
     return { text: commandText(command, definition, given), private: definition?.private === true };
   }
 
@@ -487,18 +493,18 @@ export class DiscordPlatform implements ChatPlatform {
    * GUILD_CREATE and THREAD_CREATE), else asked over REST: an archived thread is not cached. Briefly,
    * as the interaction must be answered within 3 s; undefined (not a thread, or unknown) refuses.
    */
-  private async parentChannelOf(
+  async #parentChannelOf(
     interaction: ChatInputCommandInteraction | ButtonInteraction,
   ): Promise<string | undefined> {
     const cached = interaction.channel;
     if (cached !== null) return cached.isThread() ? (cached.parentId ?? undefined) : undefined;
     if (interaction.channelId === null) return undefined;
     try {
-      const fetched = await withTimeout(this.client.channels.fetch(interaction.channelId), 1_500);
+      const fetched = await withTimeout(this.#client.channels.fetch(interaction.channelId), 1_500);
       if (fetched === 'timeout' || fetched === null || !fetched.isThread()) return undefined;
       return fetched.parentId ?? undefined;
     } catch (err) {
-      this.log.warn(
+      this.#log.warn(
         { channelId: interaction.channelId, error: describeError(err) },
         'could not look up the channel of a Discord interaction',
       );
@@ -507,35 +513,35 @@ export class DiscordPlatform implements ChatPlatform {
   }
 
   /** An ephemeral answer only the person sees, instead of running anything. */
-  private async refuse(
+  async #refuse(
     interaction: ChatInputCommandInteraction | ButtonInteraction,
     message: Message,
   ): Promise<void> {
     try {
       await interaction.reply({ ...payload(message), flags: MessageFlags.Ephemeral });
     } catch (err) {
-      this.log.warn({ error: describeError(err) }, 'could not deliver a Discord refusal');
+      this.#log.warn({ error: describeError(err) }, 'could not deliver a Discord refusal');
     }
   }
 
-  private async run(
+  async #run(
     interaction: ChatInputCommandInteraction | ButtonInteraction,
     handler: CommandHandler,
     text: string,
     source: IncomingCommand['source'],
     ephemeral: boolean,
   ): Promise<void> {
-    const name = this.commandNameOf(text);
-    const allowList = this.config.channels ?? {};
+    const name = this.#commandNameOf(text);
+    const allowList = this.#config.channels ?? {};
     const channelId = interaction.channelId ?? '';
     let decision = checkCommandChannel(allowList, name, [channelId]);
     if (!decision.allowed) {
       // A thread counts as its parent channel: replies to an alert live in the alert's thread.
-      const parent = await this.parentChannelOf(interaction);
+      const parent = await this.#parentChannelOf(interaction);
       if (parent !== undefined) decision = checkCommandChannel(allowList, name, [channelId, parent]);
     }
     if (!decision.allowed) {
-      this.log.warn(
+      this.#log.warn(
         {
           userId: interaction.user.id,
           channelId: interaction.channelId,
@@ -545,7 +551,7 @@ export class DiscordPlatform implements ChatPlatform {
         },
         'refused a Discord command outside its allowed channels',
       );
-      await this.refuse(
+      await this.#refuse(
         interaction,
         channelRefusal(decision, name, (id) => `<#${id}>`),
       );
@@ -555,7 +561,7 @@ export class DiscordPlatform implements ChatPlatform {
     try {
       await interaction.deferReply(ephemeral ? { flags: MessageFlags.Ephemeral } : {});
     } catch (err) {
-      this.log.error(
+      this.#log.error(
         { error: describeError(err), text, source },
         'could not acknowledge a Discord interaction',
       );
@@ -595,7 +601,7 @@ export class DiscordPlatform implements ChatPlatform {
     try {
       reply = await handler(command, context);
     } catch (err) {
-      this.log.error({ err, command: text, source, userId: command.userId }, 'command handler failed');
+      this.#log.error({ err, command: text, source, userId: command.userId }, 'command handler failed');
       reply = { message: INTERNAL_ERROR };
     }
     finished = true;
@@ -609,7 +615,7 @@ export class DiscordPlatform implements ChatPlatform {
         await interaction.editReply(payload(reply.message));
       }
     } catch (err) {
-      this.log.error(
+      this.#log.error(
         { error: describeError(err), command: text, source },
         'could not deliver a Discord command reply',
       );

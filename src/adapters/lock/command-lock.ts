@@ -96,86 +96,86 @@ interface RunResult {
 
 export class CommandLockStore implements LockStore {
   readonly backend = 'command' as const;
-  private readonly options: CommandLockStoreOptions;
-  private readonly now: () => number;
-  private closed = false;
+  readonly #options: CommandLockStoreOptions;
+  readonly #now: () => number;
+  #closed = false;
 
   constructor(options: CommandLockStoreOptions) {
     if (options.command === '') throw new RangeError('the lock command must not be empty');
     if (!(Number.isFinite(options.timeoutMs) && options.timeoutMs > 0)) {
       throw new RangeError(`timeoutMs must be positive, got ${options.timeoutMs}`);
     }
-    this.options = options;
-    this.now = options.now ?? Date.now;
+    this.#options = options;
+    this.#now = options.now ?? Date.now;
   }
 
   async acquireOrRenew(key: string, holder: string, ttlMs: number): Promise<LeaseState> {
-    this.checkOpen();
+    this.#checkOpen();
     assertCommandLockKey(key);
     assertCommandLockHolder(holder);
     if (!(Number.isFinite(ttlMs) && ttlMs > 0)) throw new RangeError(`ttlMs must be positive, got ${ttlMs}`);
     // Whole seconds for the script's sake, rounded up so the lease is never shorter than asked.
     const ttlSeconds = Math.max(1, Math.ceil(ttlMs / 1000));
     const args = ['lock', key, holder, String(ttlSeconds)];
-    const result = await this.run(args, [0, 1]);
-    const record = this.parse(args, result);
+    const result = await this.#run(args, [0, 1]);
+    const record = this.#parse(args, result);
     if (result.exitCode === 0) {
       if (record.holder !== holder) {
-        throw this.failure(args, `exited 0 (taken) but reports holder ${JSON.stringify(record.holder)}`);
+        throw this.#failure(args, `exited 0 (taken) but reports holder ${JSON.stringify(record.holder)}`);
       }
       return { held: true, ...record };
     }
     if (record.holder === null || record.holder === holder) {
-      throw this.failure(args, `exited 1 (refused) but reports holder ${JSON.stringify(record.holder)}`);
+      throw this.#failure(args, `exited 1 (refused) but reports holder ${JSON.stringify(record.holder)}`);
     }
     return { held: false, ...record };
   }
 
   async release(key: string, holder: string): Promise<void> {
-    this.checkOpen();
+    this.#checkOpen();
     assertCommandLockKey(key);
     assertCommandLockHolder(holder);
-    await this.run(['unlock', key, holder], [0]);
+    await this.#run(['unlock', key, holder], [0]);
   }
 
   async read(key: string): Promise<LeaseState> {
-    this.checkOpen();
+    this.#checkOpen();
     assertCommandLockKey(key);
     const args = ['status', key];
-    const record = this.parse(args, await this.run(args, [0]));
+    const record = this.#parse(args, await this.#run(args, [0]));
     // A script may print the record as stored; a lease whose time is up is nobody's.
-    if (record.expiresAt !== null && record.expiresAt <= this.now()) {
+    if (record.expiresAt !== null && record.expiresAt <= this.#now()) {
       return { held: false, holder: null, expiresAt: null, token: record.token };
     }
     return { held: record.holder !== null, ...record };
   }
 
   async close(): Promise<void> {
-    this.closed = true;
+    this.#closed = true;
   }
 
-  private checkOpen(): void {
-    if (this.closed) throw new LockStoreError('the command lock store is closed');
+  #checkOpen(): void {
+    if (this.#closed) throw new LockStoreError('the command lock store is closed');
   }
 
-  private describe(args: readonly string[]): string {
-    return [this.options.command, ...(this.options.args ?? []), ...args].join(' ');
+  #describe(args: readonly string[]): string {
+    return [this.#options.command, ...(this.#options.args ?? []), ...args].join(' ');
   }
 
-  private failure(args: readonly string[], what: string, stderr = '', cause?: unknown): LockStoreError {
+  #failure(args: readonly string[], what: string, stderr = '', cause?: unknown): LockStoreError {
     const trimmed = stderr.trim();
     const tail =
       trimmed === ''
         ? ''
         : `: ${trimmed.length > MAX_STDERR ? `${trimmed.slice(0, MAX_STDERR)}… (${trimmed.length} chars)` : trimmed}`;
-    return new LockStoreError(`lock command \`${this.describe(args)}\` ${what}${tail}`, { cause });
+    return new LockStoreError(`lock command \`${this.#describe(args)}\` ${what}${tail}`, { cause });
   }
 
-  private parse(args: readonly string[], result: RunResult): CommandLeaseRecord {
+  #parse(args: readonly string[], result: RunResult): CommandLeaseRecord {
     const record = parseLeaseLine(result.stdout);
     if (typeof record === 'string') {
       const out = result.stdout.trim().slice(0, MAX_STDERR);
-      throw this.failure(
+      throw this.#failure(
         args,
         `printed an unreadable lease: ${record}${out === '' ? '' : ` (stdout: ${out})`}`,
       );
@@ -183,10 +183,10 @@ export class CommandLockStore implements LockStore {
     return record;
   }
 
-  private async run(args: readonly string[], accepted: readonly number[]): Promise<RunResult> {
-    const { timeoutMs } = this.options;
-    const child = execa(this.options.command, [...(this.options.args ?? []), ...args], {
-      env: { ...this.options.env },
+  async #run(args: readonly string[], accepted: readonly number[]): Promise<RunResult> {
+    const { timeoutMs } = this.#options;
+    const child = execa(this.#options.command, [...(this.#options.args ?? []), ...args], {
+      env: { ...this.#options.env },
       stdin: 'ignore',
       reject: false,
       timeout: timeoutMs,
@@ -217,15 +217,15 @@ export class CommandLockStore implements LockStore {
     }
     const stderr = typeof result.stderr === 'string' ? result.stderr : '';
     const stdout = typeof result.stdout === 'string' ? result.stdout : '';
-    if (timedOut || result.timedOut) throw this.failure(args, `timed out after ${timeoutMs} ms`, stderr);
-    if (result.isMaxBuffer) throw this.failure(args, `printed more than ${MAX_OUTPUT} bytes`, stderr);
-    if (result.signal !== undefined) throw this.failure(args, `was killed by ${result.signal}`, stderr);
+    if (timedOut || result.timedOut) throw this.#failure(args, `timed out after ${timeoutMs} ms`, stderr);
+    if (result.isMaxBuffer) throw this.#failure(args, `printed more than ${MAX_OUTPUT} bytes`, stderr);
+    if (result.signal !== undefined) throw this.#failure(args, `was killed by ${result.signal}`, stderr);
     if (result.exitCode === undefined) {
       const reason = result.cause instanceof Error ? result.cause.message : result.shortMessage;
-      throw this.failure(args, `could not be run (${reason})`, stderr, result.cause);
+      throw this.#failure(args, `could not be run (${reason})`, stderr, result.cause);
     }
     if (!accepted.includes(result.exitCode)) {
-      throw this.failure(args, `exited with unexpected status ${result.exitCode}`, stderr);
+      throw this.#failure(args, `exited with unexpected status ${result.exitCode}`, stderr);
     }
     return { exitCode: result.exitCode, stdout };
   }

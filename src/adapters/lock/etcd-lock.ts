@@ -102,9 +102,12 @@ const MEMBER_SKIP_MS = 1_000;
  */
 class SkipFailedMember {
   declare readonly _altReturn: never;
-  private skipUntil = 0;
-  private lastFailure = '';
-  constructor(private readonly skipMs: number) {}
+  #skipUntil = 0;
+  #lastFailure = '';
+  readonly #skipMs: number;
+  constructor(skipMs: number) {
+    this.#skipMs = skipMs;
+  }
 
   readonly onSuccess = () => ({ dispose: () => undefined });
   readonly onFailure = () => ({ dispose: () => undefined });
@@ -113,17 +116,17 @@ class SkipFailedMember {
     fn: (context: { signal: AbortSignal }) => PromiseLike<T> | T,
     signal?: AbortSignal,
   ): Promise<T> {
-    if (Date.now() < this.skipUntil) {
-      throw new Error(`member skipped for ${this.skipMs} ms after a failure: ${this.lastFailure}`);
+    if (Date.now() < this.#skipUntil) {
+      throw new Error(`member skipped for ${this.#skipMs} ms after a failure: ${this.#lastFailure}`);
     }
     try {
       const result = await fn({ signal: signal ?? new AbortController().signal });
-      this.skipUntil = 0;
+      this.#skipUntil = 0;
       return result;
     } catch (error) {
       if (error instanceof Error && isRecoverableError(error)) {
-        this.skipUntil = Date.now() + this.skipMs;
-        this.lastFailure = error.message;
+        this.#skipUntil = Date.now() + this.#skipMs;
+        this.#lastFailure = error.message;
       }
       throw error;
     }
@@ -134,30 +137,30 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export class EtcdLockStore implements LockStore {
   readonly backend = 'etcd' as const;
-  private readonly client: Etcd3;
-  private readonly prefix: string;
-  private readonly hosts: readonly string[];
-  private readonly requestTimeoutMs: number;
-  private readonly attemptTimeoutMs: number;
-  private readonly pending = new Set<PendingCall>();
-  private closed = false;
+  readonly #client: Etcd3;
+  readonly #prefix: string;
+  readonly #hosts: readonly string[];
+  readonly #requestTimeoutMs: number;
+  readonly #attemptTimeoutMs: number;
+  readonly #pending = new Set<PendingCall>();
+  #closed = false;
 
   constructor(options: EtcdLockStoreOptions) {
     if (options.hosts.length === 0) throw new RangeError('EtcdLockStore needs at least one host');
     if (options.prefix === '') throw new RangeError('EtcdLockStore needs a non-empty key prefix');
-    this.hosts = [...options.hosts];
-    this.prefix = options.prefix;
-    this.requestTimeoutMs = positive(
+    this.#hosts = [...options.hosts];
+    this.#prefix = options.prefix;
+    this.#requestTimeoutMs = positive(
       options.requestTimeoutMs ?? DEFAULT_ETCD_REQUEST_TIMEOUT_MS,
       'requestTimeoutMs',
     );
-    this.attemptTimeoutMs = Math.min(
+    this.#attemptTimeoutMs = Math.min(
       positive(options.dialTimeoutMs ?? DEFAULT_ETCD_DIAL_TIMEOUT_MS, 'dialTimeoutMs'),
-      this.requestTimeoutMs,
+      this.#requestTimeoutMs,
     );
-    const attemptMs = this.attemptTimeoutMs;
-    this.client = new Etcd3({
-      hosts: [...this.hosts],
+    const attemptMs = this.#attemptTimeoutMs;
+    this.#client = new Etcd3({
+      hosts: [...this.#hosts],
       // Per attempt (the factory runs for each try on each member); the whole operation is bounded
       // by requestTimeoutMs in `run`. Streams (keep-alive) get their deadline where they are opened.
       defaultCallOptions: (context) => (context.isStream ? {} : { deadline: Date.now() + attemptMs }),
@@ -171,11 +174,11 @@ export class EtcdLockStore implements LockStore {
   async acquireOrRenew(key: string, holder: string, ttlMs: number): Promise<LeaseState> {
     checkName('holder', holder);
     const ttlSeconds = etcdTtlSeconds(ttlMs);
-    return this.run('acquireOrRenew', key, async (deadline) => {
-      const holderKey = this.holderKey(key);
-      const tokenKey = this.tokenKey(key);
+    return this.#run('acquireOrRenew', key, async (deadline) => {
+      const holderKey = this.#holderKey(key);
+      const tokenKey = this.#tokenKey(key);
       const holderValue = Buffer.from(holder);
-      let snapshot = await this.snapshot(key);
+      let snapshot = await this.#snapshot(key);
       let races = 0;
       while (true) {
         checkTime(deadline);
@@ -185,14 +188,14 @@ export class EtcdLockStore implements LockStore {
         if (current === undefined) {
           checkTime(deadline);
           const sentAt = Date.now();
-          const lease = await this.grant(ttlSeconds);
-          const txn = await this.client.kv.txn({
+          const lease = await this.#grant(ttlSeconds);
+          const txn = await this.#client.kv.txn({
             compare: [{ key: holderKey, target: 'Create', result: 'Equal', create_revision: 0 }],
             success: [
               { request_put: { key: holderKey, value: holderValue, lease } },
               { request_put: { key: tokenKey, value: holderValue } },
             ],
-            failure: this.snapshotOps(key),
+            failure: this.#snapshotOps(key),
           });
           if (txn.succeeded) {
             return {
@@ -202,8 +205,8 @@ export class EtcdLockStore implements LockStore {
               token: revision(txn.header.revision),
             };
           }
-          await this.revokeQuietly(lease);
-          snapshot = this.snapshotFrom(txn.responses);
+          await this.#revokeQuietly(lease);
+          snapshot = this.#snapshotFrom(txn.responses);
           races++;
           continue;
         }
@@ -215,11 +218,11 @@ export class EtcdLockStore implements LockStore {
           throw new Error(`${holderKey.toString()} has no lease: not written by drbd-chatops`);
 
         if (currentHolder !== holder) {
-          const remaining = await this.remainingSeconds(lease);
+          const remaining = await this.#remainingSeconds(lease);
           if (remaining === null) {
             // Its lease ran out and etcd is deleting the key: look again in a moment.
             await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
-            snapshot = await this.snapshot(key);
+            snapshot = await this.#snapshot(key);
             continue;
           }
           return { held: false, holder: currentHolder, expiresAt: remaining.expiresAt, token };
@@ -227,10 +230,10 @@ export class EtcdLockStore implements LockStore {
 
         // Ours: renew the lease we already have.
         const sentAt = Date.now();
-        const grantedSeconds = await this.keepAliveOnce(lease, deadline);
+        const grantedSeconds = await this.#keepAliveOnce(lease, deadline);
         if (grantedSeconds <= 0) {
           // The lease expired before this renewal: the key went with it. Take it anew (new token).
-          snapshot = await this.snapshot(key);
+          snapshot = await this.#snapshot(key);
           continue;
         }
         if (grantedSeconds === ttlSeconds) {
@@ -239,21 +242,21 @@ export class EtcdLockStore implements LockStore {
         // A different lease length was asked for: swap in a new lease, keeping the key (and token).
         checkTime(deadline);
         const swapSentAt = Date.now();
-        const newLease = await this.grant(ttlSeconds);
-        const swap = await this.client.kv.txn({
+        const newLease = await this.#grant(ttlSeconds);
+        const swap = await this.#client.kv.txn({
           compare: [
             { key: holderKey, target: 'Value', result: 'Equal', value: holderValue },
             { key: holderKey, target: 'Lease', result: 'Equal', lease },
           ],
           success: [{ request_put: { key: holderKey, value: holderValue, lease: newLease } }],
-          failure: this.snapshotOps(key),
+          failure: this.#snapshotOps(key),
         });
         if (swap.succeeded) {
-          await this.revokeQuietly(lease);
+          await this.#revokeQuietly(lease);
           return { held: true, holder, expiresAt: swapSentAt + ttlSeconds * 1000, token };
         }
-        await this.revokeQuietly(newLease);
-        snapshot = this.snapshotFrom(swap.responses);
+        await this.#revokeQuietly(newLease);
+        snapshot = this.#snapshotFrom(swap.responses);
         races++;
       }
     });
@@ -261,11 +264,11 @@ export class EtcdLockStore implements LockStore {
 
   async release(key: string, holder: string): Promise<void> {
     checkName('holder', holder);
-    return this.run('release', key, async () => {
-      const { current } = await this.snapshot(key);
+    return this.#run('release', key, async () => {
+      const { current } = await this.#snapshot(key);
       if (current === undefined || current.value.toString() !== holder) return;
-      const holderKey = this.holderKey(key);
-      const txn = await this.client.kv.txn({
+      const holderKey = this.#holderKey(key);
+      const txn = await this.#client.kv.txn({
         compare: [
           { key: holderKey, target: 'Value', result: 'Equal', value: Buffer.from(holder) },
           { key: holderKey, target: 'Lease', result: 'Equal', lease: current.lease },
@@ -275,17 +278,17 @@ export class EtcdLockStore implements LockStore {
       });
       // Revoke even if the key changed in between: the lease is ours alone, and whatever it
       // carried (only this key) is no longer the caller's.
-      if (txn.succeeded && current.lease !== '0') await this.revokeQuietly(current.lease);
+      if (txn.succeeded && current.lease !== '0') await this.#revokeQuietly(current.lease);
     });
   }
 
   async read(key: string): Promise<LeaseState> {
-    return this.run('read', key, async () => {
-      const { current, lastToken } = await this.snapshot(key);
+    return this.#run('read', key, async () => {
+      const { current, lastToken } = await this.#snapshot(key);
       if (current === undefined) return lastToken === 0 ? FREE : { ...FREE, token: lastToken };
       const token = revision(current.create_revision);
-      if (current.lease === '0') throw new Error(`${this.holderKey(key).toString()} has no lease`);
-      const remaining = await this.remainingSeconds(current.lease);
+      if (current.lease === '0') throw new Error(`${this.#holderKey(key).toString()} has no lease`);
+      const remaining = await this.#remainingSeconds(current.lease);
       // An expired lease whose key etcd has not deleted yet: free already.
       if (remaining === null) return { ...FREE, token };
       return { held: true, holder: current.value.toString(), expiresAt: remaining.expiresAt, token };
@@ -294,42 +297,42 @@ export class EtcdLockStore implements LockStore {
 
   /** Closes the connections; calls still running reject with LockStoreError. No timers are left. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    for (const call of this.pending) {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const call of this.#pending) {
       clearTimeout(call.timer);
       call.reject(new LockStoreError('etcd lock store closed'));
     }
-    this.pending.clear();
-    this.client.close();
+    this.#pending.clear();
+    this.#client.close();
   }
 
   // --- internals -------------------------------------------------------------------------------
 
   /** Runs one operation under the request deadline; every failure becomes a LockStoreError. */
-  private run<T>(operation: string, key: string, body: (deadline: number) => Promise<T>): Promise<T> {
+  #run<T>(operation: string, key: string, body: (deadline: number) => Promise<T>): Promise<T> {
     checkName('key', key);
-    const what = `etcd ${operation} ${JSON.stringify(key)} (${this.hosts.join(', ')})`;
-    if (this.closed) return Promise.reject(new LockStoreError(`${what}: the store is closed`));
-    const deadline = Date.now() + this.requestTimeoutMs;
+    const what = `etcd ${operation} ${JSON.stringify(key)} (${this.#hosts.join(', ')})`;
+    if (this.#closed) return Promise.reject(new LockStoreError(`${what}: the store is closed`));
+    const deadline = Date.now() + this.#requestTimeoutMs;
     return new Promise<T>((resolve, reject) => {
       const call: PendingCall = {
         timer: setTimeout(() => {
-          this.pending.delete(call);
-          reject(new LockStoreError(`${what}: no answer within ${this.requestTimeoutMs} ms`));
-        }, this.requestTimeoutMs),
+          this.#pending.delete(call);
+          reject(new LockStoreError(`${what}: no answer within ${this.#requestTimeoutMs} ms`));
+        }, this.#requestTimeoutMs),
         reject,
       };
-      this.pending.add(call);
+      this.#pending.add(call);
       body(deadline).then(
         (value) => {
           clearTimeout(call.timer);
-          this.pending.delete(call);
+          this.#pending.delete(call);
           resolve(value);
         },
         (error: unknown) => {
           clearTimeout(call.timer);
-          this.pending.delete(call);
+          this.#pending.delete(call);
           reject(
             error instanceof LockStoreError
               ? error
@@ -342,25 +345,28 @@ export class EtcdLockStore implements LockStore {
     });
   }
 
-  private holderKey(key: string): Buffer {
-    return Buffer.from(`${this.prefix}holder/${key}`);
+  #holderKey(key: string): Buffer {
+    return Buffer.from(`${this.#prefix}holder/${key}`);
   }
 
-  private tokenKey(key: string): Buffer {
-    return Buffer.from(`${this.prefix}token/${key}`);
+  #tokenKey(key: string): Buffer {
+    return Buffer.from(`${this.#prefix}token/${key}`);
   }
 
-  private snapshotOps(key: string): NonNullable<ITxnRequest['failure']> {
-    return [{ request_range: { key: this.holderKey(key) } }, { request_range: { key: this.tokenKey(key) } }];
+  #snapshotOps(key: string): NonNullable<ITxnRequest['failure']> {
+    return [
+      { request_range: { key: this.#holderKey(key) } },
+      { request_range: { key: this.#tokenKey(key) } },
+    ];
   }
 
   /** holder/K and token/K at one revision. */
-  private async snapshot(key: string): Promise<Snapshot> {
-    const txn = await this.client.kv.txn({ compare: [], success: this.snapshotOps(key), failure: [] });
-    return this.snapshotFrom(txn.responses);
+  async #snapshot(key: string): Promise<Snapshot> {
+    const txn = await this.#client.kv.txn({ compare: [], success: this.#snapshotOps(key), failure: [] });
+    return this.#snapshotFrom(txn.responses);
   }
 
-  private snapshotFrom(responses: readonly IResponseOp[]): Snapshot {
+  #snapshotFrom(responses: readonly IResponseOp[]): Snapshot {
     const holderRange = responses[0]?.response_range;
     const tokenRange = responses[1]?.response_range;
     if (holderRange === undefined || tokenRange === undefined)
@@ -372,25 +378,25 @@ export class EtcdLockStore implements LockStore {
     };
   }
 
-  private async grant(ttlSeconds: number): Promise<string> {
-    const granted = await this.client.leaseClient.leaseGrant({ TTL: ttlSeconds });
+  async #grant(ttlSeconds: number): Promise<string> {
+    const granted = await this.#client.leaseClient.leaseGrant({ TTL: ttlSeconds });
     if (granted.error) throw new Error(`lease grant refused: ${granted.error}`);
     return granted.ID;
   }
 
-  private async revokeQuietly(lease: string): Promise<void> {
+  async #revokeQuietly(lease: string): Promise<void> {
     try {
-      await this.client.leaseClient.leaseRevoke({ ID: lease });
+      await this.#client.leaseClient.leaseRevoke({ ID: lease });
     } catch {
       // Gone already, or etcd unreachable: an unrevoked lease runs out by itself within its TTL.
     }
   }
 
   /** The remaining time of a lease, or null when it has run out (or is gone). */
-  private async remainingSeconds(lease: string): Promise<{ expiresAt: number } | null> {
+  async #remainingSeconds(lease: string): Promise<{ expiresAt: number } | null> {
     let ttl: number;
     try {
-      const answer = await this.client.leaseClient.leaseTimeToLive({ ID: lease });
+      const answer = await this.#client.leaseClient.leaseTimeToLive({ ID: lease });
       ttl = Number(answer.TTL);
     } catch (error) {
       if (isLeaseNotFound(error)) return null;
@@ -406,21 +412,21 @@ export class EtcdLockStore implements LockStore {
    * exists. The RPC is a stream, which the etcd3 client does not retry: this does, on another
    * member, when one is unreachable.
    */
-  private async keepAliveOnce(lease: string, deadline: number): Promise<number> {
+  async #keepAliveOnce(lease: string, deadline: number): Promise<number> {
     let lastError: unknown;
-    for (let attempt = 0; attempt < this.hosts.length + 2 && Date.now() < deadline; attempt++) {
+    for (let attempt = 0; attempt < this.#hosts.length + 2 && Date.now() < deadline; attempt++) {
       try {
-        return await this.keepAliveAttempt(lease, Math.min(deadline, Date.now() + this.attemptTimeoutMs));
+        return await this.#keepAliveAttempt(lease, Math.min(deadline, Date.now() + this.#attemptTimeoutMs));
       } catch (error) {
         lastError = error;
-        if (this.closed || !isTransient(error)) throw error;
+        if (this.#closed || !isTransient(error)) throw error;
       }
     }
     throw lastError ?? new Error('keep-alive: no time left');
   }
 
-  private async keepAliveAttempt(lease: string, deadline: number): Promise<number> {
-    const stream = await this.client.leaseClient.leaseKeepAlive({ deadline });
+  async #keepAliveAttempt(lease: string, deadline: number): Promise<number> {
+    const stream = await this.#client.leaseClient.leaseKeepAlive({ deadline });
     return new Promise<number>((resolve, reject) => {
       let settled = false;
       stream.on('data', (answer) => {

@@ -86,86 +86,86 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 
 export class FileLockStore implements LockStore {
   readonly backend = 'file' as const;
-  private readonly dir: string;
-  private readonly staleGuardMs: number;
-  private readonly guardTimeoutMs: number;
-  private readonly now: () => number;
-  private readonly host = hostname();
-  private dirReady: Promise<void> | undefined;
-  private closed = false;
+  readonly #dir: string;
+  readonly #staleGuardMs: number;
+  readonly #guardTimeoutMs: number;
+  readonly #now: () => number;
+  readonly #host = hostname();
+  #dirReady: Promise<void> | undefined;
+  #closed = false;
 
   constructor(options: FileLockStoreOptions) {
-    this.dir = options.dir;
-    this.staleGuardMs = options.staleGuardMs ?? 5000;
-    this.guardTimeoutMs = options.guardTimeoutMs ?? 10_000;
-    this.now = options.now ?? Date.now;
+    this.#dir = options.dir;
+    this.#staleGuardMs = options.staleGuardMs ?? 5000;
+    this.#guardTimeoutMs = options.guardTimeoutMs ?? 10_000;
+    this.#now = options.now ?? Date.now;
   }
 
   async acquireOrRenew(key: string, holder: string, ttlMs: number): Promise<LeaseState> {
-    this.check(key, holder);
+    this.#check(key, holder);
     if (!(Number.isFinite(ttlMs) && ttlMs > 0)) throw new RangeError(`ttlMs must be positive, got ${ttlMs}`);
-    return this.withGuard(key, async () => {
-      const current = this.live(await this.readRecord(key));
+    return this.#withGuard(key, async () => {
+      const current = this.#live(await this.#readRecord(key));
       if (current.holder !== null && current.holder !== holder) {
         return { held: false, holder: current.holder, expiresAt: current.expiresAt, token: current.token };
       }
       // Free, expired, released or ours: a renewal keeps the token, anything else is a new holding.
       const token = current.holder === holder ? current.token : current.token + 1;
-      const next: LeaseRecord = { holder, expiresAt: this.now() + ttlMs, token };
-      await this.writeRecord(key, next);
+      const next: LeaseRecord = { holder, expiresAt: this.#now() + ttlMs, token };
+      await this.#writeRecord(key, next);
       return { held: true, holder, expiresAt: next.expiresAt, token };
     });
   }
 
   async release(key: string, holder: string): Promise<void> {
-    this.check(key, holder);
-    await this.withGuard(key, async () => {
-      const current = await this.readRecord(key);
+    this.#check(key, holder);
+    await this.#withGuard(key, async () => {
+      const current = await this.#readRecord(key);
       // An expired record of ours is cleared too: nobody else took it in between, the guard says so.
       if (current.holder !== holder) return;
-      await this.writeRecord(key, { holder: null, expiresAt: null, token: current.token });
+      await this.#writeRecord(key, { holder: null, expiresAt: null, token: current.token });
     });
   }
 
   async read(key: string): Promise<LeaseState> {
-    this.check(key);
+    this.#check(key);
     // No guard: the record is only ever replaced by rename, so a read sees a whole record.
-    const current = this.live(await this.readRecord(key));
+    const current = this.#live(await this.#readRecord(key));
     return { held: current.holder !== null, ...current };
   }
 
   async close(): Promise<void> {
-    this.closed = true;
+    this.#closed = true;
   }
 
-  private check(key: string, holder?: string): void {
-    if (this.closed) throw new LockStoreError('the file lock store is closed');
+  #check(key: string, holder?: string): void {
+    if (this.#closed) throw new LockStoreError('the file lock store is closed');
     assertFileLockKey(key);
     if (holder !== undefined && holder === '') throw new RangeError('holder must not be empty');
   }
 
   /** The record as it stands now: an expired lease counts as nobody's but keeps its token. */
-  private live(record: LeaseRecord): LeaseRecord {
-    if (record.holder !== null && record.expiresAt !== null && record.expiresAt <= this.now()) {
+  #live(record: LeaseRecord): LeaseRecord {
+    if (record.holder !== null && record.expiresAt !== null && record.expiresAt <= this.#now()) {
       return { holder: null, expiresAt: null, token: record.token };
     }
     return record;
   }
 
-  private ensureDir(): Promise<void> {
-    this.dirReady ??= mkdir(this.dir, { recursive: true }).then(
+  #ensureDir(): Promise<void> {
+    this.#dirReady ??= mkdir(this.#dir, { recursive: true }).then(
       () => undefined,
       (err: unknown) => {
-        this.dirReady = undefined;
-        throw new LockStoreError(`cannot create lock directory ${this.dir}: ${String(err)}`, { cause: err });
+        this.#dirReady = undefined;
+        throw new LockStoreError(`cannot create lock directory ${this.#dir}: ${String(err)}`, { cause: err });
       },
     );
-    return this.dirReady;
+    return this.#dirReady;
   }
 
-  private async readRecord(key: string): Promise<LeaseRecord> {
-    await this.ensureDir();
-    const file = join(this.dir, `${key}.lease`);
+  async #readRecord(key: string): Promise<LeaseRecord> {
+    await this.#ensureDir();
+    const file = join(this.#dir, `${key}.lease`);
     let text: string;
     try {
       text = await readFile(file, 'utf8');
@@ -176,9 +176,9 @@ export class FileLockStore implements LockStore {
     return parseRecord(text, file);
   }
 
-  private async writeRecord(key: string, record: LeaseRecord): Promise<void> {
-    const file = join(this.dir, `${key}.lease`);
-    const temp = join(this.dir, `.${key}.lease.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  async #writeRecord(key: string, record: LeaseRecord): Promise<void> {
+    const file = join(this.#dir, `${key}.lease`);
+    const temp = join(this.#dir, `.${key}.lease.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
     let handle: FileHandle | undefined;
     try {
       handle = await open(temp, 'wx', 0o644);
@@ -187,7 +187,7 @@ export class FileLockStore implements LockStore {
       await handle.close();
       handle = undefined;
       await rename(temp, file);
-      await this.syncDir();
+      await this.#syncDir();
     } catch (err) {
       await handle?.close().catch(() => undefined);
       await unlink(temp).catch(() => undefined);
@@ -196,10 +196,10 @@ export class FileLockStore implements LockStore {
   }
 
   /** Makes the rename itself durable; some file systems refuse fsync on a directory, which is fine. */
-  private async syncDir(): Promise<void> {
+  async #syncDir(): Promise<void> {
     let handle: FileHandle | undefined;
     try {
-      handle = await open(this.dir, constants.O_RDONLY);
+      handle = await open(this.#dir, constants.O_RDONLY);
       await handle.sync();
     } catch (err) {
       if (!['EINVAL', 'EISDIR', 'EPERM', 'EBADF'].includes(errno(err) ?? '')) throw err;
@@ -208,18 +208,18 @@ export class FileLockStore implements LockStore {
     }
   }
 
-  private async withGuard<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    await this.ensureDir();
-    const guard = join(this.dir, `${key}.guard`);
+  async #withGuard<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    await this.#ensureDir();
+    const guard = join(this.#dir, `${key}.guard`);
     const nonce = randomBytes(8).toString('hex');
-    const owner = `${this.host} ${process.pid} ${nonce} ${this.now()}\n`;
-    const deadline = Date.now() + this.guardTimeoutMs;
+    const owner = `${this.#host} ${process.pid} ${nonce} ${this.#now()}\n`;
+    const deadline = Date.now() + this.#guardTimeoutMs;
     let delay = 1;
     for (;;) {
-      if (await this.createExclusive(guard, owner)) break;
-      await this.breakIfStale(key, guard);
+      if (await this.#createExclusive(guard, owner)) break;
+      await this.#breakIfStale(key, guard);
       if (Date.now() > deadline) {
-        throw new LockStoreError(`timed out after ${this.guardTimeoutMs} ms waiting for the guard ${guard}`);
+        throw new LockStoreError(`timed out after ${this.#guardTimeoutMs} ms waiting for the guard ${guard}`);
       }
       await sleep(delay + Math.random() * delay);
       delay = Math.min(delay * 2, 20);
@@ -237,7 +237,7 @@ export class FileLockStore implements LockStore {
   }
 
   /** O_EXCL create: true when this call made the file, false when it already existed. */
-  private async createExclusive(file: string, content: string): Promise<boolean> {
+  async #createExclusive(file: string, content: string): Promise<boolean> {
     let handle: FileHandle | undefined;
     try {
       handle = await open(file, 'wx', 0o644);
@@ -253,7 +253,7 @@ export class FileLockStore implements LockStore {
     return true;
   }
 
-  private async isStale(guard: string): Promise<{ stale: boolean; content: string | null }> {
+  async #isStale(guard: string): Promise<{ stale: boolean; content: string | null }> {
     let content: string;
     let mtimeMs: number;
     try {
@@ -262,24 +262,24 @@ export class FileLockStore implements LockStore {
       if (errno(err) === 'ENOENT') return { stale: false, content: null };
       throw new LockStoreError(`cannot inspect guard ${guard}: ${String(err)}`, { cause: err });
     }
-    if (Date.now() - mtimeMs > this.staleGuardMs) return { stale: true, content };
+    if (Date.now() - mtimeMs > this.#staleGuardMs) return { stale: true, content };
     const [host, pidText] = content.split(' ');
     const pid = Number(pidText);
     // A guard with no owner yet (between create and write) is judged by its age alone.
-    if (host === this.host && Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)) {
+    if (host === this.#host && Number.isInteger(pid) && pid > 0 && pid !== process.pid && !pidAlive(pid)) {
       return { stale: true, content };
     }
     return { stale: false, content };
   }
 
-  private async breakIfStale(key: string, guard: string): Promise<void> {
-    const judged = await this.isStale(guard);
+  async #breakIfStale(key: string, guard: string): Promise<void> {
+    const judged = await this.#isStale(guard);
     if (!judged.stale) return;
-    const breaker = join(this.dir, `${key}.break`);
-    if (!(await this.createExclusive(breaker, `${this.host} ${process.pid}\n`))) {
+    const breaker = join(this.#dir, `${key}.break`);
+    if (!(await this.#createExclusive(breaker, `${this.#host} ${process.pid}\n`))) {
       // Someone else is breaking it; a breaker left by a crash is only ever held for an instant.
       try {
-        if (Date.now() - (await stat(breaker)).mtimeMs > this.staleGuardMs) await unlink(breaker);
+        if (Date.now() - (await stat(breaker)).mtimeMs > this.#staleGuardMs) await unlink(breaker);
       } catch {
         // Gone meanwhile.
       }
@@ -287,7 +287,7 @@ export class FileLockStore implements LockStore {
     }
     try {
       // Still the very guard judged stale (same content, so not a fresh one taken meanwhile)?
-      const again = await this.isStale(guard);
+      const again = await this.#isStale(guard);
       if (again.stale && again.content === judged.content) await unlink(guard).catch(() => undefined);
     } finally {
       await unlink(breaker).catch(() => undefined);

@@ -30,64 +30,67 @@ type Posted =
   | { readonly kind: 'response-url'; readonly visibility: 'ephemeral' | 'in_channel' };
 
 export class SlackReply {
-  private posted: Posted | undefined;
-  private queue: Promise<void> = Promise.resolve();
+  #posted: Posted | undefined;
+  #queue: Promise<void> = Promise.resolve();
 
-  constructor(
-    private readonly origin: ReplyOrigin,
-    private readonly transport: ReplyTransport,
-    private readonly log: Logger,
-  ) {}
+  readonly #origin: ReplyOrigin;
+  readonly #transport: ReplyTransport;
+  readonly #log: Logger;
+  constructor(origin: ReplyOrigin, transport: ReplyTransport, log: Logger) {
+    this.#origin = origin;
+    this.#transport = transport;
+    this.#log = log;
+  }
 
   /**
    * Post or replace the reply. `privately` undefined keeps the current reply's visibility (public
    * when there is none yet). Puts run one after the other, in call order.
    */
   put(message: Message, privately: boolean | undefined): Promise<void> {
-    const next = this.queue.then(() => this.send(message, privately));
-    this.queue = next.catch(() => undefined);
+    const next = this.#queue.then(() => this.#send(message, privately));
+    this.#queue = next.catch(() => undefined);
     return next;
   }
 
-  private async send(message: Message, privately: boolean | undefined): Promise<void> {
-    const content = this.transport.render(message);
-    const current = this.posted;
+  async #send(message: Message, privately: boolean | undefined): Promise<void> {
+    const content = this.#transport.render(message);
+    const current = this.#posted;
     const ephemeral = privately ?? (current?.kind === 'response-url' && current.visibility === 'ephemeral');
     if (ephemeral) {
       // A slash command's ephemeral reply can be replaced through its response_url. For a click,
       // replace_original would replace the clicked message itself, so a new ephemeral is posted.
       const replace =
-        this.origin.source === 'slash-command' &&
+        this.#origin.source === 'slash-command' &&
         current?.kind === 'response-url' &&
         current.visibility === 'ephemeral';
-      await this.respond({ ...content, response_type: 'ephemeral', replace_original: replace });
-      this.posted = { kind: 'response-url', visibility: 'ephemeral' };
+      await this.#respond({ ...content, response_type: 'ephemeral', replace_original: replace });
+      this.#posted = { kind: 'response-url', visibility: 'ephemeral' };
       return;
     }
     if (current?.kind === 'channel') {
-      await this.transport.updateMessage(current.channel, current.ts, content);
+      await this.#transport.updateMessage(current.channel, current.ts, content);
       return;
     }
     if (current?.kind === 'response-url' && current.visibility === 'in_channel') {
-      await this.respond({ ...content, response_type: 'in_channel', replace_original: true });
+      await this.#respond({ ...content, response_type: 'in_channel', replace_original: true });
       return;
     }
     try {
-      const ts = await this.transport.postMessage(this.origin.channelId, content, this.origin.threadTs);
-      this.posted = { kind: 'channel', channel: this.origin.channelId, ts };
+      const ts = await this.#transport.postMessage(this.#origin.channelId, content, this.#origin.threadTs);
+      this.#posted = { kind: 'channel', channel: this.#origin.channelId, ts };
     } catch (err) {
       // Typically not_in_channel / channel_not_found (a DM or a channel the bot was not invited to):
       // the response_url can still answer there.
-      this.log.warn(
-        { channel: this.origin.channelId, reason: err instanceof Error ? err.message : String(err) },
+      this.#log.warn(
+        { channel: this.#origin.channelId, reason: err instanceof Error ? err.message : String(err) },
         'slack: posting the reply as a channel message failed; answering through the response_url',
       );
-      await this.respond({ ...content, response_type: 'in_channel', replace_original: false });
-      this.posted = { kind: 'response-url', visibility: 'in_channel' };
+      await this.#respond({ ...content, response_type: 'in_channel', replace_original: false });
+      this.#posted = { kind: 'response-url', visibility: 'in_channel' };
     }
   }
 
-  private async respond(args: RespondArguments): Promise<void> {
-    await this.origin.respond(args);
+  async #respond(args: RespondArguments): Promise<void> {
+    await this.#origin.respond(args);
   }
 }

@@ -232,62 +232,63 @@ interface Identity {
 export class SlackPlatform implements ChatPlatform {
   readonly name = 'slack' as const;
 
-  private readonly config: SlackConfig;
-  private readonly log: Logger;
-  private readonly secrets: SlackSecrets;
-  private readonly render: SlackRenderer;
-  private readonly web: InstanceType<typeof webApi.WebClient>;
-  private readonly app: App;
-  private readonly sockets: SocketModeConnections | undefined;
-  private readonly httpReceiver: HTTPReceiver | undefined;
-  private readonly reconnectBackoff: { readonly initialMs: number; readonly maxMs: number };
-  private readonly stopTimeoutMs: number;
-  private readonly historyLimit: number;
-  private readonly threadSearchLimit: number;
-  private readonly stateDir: string | undefined;
-  private readonly commandName: (text: string) => string | undefined;
-  private replayGuard: ReplayGuard | undefined;
-  private readonly inflight = new Set<Promise<void>>();
-  private readonly stopping = new AbortController();
-  private state: 'new' | 'starting' | 'started' | 'stopped' = 'new';
-  private handler: CommandHandler | undefined;
-  private identity: Identity | undefined;
-  private httpServer: Server | undefined;
-  private reconnecting = false;
-  private groups: { at: number; members: Map<string, string[]> } | undefined;
+  readonly #config: SlackConfig;
+  readonly #log: Logger;
+  readonly #secrets: SlackSecrets;
+  readonly #render: SlackRenderer;
+  readonly #web: InstanceType<typeof webApi.WebClient>;
+  readonly #app: App;
+  readonly #sockets: SocketModeConnections | undefined;
+  readonly #httpReceiver: HTTPReceiver | undefined;
+  readonly #reconnectBackoff: { readonly initialMs: number; readonly maxMs: number };
+  readonly #stopTimeoutMs: number;
+  readonly #historyLimit: number;
+  readonly #threadSearchLimit: number;
+  readonly #stateDir: string | undefined;
+  readonly #commandName: (text: string) => string | undefined;
+  #replayGuard: ReplayGuard | undefined;
+  readonly #inflight = new Set<Promise<void>>();
+  readonly #stopping = new AbortController();
+  #state: 'new' | 'starting' | 'started' | 'stopped' = 'new';
+  #handler: CommandHandler | undefined;
+  #identity: Identity | undefined;
+  #httpServer: Server | undefined;
+  #reconnecting = false;
+  #groups: { at: number; members: Map<string, string[]> } | undefined;
   /** Slack said link_disabled: Socket Mode is off for the app, nothing reconnects. */
-  private disabled = false;
+  #disabled = false;
 
   constructor(options: SlackPlatformOptions) {
-    this.config = options.config;
-    this.log = options.logger.child({ component: 'slack' });
-    this.secrets = options.secrets;
-    this.render = options.render ?? defaultRenderer;
-    this.reconnectBackoff = options.reconnect ?? { initialMs: 1_000, maxMs: 30_000 };
-    this.stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
-    this.historyLimit = options.historyLimit ?? 100;
-    this.threadSearchLimit = options.threadSearchLimit ?? 10;
-    this.stateDir = options.stateDir;
-    this.commandName = options.commandName ?? firstWord;
+    this.#config = options.config;
+    this.#log = options.logger.child({ component: 'slack' });
+    this.#secrets = options.secrets;
+    this.#render = options.render ?? defaultRenderer;
+    this.#reconnectBackoff = options.reconnect ?? { initialMs: 1_000, maxMs: 30_000 };
+    this.#stopTimeoutMs = options.stopTimeoutMs ?? 10_000;
+    this.#historyLimit = options.historyLimit ?? 100;
+    this.#threadSearchLimit = options.threadSearchLimit ?? 10;
+    this.#stateDir = options.stateDir;
+    this.#commandName = options.commandName ?? firstWord;
 
     const boltLogger = createBoltLogger(options.logger);
     // One set of client options for every Web API client Bolt and we create (the Socket Mode
     // client's apps.connections.open included): the configured base URL, no retries of their own.
     const clientOptions = (): webApi.WebClientOptions => ({
-      slackApiUrl: this.config.apiUrl,
+      slackApiUrl: this.#config.apiUrl,
       retryConfig: { retries: 0 },
       rejectRateLimitedCalls: true,
       timeout: options.requestTimeoutMs ?? 10_000,
       logger: boltLogger,
     });
-    this.web = new webApi.WebClient(this.secrets.botToken, clientOptions());
+    this.#web = new webApi.WebClient(this.#secrets.botToken, clientOptions());
 
-    if (this.config.mode === 'socket') {
-      if (this.secrets.appToken === undefined) throw new Error('Slack Socket Mode needs the app-level token');
-      this.sockets = new SocketModeConnections({
-        appToken: this.secrets.appToken,
+    if (this.#config.mode === 'socket') {
+      if (this.#secrets.appToken === undefined)
+        throw new Error('Slack Socket Mode needs the app-level token');
+      this.#sockets = new SocketModeConnections({
+        appToken: this.#secrets.appToken,
         boltLogger,
-        logger: this.log,
+        logger: this.#log,
         clientOptions,
         ...(options.clientPingTimeoutMs === undefined
           ? {}
@@ -296,155 +297,155 @@ export class SlackPlatform implements ChatPlatform {
         ...(options.socketCloseTimeoutMs === undefined
           ? {}
           : { closeTimeoutMs: options.socketCloseTimeoutMs }),
-        onRefresh: (reason) => this.onSocketRefresh(reason),
-        onLost: () => this.onSocketDisconnected(),
-        onDisabled: () => this.onSocketDisabled(),
+        onRefresh: (reason) => this.#onSocketRefresh(reason),
+        onLost: () => this.#onSocketDisconnected(),
+        onDisabled: () => this.#onSocketDisabled(),
       });
-      this.httpReceiver = undefined;
+      this.#httpReceiver = undefined;
     } else {
-      if (this.secrets.signingSecret === undefined)
+      if (this.#secrets.signingSecret === undefined)
         throw new Error('Slack HTTP mode needs the signing secret');
-      if (this.stateDir === undefined)
+      if (this.#stateDir === undefined)
         throw new Error('Slack HTTP mode needs a state directory (to refuse replayed requests)');
-      this.httpReceiver = new HTTPReceiver({
-        signingSecret: this.secrets.signingSecret,
+      this.#httpReceiver = new HTTPReceiver({
+        signingSecret: this.#secrets.signingSecret,
         signatureVerification: true,
         endpoints: [HTTP_EVENTS_PATH],
         logger: boltLogger,
         logLevel: LogLevel.WARN,
         processBeforeResponse: false,
       });
-      this.sockets = undefined;
+      this.#sockets = undefined;
     }
 
-    this.app = new App({
-      receiver: (this.sockets ?? this.httpReceiver) as SocketModeConnections | HTTPReceiver,
+    this.#app = new App({
+      receiver: (this.#sockets ?? this.#httpReceiver) as SocketModeConnections | HTTPReceiver,
       // Our own authorize: no auth.test per event (the one at start is cached), nothing that can
       // fail between a request and its ack.
       authorize: async () => ({
-        botToken: this.secrets.botToken,
-        ...(this.identity?.botId === undefined ? {} : { botId: this.identity.botId }),
-        ...(this.identity?.botUserId === undefined ? {} : { botUserId: this.identity.botUserId }),
-        ...(this.identity?.teamId === undefined ? {} : { teamId: this.identity.teamId }),
+        botToken: this.#secrets.botToken,
+        ...(this.#identity?.botId === undefined ? {} : { botId: this.#identity.botId }),
+        ...(this.#identity?.botUserId === undefined ? {} : { botUserId: this.#identity.botUserId }),
+        ...(this.#identity?.teamId === undefined ? {} : { teamId: this.#identity.teamId }),
       }),
       logger: boltLogger,
       logLevel: LogLevel.WARN,
       clientOptions: clientOptions(),
       convoStore: false,
     });
-    this.app.error(async (error) => {
-      this.log.error({ err: error }, 'slack: error while processing a request');
+    this.#app.error(async (error) => {
+      this.#log.error({ err: error }, 'slack: error while processing a request');
     });
-    this.registerListeners();
+    this.#registerListeners();
   }
 
   /** HTTP mode: where the listener is bound (the port is the real one when config said 0). */
   get httpAddress(): { host: string; port: number } | undefined {
-    const address = this.httpServer?.address();
+    const address = this.#httpServer?.address();
     if (address === null || address === undefined || typeof address === 'string') return undefined;
     return { host: (address as AddressInfo).address, port: (address as AddressInfo).port };
   }
 
   /** Socket Mode: whether the websocket is up right now. */
   get isConnected(): boolean {
-    return this.config.mode === 'http'
-      ? this.httpServer?.listening === true
-      : this.sockets?.connected === true;
+    return this.#config.mode === 'http'
+      ? this.#httpServer?.listening === true
+      : this.#sockets?.connected === true;
   }
 
   async start(handler: CommandHandler): Promise<void> {
-    if (this.state !== 'new') throw new Error(`SlackPlatform.start: already ${this.state}`);
-    this.state = 'starting';
-    this.handler = handler;
+    if (this.#state !== 'new') throw new Error(`SlackPlatform.start: already ${this.#state}`);
+    this.#state = 'starting';
+    this.#handler = handler;
     let auth: webApi.AuthTestResponse;
     try {
-      auth = await this.web.auth.test();
+      auth = await this.#web.auth.test();
     } catch (err) {
       // Nothing started: the caller may try again (the error says whether that can help).
-      this.state = 'new';
+      this.#state = 'new';
       throw toDeliveryError(err, 'auth.test');
     }
-    if (this.state !== 'starting') return; // stopped meanwhile
+    if (this.#state !== 'starting') return; // stopped meanwhile
     let workspace: SlackWorkspace;
     try {
-      workspace = this.ownWorkspace(auth);
+      workspace = this.#ownWorkspace(auth);
     } catch (err) {
-      this.state = 'new';
+      this.#state = 'new';
       throw err;
     }
-    this.identity = { botId: auth.bot_id, botUserId: auth.user_id, teamId: auth.team_id, workspace };
-    this.log.info(
-      { team: auth.team, botUser: auth.user, mode: this.config.mode, accepts: workspace },
+    this.#identity = { botId: auth.bot_id, botUserId: auth.user_id, teamId: auth.team_id, workspace };
+    this.#log.info(
+      { team: auth.team, botUser: auth.user, mode: this.#config.mode, accepts: workspace },
       'slack: authenticated',
     );
-    if (this.httpReceiver !== undefined) {
+    if (this.#httpReceiver !== undefined) {
       try {
-        this.replayGuard = await ReplayGuard.open({
-          stateDir: this.stateDir as string,
-          logger: this.log,
+        this.#replayGuard = await ReplayGuard.open({
+          stateDir: this.#stateDir as string,
+          logger: this.#log,
         });
-        await this.listenHttp(this.httpReceiver);
-        if ((this.state as string) !== 'starting') {
+        await this.#listenHttp(this.#httpReceiver);
+        if ((this.#state as string) !== 'starting') {
           // stop() ran while the listener was opening: do not leave it behind.
-          await this.closeHttp();
+          await this.#closeHttp();
           return;
         }
       } catch (err) {
-        this.state = 'new';
-        await this.replayGuard?.close();
-        this.replayGuard = undefined;
+        this.#state = 'new';
+        await this.#replayGuard?.close();
+        this.#replayGuard = undefined;
         throw err;
       }
-      this.state = 'started';
+      this.#state = 'started';
       return;
     }
-    this.state = 'started';
+    this.#state = 'started';
     try {
-      await this.connectSocket();
+      await this.#connectSocket();
     } catch (err) {
       const failure = toDeliveryError(err, 'Socket Mode connect');
       if (!failure.retryable) {
-        this.state = 'new';
+        this.#state = 'new';
         throw failure;
       }
-      this.log.warn(
+      this.#log.warn(
         { reason: failure.message },
         'slack: Socket Mode not connected yet; retrying in the background',
       );
-      this.onSocketDisconnected();
+      this.#onSocketDisconnected();
     }
   }
 
   async stop(): Promise<void> {
-    if (this.state === 'stopped') return;
-    this.state = 'stopped';
-    this.stopping.abort();
-    if (this.inflight.size > 0) {
-      const finished = await withTimeout(Promise.allSettled([...this.inflight]), this.stopTimeoutMs);
+    if (this.#state === 'stopped') return;
+    this.#state = 'stopped';
+    this.#stopping.abort();
+    if (this.#inflight.size > 0) {
+      const finished = await withTimeout(Promise.allSettled([...this.#inflight]), this.#stopTimeoutMs);
       if (finished === 'timeout') {
-        this.log.warn(
-          { pending: this.inflight.size },
+        this.#log.warn(
+          { pending: this.#inflight.size },
           'slack: stopping with command replies still in progress',
         );
       }
     }
     // Each connection's close handshake is bounded (Slack leaves TCP open after it).
-    await this.sockets?.closeAll();
-    await this.closeHttp();
+    await this.#sockets?.closeAll();
+    await this.#closeHttp();
   }
 
-  private async closeHttp(): Promise<void> {
-    const server = this.httpServer;
+  async #closeHttp(): Promise<void> {
+    const server = this.#httpServer;
     if (server !== undefined) {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeIdleConnections();
         setTimeout(() => server.closeAllConnections(), 1_000).unref();
       });
-      this.httpServer = undefined;
+      this.#httpServer = undefined;
     }
-    await this.replayGuard?.close();
-    this.replayGuard = undefined;
+    await this.#replayGuard?.close();
+    this.#replayGuard = undefined;
   }
 
   /**
@@ -452,20 +453,20 @@ export class SlackPlatform implements ChatPlatform {
    * install's token speaks for the whole organization, so then only the organization is compared
    * (unless slack.teamId names one workspace).
    */
-  private ownWorkspace(auth: webApi.AuthTestResponse): SlackWorkspace {
+  #ownWorkspace(auth: webApi.AuthTestResponse): SlackWorkspace {
     const orgWide = auth.is_enterprise_install === true;
-    const teamId = this.config.teamId ?? (orgWide ? undefined : auth.team_id);
-    const enterpriseId = this.config.enterpriseId ?? (auth.enterprise_id || undefined);
+    const teamId = this.#config.teamId ?? (orgWide ? undefined : auth.team_id);
+    const enterpriseId = this.#config.enterpriseId ?? (auth.enterprise_id || undefined);
     if (teamId === undefined && enterpriseId === undefined) {
       throw new Error('Slack auth.test named no workspace; set slack.teamId in the configuration');
     }
     if (
-      this.config.teamId !== undefined &&
+      this.#config.teamId !== undefined &&
       auth.team_id !== undefined &&
-      auth.team_id !== this.config.teamId
+      auth.team_id !== this.#config.teamId
     ) {
-      this.log.warn(
-        { tokenTeam: auth.team_id, configuredTeam: this.config.teamId },
+      this.#log.warn(
+        { tokenTeam: auth.team_id, configuredTeam: this.#config.teamId },
         'slack: the bot token belongs to another workspace than slack.teamId; taking requests from slack.teamId only',
       );
     }
@@ -476,9 +477,9 @@ export class SlackPlatform implements ChatPlatform {
   }
 
   async post(channel: string, message: Message, options: PostOptions): Promise<Posted> {
-    const content = this.content(message);
+    const content = this.#content(message);
     try {
-      const result = await this.web.chat.postMessage({
+      const result = await this.#web.chat.postMessage({
         channel,
         ...content,
         ...(options.threadOf === undefined ? {} : { thread_ts: options.threadOf }),
@@ -493,10 +494,10 @@ export class SlackPlatform implements ChatPlatform {
 
   async update(channel: string, messageId: string, message: Message, options?: UpdateOptions): Promise<void> {
     try {
-      await this.web.chat.update({
+      await this.#web.chat.update({
         channel,
         ts: messageId,
-        ...this.content(message),
+        ...this.#content(message),
         // An edit that reports more keeps the key and says everything the message covers now.
         ...(options === undefined
           ? {}
@@ -517,9 +518,9 @@ export class SlackPlatform implements ChatPlatform {
       );
     };
     try {
-      const history = await this.web.conversations.history({
+      const history = await this.#web.conversations.history({
         channel,
-        limit: this.historyLimit,
+        limit: this.#historyLimit,
         include_all_metadata: true,
       });
       const messages = history.messages ?? [];
@@ -529,9 +530,9 @@ export class SlackPlatform implements ChatPlatform {
       const threads = messages
         .filter((m) => (m.reply_count ?? 0) > 0 && m.ts !== undefined)
         .sort((a, b) => Number(b.latest_reply ?? b.ts) - Number(a.latest_reply ?? a.ts))
-        .slice(0, this.threadSearchLimit);
+        .slice(0, this.#threadSearchLimit);
       for (const thread of threads) {
-        const replies = await this.web.conversations.replies({
+        const replies = await this.#web.conversations.replies({
           channel,
           ts: thread.ts as string,
           limit: 200,
@@ -548,21 +549,21 @@ export class SlackPlatform implements ChatPlatform {
 
   // ---- commands -------------------------------------------------------------------------------
 
-  private registerListeners(): void {
+  #registerListeners(): void {
     // The umbrella (/drbd failover r0) and each command's own (/failover r0, /ip set web1 …), as
     // the manifest lists them: each becomes the one command line the registry parses.
-    const naming = slashNamingOf(this.config);
-    this.app.command(/^\/[a-z0-9_-]+$/, async ({ command, ack, respond }) => {
+    const naming = slashNamingOf(this.#config);
+    this.#app.command(/^\/[a-z0-9_-]+$/, async ({ command, ack, respond }) => {
       await ack();
       const origin: ReplyOrigin = { channelId: command.channel_id, source: 'slash-command', respond };
       const text = commandLineOf(naming, 'slack', command.command.slice(1), command.text);
       if (text === undefined) {
         // Still in the app's manifest from an older configuration (renamed or turned off since).
-        this.log.warn(
+        this.#log.warn(
           { command: command.command, userId: command.user_id, channelId: command.channel_id },
           'slack: refused a slash command this bot does not offer',
         );
-        this.refuse(origin, notOurCommand(command.command, naming));
+        this.#refuse(origin, notOurCommand(command.command, naming));
         return;
       }
       const incoming: IncomingCommand = {
@@ -574,9 +575,9 @@ export class SlackPlatform implements ChatPlatform {
         channelId: command.channel_id,
         source: 'slash-command',
       };
-      if (this.admitted(incoming, commandOrigin(command), origin)) this.dispatch(incoming, origin);
+      if (this.#admitted(incoming, commandOrigin(command), origin)) this.#dispatch(incoming, origin);
     });
-    this.app.action<BlockAction>(
+    this.#app.action<BlockAction>(
       { type: 'block_actions', action_id: /^drbd:/ },
       async ({ ack, body, action, respond }) => {
         await ack();
@@ -586,7 +587,7 @@ export class SlackPlatform implements ChatPlatform {
         ).container;
         const channelId = body.channel?.id ?? container?.channel_id;
         if (value === undefined || channelId === undefined) {
-          this.log.warn(
+          this.#log.warn(
             { actionId: action.action_id },
             'slack: ignoring a click without a command value or channel',
           );
@@ -608,7 +609,7 @@ export class SlackPlatform implements ChatPlatform {
           respond,
           ...(threadTs === undefined ? {} : { threadTs }),
         };
-        if (this.admitted(incoming, actionOrigin(body), origin)) this.dispatch(incoming, origin);
+        if (this.#admitted(incoming, actionOrigin(body), origin)) this.#dispatch(incoming, origin);
       },
     );
   }
@@ -618,30 +619,30 @@ export class SlackPlatform implements ChatPlatform {
    * configuration allows it in. Otherwise the person gets an ephemeral answer saying why, the log
    * a warning, and nothing else happens.
    */
-  private admitted(command: IncomingCommand, from: RequestOrigin, origin: ReplyOrigin): boolean {
+  #admitted(command: IncomingCommand, from: RequestOrigin, origin: ReplyOrigin): boolean {
     const where = {
       userId: command.userId,
       channelId: command.channelId,
       source: command.source,
       command: command.text.slice(0, 100),
     };
-    const own = this.identity?.workspace;
+    const own = this.#identity?.workspace;
     if (own === undefined || !isOwnWorkspace(from, own)) {
-      this.log.warn(
+      this.#log.warn(
         { ...where, teams: from.teamIds, enterprise: from.enterpriseId },
         'slack: refused a request from another workspace',
       );
-      this.refuse(origin, foreignWorkspaceMessage(from));
+      this.#refuse(origin, foreignWorkspaceMessage(from));
       return false;
     }
-    const name = this.commandName(command.text);
-    const decision = checkCommandChannel(this.config.channels, name, [command.channelId]);
+    const name = this.#commandName(command.text);
+    const decision = checkCommandChannel(this.#config.channels, name, [command.channelId]);
     if (!decision.allowed) {
-      this.log.warn(
+      this.#log.warn(
         { ...where, rule: decision.rule, allowedIn: decision.allowedIn },
         'slack: refused a command outside its allowed channels',
       );
-      this.refuse(
+      this.#refuse(
         origin,
         channelRefusal(decision, name, (id) => `\`${id}\``),
       );
@@ -651,32 +652,32 @@ export class SlackPlatform implements ChatPlatform {
   }
 
   /** An ephemeral answer through the request's response_url, tracked for stop(). */
-  private refuse(origin: ReplyOrigin, message: Message): void {
-    const reply = new SlackReply(origin, this.replyTransport(), this.log);
+  #refuse(origin: ReplyOrigin, message: Message): void {
+    const reply = new SlackReply(origin, this.#replyTransport(), this.#log);
     const run = reply.put(message, true).catch((err: unknown) => {
-      this.log.warn({ err: toDeliveryError(err, 'refusal') }, 'slack: could not deliver a refusal');
+      this.#log.warn({ err: toDeliveryError(err, 'refusal') }, 'slack: could not deliver a refusal');
     });
-    this.inflight.add(run);
-    void run.finally(() => this.inflight.delete(run));
+    this.#inflight.add(run);
+    void run.finally(() => this.#inflight.delete(run));
   }
 
   /** Run the handler after the ack, detached from Bolt's request, tracked for stop(). */
-  private dispatch(command: IncomingCommand, origin: ReplyOrigin): void {
-    const reply = new SlackReply(origin, this.replyTransport(), this.log);
-    const run = this.runHandler(command, reply);
-    this.inflight.add(run);
-    void run.finally(() => this.inflight.delete(run));
+  #dispatch(command: IncomingCommand, origin: ReplyOrigin): void {
+    const reply = new SlackReply(origin, this.#replyTransport(), this.#log);
+    const run = this.#runHandler(command, reply);
+    this.#inflight.add(run);
+    void run.finally(() => this.#inflight.delete(run));
   }
 
   /**
    * The user groups a user is in (policies may name slack-group:S…), from usergroups.list, cached
    * for a minute. Without the usergroups:read scope the answer is none, logged once.
    */
-  private async userGroupsOf(userId: string): Promise<string[]> {
+  async #userGroupsOf(userId: string): Promise<string[]> {
     const now = Date.now();
-    if (this.groups === undefined || now - this.groups.at > 60_000) {
+    if (this.#groups === undefined || now - this.#groups.at > 60_000) {
       try {
-        const answer = (await this.web.apiCall('usergroups.list', { include_users: true })) as {
+        const answer = (await this.#web.apiCall('usergroups.list', { include_users: true })) as {
           usergroups?: { id?: string; users?: string[] }[];
         };
         const members = new Map<string, string[]>();
@@ -684,20 +685,20 @@ export class SlackPlatform implements ChatPlatform {
           if (group.id === undefined) continue;
           for (const user of group.users ?? []) members.set(user, [...(members.get(user) ?? []), group.id]);
         }
-        this.groups = { at: now, members };
+        this.#groups = { at: now, members };
       } catch (err) {
-        if (this.groups === undefined) {
-          this.log.warn({ err: toDeliveryError(err, 'usergroups.list') }, 'slack: cannot read user groups');
+        if (this.#groups === undefined) {
+          this.#log.warn({ err: toDeliveryError(err, 'usergroups.list') }, 'slack: cannot read user groups');
         }
-        this.groups = { at: now, members: this.groups?.members ?? new Map() };
+        this.#groups = { at: now, members: this.#groups?.members ?? new Map() };
       }
     }
-    return this.groups.members.get(userId) ?? [];
+    return this.#groups.members.get(userId) ?? [];
   }
 
-  private async runHandler(received: IncomingCommand, reply: SlackReply): Promise<void> {
-    const handler = this.handler;
-    const command = { ...received, roles: await this.userGroupsOf(received.userId) };
+  async #runHandler(received: IncomingCommand, reply: SlackReply): Promise<void> {
+    const handler = this.#handler;
+    const command = { ...received, roles: await this.#userGroupsOf(received.userId) };
     const where = { userId: command.userId, channelId: command.channelId, source: command.source };
     let answer: CommandReply;
     try {
@@ -708,7 +709,7 @@ export class SlackPlatform implements ChatPlatform {
             await reply.put(message, undefined);
           } catch (err) {
             // A lost progress update must not abort the command behind it.
-            this.log.warn(
+            this.#log.warn(
               { ...where, err: toDeliveryError(err, 'reply update') },
               'slack: updating a reply failed',
             );
@@ -716,25 +717,25 @@ export class SlackPlatform implements ChatPlatform {
         },
       });
     } catch (err) {
-      this.log.error({ ...where, command: command.text, err }, 'slack: command handler failed');
+      this.#log.error({ ...where, command: command.text, err }, 'slack: command handler failed');
       answer = { message: internalErrorMessage(), private: true };
     }
     try {
       await reply.put(answer.message, answer.private === true);
     } catch (err) {
-      this.log.error(
+      this.#log.error(
         { ...where, err: toDeliveryError(err, 'reply') },
         'slack: posting a command reply failed',
       );
     }
   }
 
-  private replyTransport() {
+  #replyTransport() {
     return {
-      render: (message: Message) => this.content(message),
+      render: (message: Message) => this.#content(message),
       postMessage: async (channel: string, content: SlackContent, threadTs: string | undefined) => {
         try {
-          const result = await this.web.chat.postMessage({
+          const result = await this.#web.chat.postMessage({
             channel,
             ...content,
             ...(threadTs === undefined ? {} : { thread_ts: threadTs }),
@@ -747,7 +748,7 @@ export class SlackPlatform implements ChatPlatform {
       },
       updateMessage: async (channel: string, ts: string, content: SlackContent) => {
         try {
-          await this.web.chat.update({ channel, ts, ...content } as webApi.ChatUpdateArguments);
+          await this.#web.chat.update({ channel, ts, ...content } as webApi.ChatUpdateArguments);
         } catch (err) {
           throw toDeliveryError(err, 'chat.update');
         }
@@ -755,16 +756,16 @@ export class SlackPlatform implements ChatPlatform {
     };
   }
 
-  private content(message: Message): SlackContent {
-    return toContent(this.render(message));
+  #content(message: Message): SlackContent {
+    return toContent(this.#render(message));
   }
 
   // ---- Socket Mode ----------------------------------------------------------------------------
 
   /** A new connection, in use once Slack says hello (a socket that never says hello is given up on). */
-  private async connectSocket(): Promise<void> {
+  async #connectSocket(): Promise<void> {
     try {
-      await (this.sockets as SocketModeConnections).open(15_000);
+      await (this.#sockets as SocketModeConnections).open(15_000);
     } catch (err) {
       // Not a Web API answer: the connection itself failed, which is worth retrying.
       throw err instanceof webApi.WebAPIPlatformError ||
@@ -777,49 +778,49 @@ export class SlackPlatform implements ChatPlatform {
   }
 
   /** The connection in use is gone: reconnect (unless a refresh is already opening the next one). */
-  private onSocketDisconnected(): void {
-    this.startReconnecting('lost');
+  #onSocketDisconnected(): void {
+    this.#startReconnecting('lost');
   }
 
   /** Slack asked for a new connection: open it now, while the current one still takes payloads. */
-  private onSocketRefresh(reason: DisconnectReason): void {
-    this.startReconnecting(reason === 'warning' ? 'warning' : 'refresh');
+  #onSocketRefresh(reason: DisconnectReason): void {
+    this.#startReconnecting(reason === 'warning' ? 'warning' : 'refresh');
   }
 
-  private onSocketDisabled(): void {
-    this.disabled = true;
-    this.stopping.abort();
-    void this.sockets?.closeAll();
+  #onSocketDisabled(): void {
+    this.#disabled = true;
+    this.#stopping.abort();
+    void this.#sockets?.closeAll();
   }
 
-  private startReconnecting(why: 'lost' | 'refresh' | 'warning'): void {
-    if (this.state !== 'started' || this.disabled || this.reconnecting) return;
-    this.reconnecting = true;
-    void this.reconnectLoop(why).finally(() => {
-      this.reconnecting = false;
+  #startReconnecting(why: 'lost' | 'refresh' | 'warning'): void {
+    if (this.#state !== 'started' || this.#disabled || this.#reconnecting) return;
+    this.#reconnecting = true;
+    void this.#reconnectLoop(why).finally(() => {
+      this.#reconnecting = false;
     });
   }
 
-  private async reconnectLoop(why: 'lost' | 'refresh' | 'warning'): Promise<void> {
-    const going = () => this.state === 'started' && !this.disabled;
+  async #reconnectLoop(why: 'lost' | 'refresh' | 'warning'): Promise<void> {
+    const going = () => this.#state === 'started' && !this.#disabled;
     for (let attempt = 0; going(); attempt++) {
       const delay =
         attempt === 0
           ? 0
-          : Math.min(this.reconnectBackoff.initialMs * 2 ** (attempt - 1), this.reconnectBackoff.maxMs);
-      await sleep(delay, this.stopping.signal);
+          : Math.min(this.#reconnectBackoff.initialMs * 2 ** (attempt - 1), this.#reconnectBackoff.maxMs);
+      await sleep(delay, this.#stopping.signal);
       if (!going()) return;
       try {
         // stop() during the attempt closes every connection, this one included.
-        await this.connectSocket();
+        await this.#connectSocket();
         if (!going()) return;
-        this.log.info(
+        this.#log.info(
           { attempts: attempt + 1, why },
           why === 'lost' ? 'slack: Socket Mode reconnected' : 'slack: Socket Mode connection refreshed',
         );
         return;
       } catch (err) {
-        this.log.warn(
+        this.#log.warn(
           { attempt: attempt + 1, why, reason: toDeliveryError(err, 'Socket Mode reconnect').message },
           'slack: Socket Mode reconnect failed',
         );
@@ -829,23 +830,23 @@ export class SlackPlatform implements ChatPlatform {
 
   // ---- HTTP mode ------------------------------------------------------------------------------
 
-  private async listenHttp(receiver: HTTPReceiver): Promise<void> {
-    const server = createServer((req, res) => this.onHttpRequest(receiver, req, res));
+  async #listenHttp(receiver: HTTPReceiver): Promise<void> {
+    const server = createServer((req, res) => this.#onHttpRequest(receiver, req, res));
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen({ host: this.config.listen.host, port: this.config.listen.port }, () => {
+      server.listen({ host: this.#config.listen.host, port: this.#config.listen.port }, () => {
         server.off('error', reject);
         resolve();
       });
     });
-    server.on('error', (err) => this.log.error({ err }, 'slack: HTTP listener error'));
-    this.httpServer = server;
-    this.log.info({ ...this.httpAddress, path: HTTP_EVENTS_PATH }, 'slack: listening for Slack requests');
+    server.on('error', (err) => this.#log.error({ err }, 'slack: HTTP listener error'));
+    this.#httpServer = server;
+    this.#log.info({ ...this.httpAddress, path: HTTP_EVENTS_PATH }, 'slack: listening for Slack requests');
   }
 
-  private onHttpRequest(receiver: HTTPReceiver, req: IncomingMessage, res: ServerResponse): void {
-    this.acceptHttpRequest(receiver, req, res).catch((err: unknown) => {
-      this.log.error({ err }, 'slack: HTTP request failed');
+  #onHttpRequest(receiver: HTTPReceiver, req: IncomingMessage, res: ServerResponse): void {
+    this.#acceptHttpRequest(receiver, req, res).catch((err: unknown) => {
+      this.#log.error({ err }, 'slack: HTTP request failed');
       req.resume();
       if (!res.headersSent) res.writeHead(500).end();
     });
@@ -857,20 +858,16 @@ export class SlackPlatform implements ChatPlatform {
    * (durably recorded before the request is handed on). Bolt then checks the signature again and
    * dispatches.
    */
-  private async acceptHttpRequest(
-    receiver: HTTPReceiver,
-    req: IncomingMessage,
-    res: ServerResponse,
-  ): Promise<void> {
+  async #acceptHttpRequest(receiver: HTTPReceiver, req: IncomingMessage, res: ServerResponse): Promise<void> {
     const refuse = (status: number, reason: string, detail: Record<string, unknown> = {}): void => {
-      this.log.warn({ ...detail, status }, `slack: refused a request: ${reason}`);
+      this.#log.warn({ ...detail, status }, `slack: refused a request: ${reason}`);
       req.resume();
       if (!res.headersSent) res.writeHead(status).end();
     };
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     // The same match as Bolt's HTTPReceiver, so nothing reaches its event handling unguarded.
     if (req.method?.toUpperCase() !== 'POST' || path !== HTTP_EVENTS_PATH) {
-      this.handOver(receiver, req, res);
+      this.#handOver(receiver, req, res);
       return;
     }
     const timestampHeader = req.headers['x-slack-request-timestamp'];
@@ -894,7 +891,7 @@ export class SlackPlatform implements ChatPlatform {
     (req as IncomingMessage & { rawBody?: Buffer }).rawBody = body;
     if (isSslCheck(req, body)) {
       // Slack's unsigned certificate check: Bolt answers it and strips anything else from the body.
-      this.handOver(receiver, req, res);
+      this.#handOver(receiver, req, res);
       return;
     }
     if (
@@ -903,7 +900,7 @@ export class SlackPlatform implements ChatPlatform {
       typeof signature !== 'string' ||
       !SIGNATURE_HEADER.test(signature) ||
       !isValidSlackRequest({
-        signingSecret: this.secrets.signingSecret as string,
+        signingSecret: this.#secrets.signingSecret as string,
         body: body.toString('utf8'),
         headers: { 'x-slack-signature': signature, 'x-slack-request-timestamp': timestamp },
       })
@@ -911,7 +908,7 @@ export class SlackPlatform implements ChatPlatform {
       refuse(401, 'missing or wrong signature');
       return;
     }
-    const guard = this.replayGuard;
+    const guard = this.#replayGuard;
     if (guard === undefined) {
       refuse(503, 'the Slack platform is not started');
       return;
@@ -921,7 +918,7 @@ export class SlackPlatform implements ChatPlatform {
       claim = await guard.claim(signature, timestamp);
     } catch (err) {
       // Without the record on disk a restart would accept the same request again: refuse it.
-      this.log.error({ err }, 'slack: cannot record an accepted request; refusing it');
+      this.#log.error({ err }, 'slack: cannot record an accepted request; refusing it');
       req.resume();
       if (!res.headersSent) res.writeHead(503).end();
       return;
@@ -930,15 +927,15 @@ export class SlackPlatform implements ChatPlatform {
       refuse(409, 'replayed (this signed request was accepted before)', { timestamp });
       return;
     }
-    this.handOver(receiver, req, res);
+    this.#handOver(receiver, req, res);
   }
 
-  private handOver(receiver: HTTPReceiver, req: IncomingMessage, res: ServerResponse): void {
+  #handOver(receiver: HTTPReceiver, req: IncomingMessage, res: ServerResponse): void {
     try {
       receiver.requestListener(req, res);
     } catch (err) {
       const deferred = (err as { code?: unknown }).code === BoltErrorCode.HTTPReceiverDeferredRequestError;
-      if (!deferred) this.log.error({ err }, 'slack: HTTP request failed');
+      if (!deferred) this.#log.error({ err }, 'slack: HTTP request failed');
       req.resume();
       if (!res.headersSent) res.writeHead(deferred ? 404 : 500).end();
     }
