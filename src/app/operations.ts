@@ -129,10 +129,7 @@ export class Operations implements OperationsPort {
     this.#o
       .replicate?.(op)
       .catch((err: Error) =>
-        this.#o.logger.debug(
-          { err: err.message, operation: op.id },
-          'could not copy the request to the peer',
-        ),
+        this.#o.logger.debug({ err, operation: op.id }, 'could not copy the request to the peer'),
       );
   }
 
@@ -470,10 +467,7 @@ export class Operations implements OperationsPort {
           this.#o.context(),
         );
       } catch (err) {
-        this.#o.logger.warn(
-          { err: (err as Error).message },
-          'could not read the live state for an interrupted request',
-        );
+        this.#o.logger.warn({ err }, 'could not read the live state for an interrupted request');
       }
     }
     try {
@@ -489,10 +483,7 @@ export class Operations implements OperationsPort {
         { idempotencyKey: `operation:${op.id}:interrupted` },
       );
     } catch (err) {
-      this.#o.logger.warn(
-        { err: (err as Error).message, operation: op.id },
-        'could not post the interruption',
-      );
+      this.#o.logger.warn({ err, operation: op.id }, 'could not post the interruption');
     }
   }
 
@@ -536,10 +527,7 @@ export class Operations implements OperationsPort {
       } catch (err) {
         // Progress edits are best effort; the final state is also in the store and the audit log.
         if (attempt >= 3) {
-          this.#o.logger.warn(
-            { err: (err as Error).message, operation: op.id },
-            'could not update the plan message',
-          );
+          this.#o.logger.warn({ err, operation: op.id }, 'could not update the plan message');
           return;
         }
         await new Promise((r) => setTimeout(r, 250 * attempt));

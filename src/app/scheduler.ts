@@ -117,7 +117,7 @@ export class Scheduler {
         await this.#o
           .tellPeer?.(job.name, key)
           .catch((err: Error) =>
-            this.#o.logger.debug({ err: err.message, job: job.name }, 'could not tell the peer a job ran'),
+            this.#o.logger.debug({ err, job: job.name }, 'could not tell the peer a job ran'),
           );
       } catch (err) {
         this.#o.logger.error({ err, job: job.name, slot: key }, 'scheduled job failed');

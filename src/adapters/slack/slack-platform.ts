@@ -408,10 +408,7 @@ export class SlackPlatform implements ChatPlatform {
         this.#state = 'new';
         throw failure;
       }
-      this.#log.warn(
-        { reason: failure.message },
-        'slack: Socket Mode not connected yet; retrying in the background',
-      );
+      this.#log.warn({ err: failure }, 'slack: Socket Mode not connected yet; retrying in the background');
       this.#onSocketDisconnected();
     }
   }

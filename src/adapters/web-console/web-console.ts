@@ -375,7 +375,7 @@ export class WebConsolePlatform implements ChatPlatform {
     } catch (err) {
       const error = err instanceof Error ? err.message : String(err);
       if (this.#statusPayload.error !== error)
-        this.#log.warn({ reason: error }, 'web console: the status could not be read');
+        this.#log.warn({ err }, 'web console: the status could not be read');
       this.#setStatus({ status: this.#statusPayload.status, error, at: this.#statusPayload.at });
     } finally {
       this.#statusRunning = false;
