@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { COMMANDS } from '../commands/index.js';
 import { SlackPlatform } from '../src/adapters/slack/slack-platform.js';
+import { sleep } from '../src/adapters/sleep.js';
 import { parseConfig } from '../src/app/config.js';
 import { Daemon } from '../src/app/daemon.js';
 import { createLogger } from '../src/app/log.js';
@@ -79,7 +80,7 @@ async function rig(slackIntervalMs: number): Promise<Rig> {
   const deadline = Date.now() + 15_000;
   while (daemon.watch?.isLive() !== true) {
     if (Date.now() > deadline) throw new Error('the simulator stream did not start');
-    await new Promise((resolve) => setTimeout(resolve, 10));
+    await sleep(10);
   }
   return r;
 }
@@ -161,7 +162,7 @@ export async function benchStorm(changes = 10_000, idleMs = 2_000): Promise<Stor
   const loop = monitorEventLoopDelay({ resolution: 10 });
   try {
     idle.enable();
-    await new Promise((resolve) => setTimeout(resolve, idleMs));
+    await sleep(idleMs);
     idle.disable();
     loop.enable();
     const start = performance.now();
@@ -190,7 +191,7 @@ export async function benchStorm(changes = 10_000, idleMs = 2_000): Promise<Stor
     const deadline = Date.now() + 300_000;
     while (r.daemon.outbox.depth > 0) {
       if (Date.now() > deadline) throw new Error('the storm did not drain in 5 minutes');
-      await new Promise((resolve) => setTimeout(resolve, 50));
+      await sleep(50);
     }
     const drainSeconds = (performance.now() - start) / 1000;
     loop.disable();

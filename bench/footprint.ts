@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { execa } from 'execa';
+import { sleep } from '../src/adapters/sleep.js';
 import { PACKAGE_ROOT, SIMULATOR_BIN } from '../src/app/paths.js';
 import { SimulatedPair } from '../src/sim/pair.js';
 import { FakeDiscord } from '../test/fakes/discord/index.js';
@@ -47,8 +48,6 @@ function rssMiB(pid: number): number {
   const kib = Number(/^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1] ?? Number.NaN);
   return kib / 1024;
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function waitHealthy(
   port: number,

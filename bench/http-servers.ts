@@ -23,6 +23,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { sleep } from '../src/adapters/sleep.js';
 
 const KINDS = ['node', 'status', 'peer', 'web', 'all'] as const;
 type Kind = (typeof KINDS)[number];
@@ -54,8 +55,6 @@ function ask(port: number, path: string): Promise<number> {
     req.on('error', reject);
   });
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** In the child: start one kind, answer a request, idle, report, stop. */
 async function child(kind: Kind): Promise<void> {

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Events2Source } from '../src/adapters/events2-source.js';
+import { sleep } from '../src/adapters/sleep.js';
 import { createLogger } from '../src/app/log.js';
 import { SIMULATOR_BIN } from '../src/app/paths.js';
 import { HostWatcher } from '../src/core/watcher.js';
@@ -60,7 +61,7 @@ export async function benchLatency(changes = 200): Promise<LatencyResult> {
     const deadline = Date.now() + 15_000;
     while (watcher.watch.phase !== 'live') {
       if (Date.now() > deadline) throw new Error('the simulator stream did not start');
-      await new Promise((r) => setTimeout(r, 10));
+      await sleep(10);
     }
     for (let i = 0; i < changes; i++) {
       firstLineAt = undefined;

@@ -5,6 +5,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { sleep as pause, until } from '../adapters/sleep.js';
 import type { Notification } from '../core/notification.js';
 import { SimulatedPair } from '../sim/pair.js';
 import type { Dialect } from '../sim/types.js';
@@ -96,11 +97,6 @@ const TOUR: readonly Step[] = [
   },
 ];
 
-async function waitUntil(condition: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-}
-
 export interface DemoOptions {
   readonly dialect: Dialect;
   /** Multiplies every pause; 1 is reading speed, tests use less. */
@@ -118,14 +114,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const watches: RunningWatch[] = [];
   const scaled = (ms: number) => Math.max(10, ms * options.speed);
   const aborted = () => options.signal?.aborted === true;
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, scaled(ms));
-      options.signal?.addEventListener('abort', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+  const sleep = (ms: number) => pause(scaled(ms), options.signal);
   const pending = new Set<NodeJS.Timeout>();
   const later: Later = (ms, fn) => {
     const timer = setTimeout(() => {
@@ -164,7 +153,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     for (const [index, step] of TOUR.entries()) {
       await sleep(index === 0 ? 800 : 300);
       // Each step is meant to be seen by both hosts: wait until both streams are live again.
-      await waitUntil(() => aborted() || watches.every((w) => w.isLive()), 15_000);
+      await until(() => aborted() || watches.every((w) => w.isLive()), 15_000);
       if (aborted()) break;
       options.print(`\n▶ ${step.say}`);
       step.act(pair, options.print, later);

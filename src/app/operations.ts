@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AuditLog, AuditRecord } from '../adapters/audit-log.js';
 import type { OperationStore } from '../adapters/operation-store.js';
+import { sleep } from '../adapters/sleep.js';
 import type { Message } from '../core/message.js';
 import {
   changedFacts,
@@ -530,7 +531,7 @@ export class Operations implements OperationsPort {
           this.#o.logger.warn({ err, operation: op.id }, 'could not update the plan message');
           return;
         }
-        await new Promise((r) => setTimeout(r, 250 * attempt));
+        await sleep(250 * attempt);
       }
     }
   }

@@ -2,6 +2,7 @@
 // host over the peer link (the /v1/steps route, fenced by the leader's token); that host runs them
 // here too, so both ends execute exactly the same code.
 
+import { sleep as pause } from '../adapters/sleep.js';
 import type { HostState } from '../core/host-state.js';
 import type { StepAction } from '../core/operation.js';
 import {
@@ -71,8 +72,6 @@ export interface StepPorts {
   readonly now?: () => number;
 }
 
-const delay = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 async function collect(work: () => Promise<StepRun[]>): Promise<StepRun[]> {
   try {
     return await work();
@@ -104,7 +103,7 @@ async function poll(
   pending: () => Promise<string | null>,
   failure: (last: string) => string,
 ): Promise<StepRun[]> {
-  const sleep = ports.sleep ?? delay;
+  const sleep = ports.sleep ?? pause;
   const now = ports.now ?? Date.now;
   const deadline = now() + timeoutMs;
   for (;;) {

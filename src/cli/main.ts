@@ -11,6 +11,7 @@ import { stringify as stringifyYaml } from 'yaml';
 import { DEMO_FAULTS, type DemoFault } from '../../commands/demo.js';
 import { COMMANDS as CHAT_COMMANDS } from '../../commands/index.js';
 import { AUDIT_EVENTS, formatAudit, readAudit } from '../adapters/audit-log.js';
+import { sleep, until } from '../adapters/sleep.js';
 import {
   SYSTEMD_NOTIFY_VARIABLES,
   SystemdNotifier,
@@ -563,7 +564,7 @@ async function demo(
         for (const step of TOUR_STEPS) {
           say(`▶ ${step.say}`);
           say(`  ${await pair.fault(...step.fault).catch((err: Error) => err.message)}`);
-          await new Promise((r) => setTimeout(r, step.waitMs));
+          await sleep(step.waitMs);
         }
         touring = false;
         say('▶ end of the tour');
@@ -641,7 +642,13 @@ async function runCommand(
   const platforms = await createPlatforms(config, logger, CHAT_COMMANDS, { webStatus });
   if (platforms.size === 0)
     logger.warn('no chat platform configured (slack, discord, web): notifications stay in the outbox');
-  const daemon = new Daemon({ config, configPath: path ?? undefined, logger, platforms, commands: CHAT_COMMANDS });
+  const daemon = new Daemon({
+    config,
+    configPath: path ?? undefined,
+    logger,
+    platforms,
+    commands: CHAT_COMMANDS,
+  });
   webStatus.current = () => daemon.consoleStatus();
   return runUntilSignal(daemon, logger, config.host);
 }
@@ -691,7 +698,7 @@ async function runUntilSignal(daemon: Daemon, logger: Logger, host: string): Pro
     process.on('SIGHUP', onHangup);
     if (notifier.enabled) {
       const live = await Promise.race([
-        until(() => daemon.watch?.isLive() === true, READY_WAIT_MS),
+        until(() => daemon.watch?.isLive() === true, READY_WAIT_MS, { intervalMs: 50 }),
         stopped.then(() => false),
       ]);
       if (!stopRequested) {
@@ -713,16 +720,6 @@ async function runUntilSignal(daemon: Daemon, logger: Logger, host: string): Pro
   } finally {
     await notifier.stopWatchdog();
   }
-}
-
-/** Resolves true as soon as `condition` holds, false after `timeoutMs`. */
-async function until(condition: () => boolean, timeoutMs: number): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() >= deadline) return false;
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  return true;
 }
 
 async function manifest(

@@ -49,6 +49,7 @@
 
 import { Etcd3, type IKeyValue, type IResponseOp, type ITxnRequest, isRecoverableError } from 'etcd3';
 import { type LeaseState, type LockStore, LockStoreError } from '../../ports/lock.js';
+import { sleep } from '../sleep.js';
 
 export interface EtcdLockStoreOptions {
   /** Client URLs of the etcd members, e.g. `['http://10.0.0.1:2379', 'http://10.0.0.2:2379']`. */
@@ -132,8 +133,6 @@ class SkipFailedMember {
     }
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class EtcdLockStore implements LockStore {
   readonly backend = 'etcd' as const;

@@ -16,6 +16,7 @@ import { constants, type FileHandle, mkdir, open, readFile, rename, stat, unlink
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { type LeaseState, type LockStore, LockStoreError } from '../../ports/lock.js';
+import { sleep } from '../sleep.js';
 
 export interface FileLockStoreOptions {
   /** The directory holding the lease files; created when missing. */
@@ -81,8 +82,6 @@ function pidAlive(pid: number): boolean {
     return errno(err) !== 'ESRCH';
   }
 }
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 export class FileLockStore implements LockStore {
   readonly backend = 'file' as const;

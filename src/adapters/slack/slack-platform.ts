@@ -30,6 +30,7 @@ import type {
   UpdateOptions,
 } from '../../ports/chat.js';
 import type { Logger } from '../../ports/logger.js';
+import { sleep } from '../sleep.js';
 import { withTimeout } from '../with-timeout.js';
 import { createBoltLogger } from './bolt-logger.js';
 import { defaultRenderer, type SlackContent, type SlackRenderer, toContent } from './content.js';
@@ -203,22 +204,6 @@ function internalErrorMessage(): Message {
     tone: 'critical',
     body: 'The command failed unexpectedly. The details are in the bot’s log.',
   };
-}
-
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted || ms <= 0) {
-      resolve();
-      return;
-    }
-    const timer = setTimeout(done, ms);
-    function done(): void {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    }
-    signal.addEventListener('abort', done, { once: true });
-  });
 }
 
 interface Identity {

@@ -133,7 +133,7 @@ describe('FileLockStore', () => {
  * processes run exactly what is under test without a build step.
  */
 function compileForChildren(dir: string): string {
-  for (const file of ['src/ports/lock.ts', 'src/adapters/lock/file-lock.ts']) {
+  for (const file of ['src/ports/lock.ts', 'src/adapters/sleep.ts', 'src/adapters/lock/file-lock.ts']) {
     const out = ts.transpileModule(readFileSync(join(ROOT, file), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
     }).outputText;
