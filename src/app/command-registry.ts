@@ -1,6 +1,8 @@
 // Chat commands as data: each file in commands/ declares its name, options and what it does. The
-// same definitions drive Slack (one slash command with subcommands), Discord (slash commands with
-// typed options) and the console. Text such as "status r0" is parsed against the options in order.
+// same definitions drive Slack and Discord (an umbrella slash command with subcommands and each
+// command's own slash command, named as src/core/slash-commands.ts says; typed options on Discord)
+// and the terminal and web consoles. Text such as "status r0" is parsed against the options in
+// order.
 
 import { z } from 'zod';
 import type { HostState } from '../core/host-state.js';

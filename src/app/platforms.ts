@@ -1,5 +1,7 @@
 // Builds the chat platforms the configuration asks for. Secrets are read here, once, from the
 // environment or files; a missing secret stops the start with a message naming where it should be.
+// A platform's library is loaded only when that platform is configured (dynamic import): Slack and
+// Discord on first use (RestartablePlatform), so an unused one costs neither memory nor start-up.
 
 import { ConsolePlatform } from '../adapters/console.js';
 import type { SlackSecrets } from '../adapters/slack/slack-platform.js';
@@ -124,7 +126,9 @@ function checkCommandChannels(
   const names = commands.map((c) => c.name);
   for (const name of Object.keys(channels)) {
     if (name !== '*' && !names.includes(name)) {
-      throw new Error(`${section}.channels.${name}: no such command (commands: ${names.join(', ')}, or * for all)`);
+      throw new Error(
+        `${section}.channels.${name}: no such command (commands: ${names.join(', ')}, or * for all)`,
+      );
     }
   }
 }

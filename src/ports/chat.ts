@@ -1,6 +1,7 @@
-// The port every chat platform adapter implements (Slack, Discord, the console). Adapters are thin:
-// they render with src/render/, call the platform through its real client library, and map the
-// platform's errors onto DeliveryError so the outbox can decide whether and when to retry.
+// The port every chat platform adapter implements (Slack, Discord, the terminal and web consoles).
+// Adapters are thin: they render with src/render/, call the platform through its real client
+// library, and map the platform's errors onto DeliveryError so the outbox can decide whether and
+// when to retry.
 
 import type { Message } from './message.js';
 

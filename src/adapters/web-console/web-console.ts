@@ -10,6 +10,8 @@
 // following a link, or a form on another site, never signs a browser in by itself (no login CSRF).
 // Failed sign-ins are throttled per presented token, never per client address (sign-in-throttle.ts).
 // It listens on loopback unless told otherwise. Updates reach the page over server-sent events.
+// The server is fastify (cookies through @fastify/cookie); the page's scripts and style sheet are
+// real files in ./browser/ (assets.ts).
 // Everything is kept in memory: a restart starts an empty channel (the notifier's incident parents
 // come back when they are next edited).
 
