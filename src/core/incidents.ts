@@ -7,7 +7,7 @@
 
 import type { Message, MessageField, Tone } from './message.js';
 import { type AlertKind, type Notification, type Severity, worseSeverity } from './notification.js';
-import { formatDuration } from './rules.js';
+import { formatDuration, splitBrainRecovery } from './rules.js';
 
 export type IncidentFamily = 'connection' | 'disk' | 'resync' | 'quorum' | 'io';
 
@@ -127,6 +127,22 @@ function headline(incident: Incident): string {
   return `${KIND_TITLES['split-brain']} (now ${latest})`;
 }
 
+/** The bot's own way out of a split-brain: a planned, approved recovery. */
+function botRecovery(resource: string): string {
+  return (
+    `With the bot: \`containers ${resource}\` shows what runs on each side; then ` +
+    `\`splitbrain ${resource} victim <host>\` plans the recovery (the victim's changes are discarded) and asks for approval.`
+  );
+}
+
+/**
+ * What a person must know while a split-brain is open, whatever was reported after it: the parent
+ * message is what people read, and the split-brain notification itself may be folded in a thread.
+ */
+function splitBrainGuide(resource: string): string {
+  return `Split-brain: both sides changed data while disconnected. ${botRecovery(resource)} By hand: ${splitBrainRecovery(resource)}`;
+}
+
 /** The parent message of an incident, showing its current state. */
 export function incidentMessage(incident: Incident, now: number): Message {
   const resolved = incident.resolvedAt !== undefined;
@@ -143,7 +159,11 @@ export function incidentMessage(incident: Incident, now: number): Message {
     tone,
     host: incident.latest.host,
     resource: incident.resource,
-    body: resolved ? `Healthy again: ${incident.latest.text}` : incident.latest.text,
+    body: resolved
+      ? `Healthy again: ${incident.latest.text}`
+      : incident.splitBrain === true && incident.latest.kind !== 'split-brain'
+        ? `${incident.latest.text}\n${splitBrainGuide(incident.resource)}`
+        : `${incident.latest.text}${incident.latest.kind === 'split-brain' ? `\n${botRecovery(incident.resource)}` : ''}`,
     fields,
     incidentKey: incident.key,
     at: incident.latest.at,

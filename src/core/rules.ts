@@ -144,7 +144,7 @@ function list(names: readonly string[]): string {
   return `${names.slice(0, -1).join(', ')} and ${names.at(-1)}`;
 }
 
-function splitBrainRecovery(resource: string): string {
+export function splitBrainRecovery(resource: string): string {
   return (
     `Recovery: pick the victim whose changes since the split are thrown away; on it run ` +
     `\`drbdadm disconnect ${resource}; drbdadm secondary ${resource}; drbdadm connect --discard-my-data ${resource}\`, ` +
@@ -856,7 +856,7 @@ function standAlone(
   const stopped = `${where}: the connection from ${change.host} to ${peer} is StandAlone: replication stopped and will not come back by itself.`;
   let text: string;
   if (afterSplitBrain) {
-    text = `${stopped} This follows the split-brain reported above.`;
+    text = `${stopped} It follows the split-brain on ${r}; the incident's message says how to recover.`;
   } else if (afterHandshake) {
     text =
       `${where}: the connection from ${change.host} to ${peer} went StandAlone right after the handshake, without ` +

@@ -159,10 +159,15 @@ describe('split-brain headline', () => {
       }) as const;
     let step = applyNotification({}, n('split-brain', 0));
     expect(step.deliveries[0]?.message.title).toBe('r0: Replication link — Split-brain');
+    // The parent is what people read: it carries the recovery, the bot's own command first.
+    expect(step.deliveries[0]?.message.body).toContain('`splitbrain r0 victim <host>`');
     step = applyNotification(step.incidents, n('standalone', 1));
-    expect(step.deliveries.find((d) => d.op === 'update-parent')?.message.title).toBe(
-      'r0: Replication link — Split-brain (now Connection StandAlone)',
-    );
+    const parent = step.deliveries.find((d) => d.op === 'update-parent')?.message;
+    expect(parent?.title).toBe('r0: Replication link — Split-brain (now Connection StandAlone)');
+    expect(parent?.body).toContain('Split-brain: both sides changed data while disconnected.');
+    expect(parent?.body).toContain('`containers r0` shows what runs on each side');
+    expect(parent?.body).toContain('`splitbrain r0 victim <host>` plans the recovery');
+    expect(parent?.body).toContain('drbdadm connect --discard-my-data r0');
     step = applyNotification(step.incidents, n('connection-restored', 60));
     expect(step.deliveries.find((d) => d.op === 'update-parent')?.message.title).toBe(
       'r0: Replication link — resolved',
