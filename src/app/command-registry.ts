@@ -390,8 +390,10 @@ export function usage(definition: CommandDefinition): string {
 /** The handler the platforms call: parse, run, and turn failures into replies. */
 export function commandHandler(context: CommandContext, logger: Logger): CommandHandler {
   return async (command) => {
+    let name: string | undefined;
     try {
       const { definition, args: raw } = parseCommandText(command.text, context.commands);
+      name = definition.name;
       const args = validateArgs(definition, raw);
       await checkNames(definition, raw, context);
       if (definition.kind === 'change') {
@@ -400,14 +402,21 @@ export function commandHandler(context: CommandContext, logger: Logger): Command
             `${definition.name} changes things; this instance cannot run changing commands.`,
           );
         }
-        return await context.operations.request(definition, raw, command);
+        const reply = await context.operations.request(definition, raw, command);
+        return { outcome: 'ok', ...reply, command: definition.name };
       }
       const message = await definition.run(args, command, context);
-      return { message, ...(definition.private === true ? { private: true } : {}) };
+      return {
+        message,
+        ...(definition.private === true ? { private: true } : {}),
+        outcome: 'ok',
+        command: definition.name,
+      };
     } catch (err) {
+      const which = name === undefined ? {} : { command: name };
       if (err instanceof CommandError) {
         // A long refusal (a blocked plan's checklist) keeps a short title and the rest as its body.
-        return { message: textMessage(err.message, 'warning'), private: true };
+        return { message: textMessage(err.message, 'warning'), private: true, outcome: 'refused', ...which };
       }
       logger.error(
         { err, text: command.text, platform: command.platform, user: command.userId },
@@ -416,6 +425,8 @@ export function commandHandler(context: CommandContext, logger: Logger): Command
       return {
         message: { title: 'Internal error; the details are in the bot log.', tone: 'critical' },
         private: true,
+        outcome: 'error',
+        ...which,
       };
     }
   };
@@ -466,7 +477,9 @@ export function decisionCommand(decision: Decision, description: string, typed =
     async run(args, command, context) {
       if (context.operations === undefined)
         throw new CommandError('This instance runs no changing commands.');
-      return (await context.operations.decide(args.request, decision, command, args.typed)).message;
+      const reply = await context.operations.decide(args.request, decision, command, args.typed);
+      if (reply.outcome === 'refused') throw new CommandError(reply.message.title);
+      return reply.message;
     },
   });
 }

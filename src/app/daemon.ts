@@ -581,16 +581,9 @@ export class Daemon {
     const handle = commandHandler(context, this.#logger.child({ part: 'commands' }));
     this.#handler = async (command, reply) => {
       const answer = await handle(command, reply);
-      const [first = '', second = ''] = command.text.trim().toLowerCase().split(/\s+/);
-      const name = this.#commands.some((c) => c.name === `${first}-${second}`) ? `${first}-${second}` : first;
-      this.metrics.commandRun(
-        name,
-        answer.message.tone === 'critical' && answer.private === true
-          ? 'error'
-          : answer.message.tone === 'warning' && answer.private === true
-            ? 'refused'
-            : 'ok',
-      );
+      // The registry says which command it was and how it went; text that names no command is
+      // counted as `unknown` (a label never comes from what someone typed).
+      this.metrics.commandRun(answer.command ?? 'unknown', answer.outcome ?? 'ok');
       return answer;
     };
     await this.peer?.start();
@@ -1023,7 +1016,8 @@ export class Daemon {
    */
   async #handOverOnStop(): Promise<boolean> {
     const { elector, replica, peer } = this;
-    if (elector === undefined || replica === undefined || peer === undefined || !elector.mayAct()) return false;
+    if (elector === undefined || replica === undefined || peer === undefined || !elector.mayAct())
+      return false;
     await this.outbox.pause(10_000);
     if (!(await replica.flush(2_000))) {
       this.#logger.info('the follower does not have the whole delivery record; flushing before handing over');

@@ -278,7 +278,9 @@ export class Operations implements OperationsPort {
         });
       }
       if (result.run) this.#track(this.#execute(result.operation));
-      return { message: { title: result.answer, tone: result.tone }, private: true };
+      // Nothing changed and a warning: the click was refused (a benign repeat is only info).
+      const outcome = !result.changed && result.tone === 'warning' ? 'refused' : 'ok';
+      return { message: { title: result.answer, tone: result.tone }, private: true, outcome };
     });
   }
 

@@ -61,6 +61,13 @@ export interface CommandReply {
   readonly message: Message;
   /** Only the requester sees it (Slack ephemeral, Discord ephemeral flag). */
   readonly private?: boolean;
+  /**
+   * How the command went, as the registry knows it (for metrics and logs, never guessed from the
+   * message): ran, refused with a reason the person can act on, or failed inside the bot.
+   */
+  readonly outcome?: 'ok' | 'refused' | 'error';
+  /** The command it was ("ip-set"), when the text named one. */
+  readonly command?: string;
 }
 
 export interface CommandContext {

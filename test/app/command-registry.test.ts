@@ -113,7 +113,18 @@ describe('names typed in chat are checked before anything runs', () => {
   ])('%s → %s', async (text, answer) => {
     // No operations port: had the name passed, the changing commands would answer otherwise.
     const reply = await handle(text);
-    expect(reply).toEqual({ message: { title: answer, tone: 'warning' }, private: true });
+    expect(reply).toEqual({
+      message: { title: answer, tone: 'warning' },
+      private: true,
+      outcome: 'refused',
+      command: text.split(' ')[0],
+    });
+  });
+
+  it('a reply says which command it was and how it went; text that names none has no command', async () => {
+    expect(await handle('help')).toMatchObject({ outcome: 'ok', command: 'help' });
+    expect(await handle('reboot now')).toMatchObject({ outcome: 'refused' });
+    expect((await handle('reboot now')).command).toBeUndefined();
   });
 
   it('an instance that only watches knows the resources its DRBD reports', async () => {
