@@ -5,6 +5,7 @@
 // A restart resumes where it stopped; an entry whose send may have gone through before a crash is
 // checked with the platform (or re-posted idempotently) instead of being posted twice.
 
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import {
@@ -113,6 +114,8 @@ export class Outbox {
   /** Incident parent message ids per platform channel. */
   #parents: Record<string, string> = {};
   #seq = 0;
+  /** Deliveries the platform refused for good, each kept as dead-letter-<id>.json for a person. */
+  #deadLetters = 0;
   #stopping = false;
   /** Sends in progress (a planned hand-over waits for them). */
   #inflight = 0;
@@ -140,6 +143,11 @@ export class Outbox {
   /** Entries waiting to be delivered. */
   get depth(): number {
     return this.#entries.size;
+  }
+
+  /** Deliveries the platform refused for good (kept beside the journal as dead-letter-<id>.json). */
+  get deadLetters(): number {
+    return this.#deadLetters;
   }
 
   entries(): OutboxEntry[] {
@@ -232,6 +240,11 @@ export class Outbox {
 
   /** Load what a previous run left and start sending it. */
   async open(): Promise<void> {
+    try {
+      this.#deadLetters = readdirSync(this.#options.dir).filter((f) => f.startsWith('dead-letter-')).length;
+    } catch {
+      this.#deadLetters = 0; // no directory yet: nothing was ever refused
+    }
     const { records, damaged, quarantined } = readJournal<Record_>(this.#journal.path, {
       schema: OUTBOX_RECORD,
     });
@@ -460,6 +473,7 @@ export class Outbox {
             join(this.#options.dir, `dead-letter-${entry.id}.json`),
             JSON.stringify({ entry, error: error.message }),
           );
+          this.#deadLetters += 1;
           await this.#finish(entry);
           continue;
         }

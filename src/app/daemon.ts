@@ -3,7 +3,6 @@
 // delivery.flushOnStopMs; the rest stays in the outbox for the next start) and reloads its
 // configuration on SIGHUP without dropping state.
 
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditLog } from '../adapters/audit-log.js';
 import { handoverClock } from '../adapters/cron.js';
@@ -434,14 +433,6 @@ export class Daemon {
         lockStoreProblem = (err as Error).message;
       }
     }
-    let deadLetters = 0;
-    try {
-      deadLetters = readdirSync(join(this.#config.stateDir, 'outbox')).filter((f) =>
-        f.startsWith('dead-letter-'),
-      ).length;
-    } catch {
-      deadLetters = 0;
-    }
     const view = await this.#leadershipView();
     const message = digestMessage({
       now: Date.now(),
@@ -449,7 +440,7 @@ export class Daemon {
       silent: peerName !== undefined && !hosts.some((h) => h.host === peerName) ? [peerName] : [],
       incidents: this.notifier.incidents,
       operations: this.operations.list(),
-      outbox: { depth: this.outbox.depth, deadLetters },
+      outbox: { depth: this.outbox.depth, deadLetters: this.outbox.deadLetters },
       leader: { host: view.leader, token: view.token },
       lockStoreProblem,
       onCall: this.#onCall().now.map((m) => m.name),

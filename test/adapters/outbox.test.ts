@@ -105,6 +105,11 @@ describe('Outbox', () => {
     expect(dead).toHaveLength(1);
     expect(readFileSync(join(dir, dead[0] ?? ''), 'utf8')).toContain('channel_not_found');
     expect(slack.posts).toHaveLength(1);
+    // The outbox says how many it keeps, now and after a restart (the digest shows the count).
+    expect(outbox.deadLetters).toBe(1);
+    await outbox.stop(0);
+    const again = await openOutbox(dir, new RecordingPlatform());
+    expect(again.deadLetters).toBe(1);
   });
 
   it('does not post twice when the process dies between sending and confirming', async () => {
