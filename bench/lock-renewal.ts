@@ -5,7 +5,7 @@
 // fake GCS on loopback (curl per request; a real bucket adds its network round trips); etcd: one
 // real member on loopback.
 
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -58,6 +58,7 @@ export async function benchLockRenewal(calls: number): Promise<RenewalResult[]> 
     const file = new FileLockStore({ dir: join(dir, 'file') });
     results.push(result('file (local directory)', 'file', await measure(file, calls)));
     await file.close();
+    mkdirSync(join(dir, 'dir'));
     const lockDir = new CommandLockStore({
       command: join(PACKAGE_ROOT, 'deploy', 'lock-dir.sh'),
       args: ['--dir', join(dir, 'dir')],

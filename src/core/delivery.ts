@@ -266,12 +266,19 @@ function amendment(
   }
   const fallback = asFallback(amend);
   const group = foldGroup(fallback);
-  // In a burst an edit per amendment would be a flood of its own: then it is folded like the rest.
+  // In a burst (other changes waiting in the same thread, or other messages' amendments) an edit per
+  // amendment would be a flood of its own: then it is folded like the rest.
   const busy = entries.some(
-    (e) => e !== amend && (e.op === 'amend' || (group !== undefined && foldGroup(e) === group)),
+    (e) => e.ref !== ref && (e.op === 'amend' || (group !== undefined && foldGroup(e) === group)),
   );
-  if (target === undefined && refState(ref) === 'posted' && !busy)
-    return { type: 'send', entry: amend, drop: [] };
+  if (target === undefined && refState(ref) === 'posted' && !busy) {
+    // Several views of one change: the latest rendering shows them all, in one edit.
+    const amends = entries.filter((e) => e.op === 'amend' && e.ref === ref);
+    const latest = amends.at(-1) ?? amend;
+    const older = amends.filter((e) => e !== latest);
+    if (older.length === 0) return { type: 'send', entry: latest, drop: [] };
+    return { type: 'fold', merged: [...older, latest], summary: absorbLatest(older, latest) };
+  }
   // Folded into a summary, being sent, never posted here, or a burst: a reply, counted there. In a
   // burst every amendment that cannot be merged into a waiting message becomes one at once, so the
   // next summary folds them all.

@@ -65,7 +65,7 @@ async function setup(operations: OperationThread[] = [], intervalMs = 0) {
     dir: join(dir, 'outbox'),
     platforms: new Map([['slack', slack]]),
     logger,
-    minIntervalMs: {},
+    minIntervalMs: { slack: intervalMs },
   });
   await outbox.open();
   onCleanup(() => outbox.stop());
@@ -154,10 +154,11 @@ describe('the notifier on both hosts’ views', () => {
         peer: 'beta',
       }),
     ];
-    for (const x of swap) {
-      await notifier.notify([x]);
-      await until(() => outbox.depth === 0, 'each change');
-    }
+    // alpha's own view goes out first; the other three arrive together (beta's forwarded batch).
+    await notifier.notify(swap.slice(0, 1));
+    await until(() => outbox.depth === 0, 'the first view');
+    await notifier.notify(swap.slice(1));
+    await until(() => outbox.depth === 0, 'the other views');
     expect(slack.posts).toHaveLength(1);
     expect(slack.posts[0]?.threadOf).toBe('plan-1');
     const shown = slack.edits.filter((e) => e.messageId === slack.posts[0]?.messageId).at(-1)?.message;

@@ -159,6 +159,11 @@ describe('chooseNext with the pair’s rules', () => {
       type: 'rewrite',
       entries: [{ op: 'reply', incidentKey: 'operation:op1' }],
     });
+    // Two views of the same change waiting: one edit with the latest rendering, covering both.
+    const again = entry('amend', ['n3'], { ref: 'pair:r0/role#1' });
+    const both = chooseNext([amend, again], always, () => 'posted');
+    expect(both.type).toBe('fold');
+    if (both.type === 'fold') expect(both.summary).toMatchObject({ op: 'amend', covers: ['n3', 'n2'] });
     // In a burst (more waiting in the same thread) an amendment is folded, not an edit each.
     const other = entry('reply', ['n7'], { incidentKey: 'operation:op1' });
     expect(chooseNext([amend, other], always, () => 'posted')).toMatchObject({ type: 'rewrite' });

@@ -348,6 +348,19 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
     ]);
     expect(fo.mountOwner()).toBe('beta');
     expect(finishedOutcomes().at(-1)).toBe('succeeded');
+    // The role swap, reported by both hosts (each its own role and its peer's: four notifications),
+    // is one message about the pair, in the plan's thread, not top-level "Role changed" alerts.
+    const roleMessages = () =>
+      fo.h
+        .messages()
+        .filter((m) => Number(m.ts) > Number(plan.ts) && /Role changed|moved to|no Primary/.test(m.text));
+    await fo.h.slack.waitFor(
+      () => roleMessages().some((m) => m.text.includes('r0 moved to beta: beta Primary, alpha Secondary')),
+      'the pair-level role message',
+      20_000,
+    );
+    expect(roleMessages().map((m) => m.text)).toHaveLength(1);
+    expect(roleMessages()[0]?.thread_ts).toBe(plan.ts);
     // The channel heard it from the leader only.
     expect(fo.h.chatCalls().every((c) => c.by === 'alpha')).toBe(true);
     expect(fo.h.messages().every((m) => m.channel === CHANNEL)).toBe(true);

@@ -48,6 +48,10 @@ async function allCovered(h: PairHarness, ns: readonly Notification[], what: str
   } catch (error) {
     const covered = coverage(h.slack, CHANNEL).covered;
     const missing = ns.filter((n) => !covered.has(coverKey(notificationKey(n))));
+    for (const host of ['alpha', 'beta'] as const) {
+      const pending = h.pendingOutbox(host).map((e) => `${e.op} ${e.title} [${e.covers.length}]`);
+      if (pending.length > 0) console.log(`PENDING ${host}: ${pending.slice(0, 10).join(' | ')}`);
+    }
     const probe = missing[0] === undefined ? '' : coverKey(notificationKey(missing[0]));
     const where = h.slack.calls
       .filter(
