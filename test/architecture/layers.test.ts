@@ -19,7 +19,7 @@ const ROOT = resolve(import.meta.dirname, '../..');
 type Layer = 'drbd' | 'core' | 'render' | 'ports' | 'adapters' | 'app' | 'commands' | 'cli' | 'sim' | 'demo';
 
 /** Which layer a file belongs to (null: outside the checked tree, e.g. node_modules). */
-export function layerOf(file: string): Layer | null {
+function layerOf(file: string): Layer | null {
   const rel = relative(ROOT, file).replaceAll('\\', '/');
   if (rel.startsWith('commands/demo')) return 'demo';
   if (rel.startsWith('commands/')) return 'commands';
@@ -66,7 +66,7 @@ function importsOf(file: string): string[] {
     .map((name) => resolve(dirname(file), name.replace(/\.js$/, '.ts')));
 }
 
-export function violations(): string[] {
+function violations(): string[] {
   const found: string[] = [];
   for (const file of [...sources(join(ROOT, 'src')), ...sources(join(ROOT, 'commands'))]) {
     const from = layerOf(file);
