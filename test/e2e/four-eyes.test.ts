@@ -6,6 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../commands/index.js';
 import { DiscordPlatform } from '../../src/adapters/discord/discord-platform.js';
 import { SlackPlatform } from '../../src/adapters/slack/slack-platform.js';
+import { WebConsolePlatform } from '../../src/adapters/web-console/web-console.js';
 import type { ChatPlatform, PlatformName } from '../../src/ports/chat.js';
 import { FakeDiscord, type FakeUser } from '../fakes/discord/index.js';
 import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, slackConfig } from '../fakes/slack/index.js';
@@ -125,6 +126,94 @@ describe('four eyes are two people, across Slack and Discord (the real daemon)',
       `confirmed alice slack:${alice.slack}`,
       `approved bob discord:${bob.discord}`,
     ]);
+  });
+
+  it('a member who requested on Slack cannot approve from the web console; another member can', async () => {
+    const env = setupPair();
+    const slack = new FakeSlack();
+    await slack.start();
+    onCleanup(() => slack.stop());
+    const parsed = daemonConfig(env, {
+      team: [alice, bob, carol],
+      policy: { approvals: 1, approvers: ['team'] },
+      slack: { apiUrl: slack.apiUrl },
+    });
+    // Each member signs in to the web console under their name: web:alice is alice.
+    const config = {
+      ...parsed,
+      oncall: { ...parsed.oncall, team: parsed.oncall.team.map((m) => ({ ...m, web: m.name })) },
+    };
+    const tokens = { alice: 'alice-token-0123456789abcdef', bob: 'bob-token-0123456789abcdef01' };
+    const web = new WebConsolePlatform({
+      port: 0,
+      users: new Map([
+        [tokens.alice, 'alice'],
+        [tokens.bob, 'bob'],
+      ]),
+      logger,
+    });
+    await startDaemon(
+      env,
+      config,
+      new Map<PlatformName, ChatPlatform>([
+        [
+          'slack',
+          new SlackPlatform({
+            config: slackConfig(slack),
+            logger,
+            secrets: { botToken: FAKE_BOT_TOKEN, appToken: FAKE_APP_TOKEN },
+            requestTimeoutMs: 5_000,
+          }),
+        ],
+        ['web', web],
+      ]),
+    );
+    await slack.waitForConnection(1, 15_000);
+    const base = web.url;
+    if (base === undefined) throw new Error('the web console is not listening');
+    const origin = base.replace(/\/$/, '');
+    /** Sign in as the console's own page does, then type `text` there: the bot's answer. */
+    const onWeb = async (token: string, text: string): Promise<string> => {
+      const signIn = await fetch(`${base}login`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin, 'sec-fetch-site': 'same-origin' },
+        body: JSON.stringify({ token }),
+      });
+      expect(signIn.status).toBe(200);
+      const cookie = (signIn.headers.getSetCookie()[0] ?? '').split(';')[0] ?? '';
+      const res = await fetch(`${base}api/command`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin, 'sec-fetch-site': 'same-origin', cookie },
+        body: JSON.stringify({ text, source: 'slash-command' }),
+      });
+      expect(res.status).toBe(200);
+      return textOf(((await res.json()) as { message: unknown }).message);
+    };
+    const onSlack = async (who: Person, text: string): Promise<string> => {
+      const { responseUrl } = await slack.sendSlashCommand({
+        text,
+        channelId: CHANNEL,
+        userId: who.slack,
+        userName: who.name,
+      });
+      const [response] = await slack.waitForResponses(responseUrl, 1, 15_000);
+      return textOf(response?.body);
+    };
+
+    const planned = await onSlack(alice, IP_SET);
+    const id = /Plan ([0-9a-f]{8}) posted/.exec(planned)?.[1] ?? '';
+    expect(await onSlack(alice, `confirm ${id}`)).toContain(`Request ${id} now needs one approval`);
+    expect(await onWeb(tokens.alice, `approve ${id}`)).toContain(
+      'alice: you asked for this ip-set (from another account: web)',
+    );
+    await sleep(300);
+    expect(simContainer(env, 'web1')).toMatchObject({ status: 'Running', ipv4: [OLD_ADDRESS] });
+    expect(await onWeb(tokens.bob, `approve ${id}`)).toContain(`Approved by bob; running request ${id}`);
+    expect((await waitForFinished(env, id)).outcome).toBe('succeeded');
+    const approved = auditRecords(env).find((r) => r.operation === id && r.event === 'approved');
+    expect(`${approved?.actor?.member} ${approved?.actor?.platform}:${approved?.actor?.userId}`).toBe(
+      'bob web:bob',
+    );
   });
 
   it('two approvals: the same member on Slack and then on Discord counts once', async () => {
