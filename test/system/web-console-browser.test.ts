@@ -291,7 +291,10 @@ describe('the web console in Debian’s chromium', () => {
     // A split-brain on r0: the critical alert arrives live, with the critical colour. (The incident's
     // parent is about the replication link; the split-brain itself is told in the alert text.)
     env.pair.splitBrain('r0');
-    const alertMessage = page.locator('article.msg.tone-critical', { hasText: 'Split-brain on r0' }).first();
+    // The alert itself is in the incident's thread (the parent repeats its text with the recovery).
+    const alertMessage = page
+      .locator('.thread article.msg.tone-critical', { hasText: 'Split-brain on r0' })
+      .first();
     await alertMessage.waitFor(WAIT);
     const incident = page.locator('.item', { has: alertMessage }).locator(':scope > article.msg');
     expect(await incident.getAttribute('class')).toContain('tone-critical');

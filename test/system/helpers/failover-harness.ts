@@ -46,7 +46,7 @@ import {
 export const RESOURCE = 'r0';
 export const LXD_CTL = resolve(import.meta.dirname, '../fixtures/lxd-ctl.sh');
 export const HOST_CTL = resolve(import.meta.dirname, '../fixtures/host-ctl.sh');
-export type HostAction = 'mount' | 'umount' | 'lxd-start' | 'lxd-stop';
+export type HostAction = 'mount' | 'umount' | 'lxd-start' | 'lxd-stop' | 'lxc';
 const IMAGE_ALIAS = 'busybox';
 const DATA_FILE = '/root/failover-data.txt';
 
@@ -243,6 +243,16 @@ export class FailoverPair {
     add(() => h.close());
     const resFile = join(h.dir, 'r0.res');
     writeFileSync(resFile, resourceFile(loopDevice));
+    /** A per-host `lxc`: the real client through fixtures/host-ctl.sh (lxd.lxc takes a path, no args). */
+    const lxcOf = (host: Host): string => {
+      const path = join(work, `lxc-${host}`);
+      writeFileSync(
+        path,
+        `#!/bin/sh\nexec ${JSON.stringify(HOST_CTL)} ${host} ${JSON.stringify(ownerFile)} lxc lxc "$@"\n`,
+        { mode: 0o755 },
+      );
+      return path;
+    };
     for (const host of ['alpha', 'beta'] as const) {
       const base = JSON.parse(readFileSync(h.configPath(host), 'utf8')) as Record<string, unknown>;
       const drbd = base.drbd as { env: Record<string, string> } & Record<string, unknown>;
@@ -271,7 +281,9 @@ export class FailoverPair {
             },
           },
         },
-        lxd: { stopTimeoutS: 10, commandTimeoutMs: 60_000, verifyTimeoutMs: 30_000 },
+        // Each host's lxc reaches the resource's LXD daemon only while that host has the file system
+        // mounted (one machine plays both: see fixtures/host-ctl.sh).
+        lxd: { lxc: lxcOf(host), stopTimeoutS: 10, commandTimeoutMs: 60_000, verifyTimeoutMs: 30_000 },
         oncall: { team: Object.values(PEOPLE), static: ['bob'], announce: false },
         // The fence lock of r0 (taken by a forced failover), shown by `status` and checked by plans.
         fences: [RESOURCE],
