@@ -346,6 +346,23 @@ function evaluateChange(out: Outcome, change: Change, before: HostState, after: 
   }
 }
 
+/** A disk (ours or the peer's) that was reported degraded is UpToDate again: close and say so once. */
+function diskBackToUpToDate(
+  out: Outcome,
+  kind: 'disk-restored' | 'peer-disk-restored',
+  key: string,
+  change: FieldChange,
+  subject: string,
+  details: Record<string, DetailValue>,
+): void {
+  const problem = out.close(key);
+  if (problem === undefined) return;
+  out.say(kind, 'info', change, `${subject} is UpToDate again (was ${problem.value}).`, change.at, {
+    ...details,
+    durationMs: change.at - problem.since,
+  });
+}
+
 function dualPrimary(out: Outcome, loc: Location, where: string, peer: string, at: number): void {
   out.say(
     'dual-primary',
@@ -1092,16 +1109,7 @@ function evaluateLocalDisk(ctx: Context, change: FieldChange, details: Record<st
   const subject = `${ctx.on}: disk`;
 
   if (health === 'healthy') {
-    const problem = out.close(key);
-    if (problem === undefined) return;
-    out.say(
-      'disk-restored',
-      'info',
-      change,
-      `${subject} is UpToDate again (was ${problem.value}).`,
-      change.at,
-      { ...details, durationMs: change.at - problem.since },
-    );
+    diskBackToUpToDate(out, 'disk-restored', key, change, subject, details);
     return;
   }
   if (health === 'transient') return;
@@ -1228,16 +1236,7 @@ function evaluatePeerDisk(ctx: Context, change: FieldChange, details: Record<str
   const peerDevice = connection?.peerDevices[change.volume ?? 0];
 
   if (health === 'healthy') {
-    const problem = out.close(key);
-    if (problem === undefined) return;
-    out.say(
-      'peer-disk-restored',
-      'info',
-      change,
-      `${subject} is UpToDate again (was ${problem.value}).`,
-      change.at,
-      { ...details, durationMs: change.at - problem.since },
-    );
+    diskBackToUpToDate(out, 'peer-disk-restored', key, change, subject, details);
     return;
   }
   if (health === 'transient') return;
