@@ -19,12 +19,20 @@ import { type ConsoleStatus, hostStatus } from '../adapters/web-console/status.j
 import type { OutboxEntry } from '../core/delivery.js';
 import { digestMessage } from '../core/digest.js';
 import type { HostState } from '../core/host-state.js';
+import { hostIncidentKey } from '../core/incidents.js';
 import type { ElectionEvent } from '../core/leader.js';
 import type { Message } from '../core/message.js';
 import type { Notification } from '../core/notification.js';
 import { escalationLevels } from '../core/oncall-workflow.js';
 import { chores, intake, type PairSituation, voice } from '../core/pair-voice.js';
 import { type HandoverClock, onCall, type Roster } from '../core/policy.js';
+import {
+  DEFAULT_STREAM_DOWN,
+  outageTakenOver,
+  peerOutageStep,
+  primaryOf,
+  type StreamHealth,
+} from '../core/stream-health.js';
 import { formatTime, MESSAGE_TIME_ZONE } from '../core/text.js';
 import type {
   ChatPlatform,
@@ -130,6 +138,8 @@ export class Daemon {
   #leadership: Promise<void> = Promise.resolve();
   readonly #lockStore: LockStore | undefined;
   #pairTimer: NodeJS.Timeout | undefined;
+  /** An outage of the other host's stream this instance took over from a former leader that died blind. */
+  #peerOutage: { host: string; health: StreamHealth; primary: readonly string[] } | undefined;
   /** A follower's criticals without a peer link, kept in case nobody turns out to lead. */
   #heldCriticals: Notification[] = [];
   /** The link to the other instance of the pair, when configured. */
@@ -243,6 +253,7 @@ export class Daemon {
             onReleased: () => this.elector?.attemptNow(),
             adopt: (entries) => this.#adopt(entries),
             localState: () => this.#watch?.watcher.watch.state,
+            localStream: () => this.#watch?.stream(),
             localContainers: () => this.#localContainers(),
             runLocalStep: (action) => this.#runLocalStep(action),
             reconcileLocal: () => this.#reconcileLocal(),
@@ -302,6 +313,8 @@ export class Daemon {
         ]),
       ],
       logger: options.logger.child({ part: 'paging' }),
+      // Acknowledgements and silences go on when the other instance takes over.
+      record: (state) => this.replica?.record([{ oncall: state }]) ?? Promise.resolve(),
     });
     const lxd = {
       stopTimeoutS: options.config.lxd.stopTimeoutS,
@@ -580,7 +593,9 @@ export class Daemon {
     await this.peer?.start();
     // The DRBD view and the health endpoint first: a daemon is healthy once it has read DRBD, and
     // that should not wait for a chat platform's library to load and connect.
-    this.#watch = startWatch(this.#config, this.#logger.child({ part: 'events2' }), (n) => this.#collect(n));
+    this.#watch = startWatch(this.#config, this.#logger.child({ part: 'events2' }), (n) => this.#collect(n), {
+      onHealth: (health, primary) => this.#recordStream(health, primary),
+    });
     await this.#startStatusServer();
     if (this.elector === undefined) {
       await this.#startPlatforms();
@@ -595,8 +610,16 @@ export class Daemon {
       this.operations.sweep().catch((err: Error) => this.#logger.error({ err }, 'expiring requests failed'));
     }, 15_000);
     if (this.elector !== undefined) {
+      let choring = false;
       this.#pairTimer = setInterval(() => {
-        this.#pairChores().catch((err: Error) => this.#logger.error({ err }, 'pair housekeeping failed'));
+        // One round at a time: asking a peer that does not answer can outlast the period.
+        if (choring) return;
+        choring = true;
+        this.#pairChores()
+          .catch((err: Error) => this.#logger.error({ err }, 'pair housekeeping failed'))
+          .finally(() => {
+            choring = false;
+          });
       }, this.#config.leader.retryMs);
     }
     this.scheduler.start();
@@ -758,7 +781,10 @@ export class Daemon {
    */
   async #pairChores(): Promise<void> {
     const situation = this.#situation();
-    if (situation.leads) this.replica?.heartbeat();
+    if (situation.leads) {
+      this.replica?.heartbeat();
+      await this.#watchPeerStream();
+    }
     const todo = chores(situation);
     if (todo.postHeld) {
       const waiting = [...this.#heldCriticals, ...((await this.peer?.takeCritical()) ?? [])];
@@ -769,6 +795,46 @@ export class Daemon {
     // Someone else leads and reports its own view of the same changes.
     if (todo.dropHeld) this.#heldCriticals = [];
     if (todo.handOver) await this.#handOverLeftovers();
+  }
+
+  /** The leader's own event stream, in the pair's delivery record (a follower's would overwrite the leader's). */
+  #recordStream(health: StreamHealth, primary: readonly string[]): Promise<void> {
+    if (this.replica === undefined || !(this.elector?.mayAct() ?? true)) return Promise.resolve();
+    return this.replica.record([{ stream: { host: this.#config.host, health, primary } }]);
+  }
+
+  /**
+   * The leader's watch over the other host's event stream, while there is something to watch: an
+   * outage taken over from a former leader that died blind (warned and escalated here while that
+   * instance does not answer), or the other host's open stream incident (resolved here once its
+   * instance answers with a live stream, since a restarted instance never says so itself).
+   */
+  async #watchPeerStream(): Promise<void> {
+    const peer = this.peer;
+    const host = this.#config.peer?.name;
+    if (peer === undefined || host === undefined) return;
+    const incident = this.notifier.incidents[hostIncidentKey(host)];
+    const open =
+      incident === undefined || incident.resolvedAt !== undefined
+        ? undefined
+        : {
+            since: Date.parse(String(incident.latest.details.downSince ?? '')) || incident.openedAt,
+            cause: String(incident.latest.details.cause ?? 'unknown'),
+          };
+    const tracked = this.#peerOutage?.host === host ? this.#peerOutage : undefined;
+    if (tracked === undefined && open === undefined) return;
+    const step = peerOutageStep({
+      health: tracked?.health,
+      peer: await peer.peerStream(),
+      open,
+      now: Date.now(),
+      settings: this.#config.drbd.streamDown ?? DEFAULT_STREAM_DOWN,
+      host,
+      primary: tracked?.primary ?? [],
+    });
+    this.#peerOutage =
+      step.health === undefined ? undefined : { host, health: step.health, primary: tracked?.primary ?? [] };
+    if (step.notification !== undefined) await this.notifier.notify([step.notification]);
   }
 
   /** A follower that still holds deliveries from its time as leader hands them to the leader. */
@@ -864,7 +930,15 @@ export class Daemon {
       const stale = age !== undefined && age > leaseMs + 2 * retryMs + 2_000;
       const takeover = ledger.takeover(stale);
       await this.notifier.adopt(takeover.incidents, takeover.pair);
+      this.paging.adopt(takeover.oncall);
       await this.outbox.adopt(takeover);
+      if (takeover.stream !== undefined && takeover.stream.host !== self) {
+        // The former leader was blind on its own host: nobody else would say so now.
+        const { host, health, primary } = takeover.stream;
+        const taken = outageTakenOver(health, host, Date.now(), self);
+        if (!taken.health.up) this.#peerOutage = { host, health: taken.health, primary };
+        if (taken.notification !== undefined) await this.notifier.notify([taken.notification]);
+      }
       this.#logger.info(
         { from: ledger.origin, queued: takeover.entries.length, stale, covered: ledger.covered.size },
         'continuing the delivery record of the former leader',
@@ -876,6 +950,8 @@ export class Daemon {
       incidents: this.notifier.incidents,
       pair: this.notifier.pairView,
     });
+    const own = this.#watch?.health();
+    if (own !== undefined) await this.#recordStream(own, primaryOf(this.#watch?.lastKnownState()));
     replica.ready();
   }
 

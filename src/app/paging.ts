@@ -10,7 +10,7 @@ import type { AuditLog } from '../adapters/audit-log.js';
 import { handoverClock } from '../adapters/cron.js';
 import type { OnCallStore } from '../adapters/oncall-store.js';
 import type { NewEntry } from '../adapters/outbox.js';
-import { type Incident, type Incidents, incidentMessage } from '../core/incidents.js';
+import { type Incident, type Incidents, incidentMessage, incidentResource } from '../core/incidents.js';
 import type { Message } from '../core/message.js';
 import type { Notification } from '../core/notification.js';
 import {
@@ -418,7 +418,7 @@ export class Paging implements PagingPort {
       op,
       ...(incident === undefined ? {} : { incidentKey: incident.key }),
       message,
-      resource: incident?.resource ?? null,
+      resource: incident === undefined ? null : incidentResource(incident),
       severity: message.tone === 'critical' ? 'critical' : message.tone === 'warning' ? 'warning' : 'info',
       // What calls someone (a repeat, an escalation, a summary of a silence with a critical still
       // open) is sent first and never folded into a summary: its mention must reach the phone.

@@ -16,6 +16,7 @@ import type { HostState } from '../core/host-state.js';
 import { ALERT_KINDS, type Notification, SEVERITIES } from '../core/notification.js';
 import type { Operation, StepAction } from '../core/operation.js';
 import type { PeerRefusal } from '../core/peer-auth.js';
+import type { PeerStream } from '../core/stream-health.js';
 import { PLATFORM_NAMES } from '../ports/chat.js';
 import type { StepRun } from '../ports/containers.js';
 import type { PreflightCheck } from '../ports/host.js';
@@ -168,6 +169,8 @@ export interface PeerLinkOptions {
   /** The leader's intake of a former leader's unsent deliveries. */
   readonly adopt: (entries: readonly OutboxEntry[]) => Promise<void>;
   readonly localState: () => HostState | undefined;
+  /** Whether this host's event stream is up (the leader resolves an outage it took over with it). */
+  readonly localStream?: () => PeerStream | undefined;
   /** This host's containers, for the leader's `containers` and `ip` commands. */
   readonly localContainers?: () => Promise<ContainersView>;
   /** Run a plan step here for the leader. */
@@ -270,7 +273,14 @@ export class PeerLink {
             return { noted: options.onReleased !== undefined };
           },
         },
-        { method: 'GET', path: '/v1/state', handle: async () => ({ state: options.localState() ?? null }) },
+        {
+          method: 'GET',
+          path: '/v1/state',
+          handle: async () => ({
+            state: options.localState() ?? null,
+            stream: options.localStream?.() ?? null,
+          }),
+        },
         {
           method: 'GET',
           path: '/v1/containers',
@@ -424,6 +434,17 @@ export class PeerLink {
       return answer.state ?? undefined;
     } catch (err) {
       this.#options.logger.debug({ err: (err as Error).message }, 'peer state unavailable');
+      return undefined;
+    }
+  }
+
+  /** Whether the peer's event stream is up, or undefined when it does not answer. */
+  async peerStream(): Promise<PeerStream | undefined> {
+    try {
+      const answer = await this.#client.request<{ stream?: PeerStream | null }>('GET', '/v1/state');
+      return answer.stream ?? undefined;
+    } catch (err) {
+      this.#options.logger.debug({ err }, 'peer stream unavailable');
       return undefined;
     }
   }

@@ -38,6 +38,8 @@ export interface RunningWatch {
   /** The event stream runs and its dump has been read: changes from now on are seen live. */
   isLive(): boolean;
   stream(): StreamStatus;
+  /** The stream's health as the outage rules keep it (who was told what). */
+  health(): StreamHealth;
   /**
    * The last DRBD state seen: the current one while live; during an outage the one from before it
    * (the watcher's own state is being rebuilt from the fresh dump); undefined before the first dump.
@@ -48,16 +50,33 @@ export interface RunningWatch {
   stop(): Promise<void>;
 }
 
+export interface WatchHooks {
+  /** The clock (tests inject). */
+  readonly now?: () => number;
+  /**
+   * The stream's health changed (lost, people told, back), with the resources the host was Primary
+   * of when last seen: the leader records it in the pair's delivery record, so that a new leader
+   * can continue an outage this instance can no longer report (it died blind).
+   */
+  readonly onHealth?: (health: StreamHealth, primary: readonly string[]) => void;
+}
+
 export function startWatch(
   config: Config,
   logger: Logger,
   onNotification: (notification: Notification) => void,
-  now: () => number = Date.now,
+  hooks: WatchHooks = {},
 ): RunningWatch {
+  const now = hooks.now ?? Date.now;
   const host = config.host;
   const settings = config.drbd.streamDown ?? DEFAULT_STREAM_DOWN;
   const watcher = new HostWatcher(host);
   let health: StreamHealth = watchingStarted(now());
+  const setHealth = (next: StreamHealth): void => {
+    if (next === health) return;
+    health = next;
+    hooks.onHealth?.(health, primaryOf(lastKnownState()));
+  };
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
 
@@ -78,7 +97,7 @@ export function startWatch(
   const check = (): void => {
     timer = undefined;
     const step = assessOutage(health, now(), settings, host, primaryOf(lastKnownState()));
-    health = step.health;
+    setHealth(step.health);
     if (step.notification !== undefined) {
       logger.warn(
         {
@@ -93,7 +112,7 @@ export function startWatch(
     arm();
   };
   const onEnded = (ending: StreamEnding): void => {
-    health = streamLost(health, ending.at, endingCause(ending.reason, ending.stderrTail));
+    setHealth(streamLost(health, ending.at, endingCause(ending.reason, ending.stderrTail)));
     arm();
   };
 
@@ -133,7 +152,7 @@ export function startWatch(
             ...notifications.filter((n) => !(n.kind === 'watcher-gap' && 'blindMs' in n.details)),
           ];
         }
-        health = step.health;
+        setHealth(step.health);
         arm();
       }
       for (const notification of notifications) onNotification(notification);
@@ -147,6 +166,7 @@ export function startWatch(
     isLive: () => source.streaming && watcher.watch.phase === 'live',
     stream: () =>
       health.up ? { up: true, since: health.since } : { up: false, since: health.since, cause: health.cause },
+    health: () => health,
     lastKnownState,
     stateAgeSeconds: (at = now()) =>
       lastKnownState() === undefined ? undefined : blindMs(health, at) / 1_000,

@@ -13,7 +13,9 @@
 
 import type { OutboxEntry } from './delivery.js';
 import type { Incidents } from './incidents.js';
+import type { OnCallState } from './oncall-workflow.js';
 import type { PairView } from './pair-view.js';
+import type { StreamHealth } from './stream-health.js';
 
 export type DeliveryRecord =
   /** Start from nothing (the first record of a full copy). */
@@ -26,6 +28,13 @@ export type DeliveryRecord =
   | { readonly parent: { readonly key: string; readonly messageId: string } }
   | { readonly incidents: Incidents }
   | { readonly pair: PairView }
+  /** Acknowledgements, repeats and silences (the on-call workflow): the latest state wins. */
+  | { readonly oncall: OnCallState }
+  /**
+   * Whether the leader sees DRBD on its own host: if it dies while blind, nobody else knows that
+   * host is unseen, so the new leader continues the outage from here. The latest state wins.
+   */
+  | { readonly stream: LeaderStream }
   /** Notifications the leader took in (its own and the follower's), to refuse them a second time. */
   | { readonly seen: readonly string[] }
   /** Part of a full copy: what recent messages were posted with (an edit keeps it in its metadata). */
@@ -47,6 +56,14 @@ export interface PostedMessage {
   readonly covers: readonly string[];
 }
 
+/** The leader's own event stream as last recorded. */
+export interface LeaderStream {
+  readonly host: string;
+  readonly health: StreamHealth;
+  /** Resources the host was Primary of when last seen (a blind Primary is critical at once). */
+  readonly primary: readonly string[];
+}
+
 /** How many posted messages are remembered for their metadata. */
 const MESSAGES_LIMIT = 2_000;
 
@@ -58,6 +75,9 @@ export interface Takeover {
   readonly incidents: Incidents | undefined;
   readonly pair: PairView | undefined;
   readonly messages: readonly (readonly [string, PostedMessage])[];
+  readonly oncall: OnCallState | undefined;
+  /** The former leader's event stream when it was last recorded. */
+  readonly stream: LeaderStream | undefined;
 }
 
 export class DeliveryLedger {
@@ -67,6 +87,8 @@ export class DeliveryLedger {
   readonly parents = new Map<string, string>();
   incidents: Incidents | undefined;
   pair: PairView | undefined;
+  oncall: OnCallState | undefined;
+  stream: LeaderStream | undefined;
   /** Notification key → when a confirmed message first covered it. */
   readonly covered = new Map<string, number>();
   /** Idempotency key of a confirmed post → when. */
@@ -84,6 +106,8 @@ export class DeliveryLedger {
         this.parents.clear();
         this.incidents = undefined;
         this.pair = undefined;
+        this.oncall = undefined;
+        this.stream = undefined;
         this.covered.clear();
         this.postedKeys.clear();
         this.seen.clear();
@@ -115,6 +139,10 @@ export class DeliveryLedger {
         this.incidents = r.incidents;
       } else if ('pair' in r) {
         this.pair = r.pair;
+      } else if ('oncall' in r) {
+        this.oncall = r.oncall;
+      } else if ('stream' in r) {
+        this.stream = r.stream;
       } else if ('messages' in r) {
         for (const [id, m] of r.messages) this.#remember(id, m);
       } else if ('seen' in r) {
@@ -189,6 +217,8 @@ export class DeliveryLedger {
       incidents: this.incidents,
       pair: this.pair,
       messages: [...this.messages],
+      oncall: this.oncall,
+      stream: this.stream,
     };
   }
 
@@ -203,6 +233,8 @@ export class DeliveryLedger {
     for (const [key, messageId] of this.parents) out.push({ parent: { key, messageId } });
     if (this.incidents !== undefined) out.push({ incidents: this.incidents });
     if (this.pair !== undefined) out.push({ pair: this.pair });
+    if (this.oncall !== undefined) out.push({ oncall: this.oncall });
+    if (this.stream !== undefined) out.push({ stream: this.stream });
     const covered = [...this.covered];
     const postedKeys = [...this.postedKeys];
     for (let i = 0; i < Math.max(covered.length, postedKeys.length); i += part) {
@@ -217,7 +249,8 @@ export class DeliveryLedger {
 
   /**
    * This instance's own outbox and notifier after a takeover: the queued entries now have its ids.
-   * What was covered and seen stays.
+   * What was covered and seen, and the on-call state, stay; the former leader's stream is taken
+   * over (see Daemon) and this instance records its own from now on.
    */
   rebase(
     origin: string,
@@ -235,5 +268,6 @@ export class DeliveryLedger {
     for (const [key, id] of Object.entries(state.parents)) this.parents.set(key, id);
     this.incidents = state.incidents;
     this.pair = state.pair;
+    this.stream = undefined;
   }
 }

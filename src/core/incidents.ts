@@ -2,14 +2,15 @@
 // channel flood. The first notification of a problem opens the incident (a parent message, posted at
 // once); everything after it is a thread reply, and the parent is edited in place to show the
 // current state; the problem's end resolves it (the parent turns green with the duration). A problem
-// that comes back soon after it ended reopens the same incident. Pure: state in, state and
-// deliveries out.
+// that comes back soon after it ended reopens the same incident. The bot's own blindness on a host
+// (its DRBD event stream down, core/stream-health.ts) is an incident of that host, threaded the same
+// way. Pure: state in, state and deliveries out.
 
 import type { Message, MessageField, Tone } from './message.js';
 import { type AlertKind, type Notification, type Severity, worseSeverity } from './notification.js';
 import { formatDuration, splitBrainRecovery } from './rules.js';
 
-export type IncidentFamily = 'connection' | 'disk' | 'resync' | 'quorum' | 'io';
+export type IncidentFamily = 'connection' | 'disk' | 'resync' | 'quorum' | 'io' | 'stream';
 
 /** Which kinds open or continue an incident, and which end it. */
 const OPENS: Partial<Record<AlertKind, IncidentFamily>> = {
@@ -43,6 +44,7 @@ export const INCIDENT_TITLES = {
   resync: 'Resync',
   quorum: 'Quorum',
   io: 'I/O suspended',
+  stream: 'DRBD event stream',
 } as const satisfies Record<IncidentFamily, string>;
 
 /** A problem that returns within this time after it ended reopens the same incident. */
@@ -50,7 +52,10 @@ export const REOPEN_WINDOW_MS = 10 * 60_000;
 
 export interface Incident {
   readonly key: string;
+  /** The resource; for an incident of a whole host (`scope: 'host'`), the host's name. */
   readonly resource: string;
+  /** About a host, not a resource: the bot cannot see DRBD there. */
+  readonly scope?: 'host';
   readonly family: IncidentFamily;
   readonly openedAt: number;
   /** Set while resolved; a reopen clears it. */
@@ -122,6 +127,7 @@ export function notificationMessage(n: Notification, incidentKey?: string): Mess
 
 /** What an open incident is about: a split-brain stays the headline whatever follows it. */
 function headline(incident: Incident): string {
+  if (incident.family === 'stream') return 'not seen';
   const latest = KIND_TITLES[incident.latest.kind];
   if (incident.splitBrain !== true || incident.latest.kind === 'split-brain') return latest;
   return `${KIND_TITLES['split-brain']} (now ${latest})`;
@@ -158,7 +164,7 @@ export function incidentMessage(incident: Incident, now: number): Message {
     title: `${incident.resource}: ${INCIDENT_TITLES[incident.family]} — ${resolved ? 'resolved' : headline(incident)}`,
     tone,
     host: incident.latest.host,
-    resource: incident.resource,
+    ...(incident.scope === 'host' ? {} : { resource: incident.resource }),
     body: resolved
       ? `Healthy again: ${incident.latest.text}`
       : incident.splitBrain === true && incident.latest.kind !== 'split-brain'
@@ -175,9 +181,44 @@ export interface IncidentStep {
   readonly deliveries: readonly Delivery[];
 }
 
+/** The DRBD resource an incident is about; null for a host's own (its event stream). */
+export function incidentResource(incident: Incident): string | null {
+  return incident.scope === 'host' ? null : incident.resource;
+}
+
 /** The incident a notification belongs to, keyed per resource and problem family. */
 export function incidentKeyFor(resource: string, family: IncidentFamily): string {
   return `${resource}/${family}`;
+}
+
+/** The incident of a host the bot cannot see (apart from any resource's, whatever their names). */
+export function hostIncidentKey(host: string): string {
+  return `host:${host}/stream`;
+}
+
+/**
+ * The problem a notification opens, continues or ends, if any: its family, what it is about and
+ * whether it ends it. A stream outage (watcher-gap with `details.stream`) is its host's; the watcher's
+ * own gap reports (a restart that missed changes) stand alone.
+ */
+function problemOf(
+  n: Notification,
+): { family: IncidentFamily; subject: string; key: string; ends: boolean; host?: true } | undefined {
+  if (n.kind === 'watcher-gap') {
+    const stream = n.details.stream;
+    if (stream !== 'down' && stream !== 'still-down' && stream !== 'back') return undefined;
+    return {
+      family: 'stream',
+      subject: n.host,
+      key: hostIncidentKey(n.host),
+      ends: stream === 'back',
+      host: true,
+    };
+  }
+  const opens = OPENS[n.kind];
+  const family = opens ?? RESOLVES[n.kind];
+  if (n.resource === null || family === undefined) return undefined;
+  return { family, subject: n.resource, key: incidentKeyFor(n.resource, family), ends: opens === undefined };
 }
 
 /**
@@ -185,24 +226,21 @@ export function incidentKeyFor(resource: string, family: IncidentFamily): string
  */
 export function applyNotification(incidents: Incidents, n: Notification): IncidentStep {
   const now = Date.parse(n.at);
-  const opens = OPENS[n.kind];
-  const resolves = RESOLVES[n.kind];
-  const family = opens ?? resolves;
-  if (n.resource === null || family === undefined) {
-    return followUp(incidents, n);
-  }
-  const key = incidentKeyFor(n.resource, family);
+  const problem = problemOf(n);
+  if (problem === undefined) return followUp(incidents, n);
+  const { family, key } = problem;
   const current = incidents[key];
   const hosts = current === undefined ? [n.host] : [...new Set([...current.hosts, n.host])];
 
-  if (opens !== undefined) {
+  if (!problem.ends) {
     if (
       current === undefined ||
       (current.resolvedAt !== undefined && now - current.resolvedAt > REOPEN_WINDOW_MS)
     ) {
       const incident: Incident = {
         key,
-        resource: n.resource,
+        resource: problem.subject,
+        ...(problem.host === true ? { scope: 'host' as const } : {}),
         family,
         openedAt: now,
         severity: n.severity,
@@ -271,7 +309,7 @@ function continueIncident(
  */
 function followUp(incidents: Incidents, n: Notification): IncidentStep {
   const open = Object.values(incidents)
-    .filter((i) => i.resource === n.resource && i.resolvedAt === undefined)
+    .filter((i) => i.scope !== 'host' && i.resource === n.resource && i.resolvedAt === undefined)
     .sort((a, b) => b.openedAt - a.openedAt)[0];
   if (open === undefined) return { incidents, deliveries: [{ op: 'post', message: notificationMessage(n) }] };
   const incident: Incident = { ...open, changes: open.changes + 1 };

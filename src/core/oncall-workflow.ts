@@ -9,7 +9,13 @@
 // (src/app/paging.ts) keeps the state durable and replicated, times the checks on the leader and
 // delivers what these functions decide.
 
-import { INCIDENT_TITLES, type Incident, type Incidents, KIND_TITLES } from './incidents.js';
+import {
+  INCIDENT_TITLES,
+  type Incident,
+  type Incidents,
+  incidentResource,
+  KIND_TITLES,
+} from './incidents.js';
 import type { Mention, MentionTarget, Message, MessageAction, MessageLink } from './message.js';
 import {
   ALERT_KINDS,
@@ -450,7 +456,7 @@ export function pageMessage(
     title,
     tone: 'critical',
     host: incident.latest.host,
-    resource: incident.resource,
+    ...(incident.scope === 'host' ? {} : { resource: incident.resource }),
     body: lines.join('\n'),
     fields: [
       { label: 'Open for', value: open, short: true },
@@ -526,7 +532,7 @@ export function silencing(
 /** Is a page muted: a silence matches its resource or the kind that heads its incident. */
 export function pageMuted(silences: readonly Silence[], incident: Incident, now: number): boolean {
   const kind = incident.splitBrain === true ? 'split-brain' : incident.latest.kind;
-  return silencing(silences, { kind, resource: incident.resource }, now) !== undefined;
+  return silencing(silences, { kind, resource: incidentResource(incident) }, now) !== undefined;
 }
 
 /** A maintenance window from the configuration: once (start/end) or recurring (cron + duration). */

@@ -171,3 +171,106 @@ export function endingCause(reason: string, stderrTail: string): string {
   if (stderrTail === '') return reason;
   return `${reason}: "${stderrTail.replace(/\n/g, ' / ')}"`;
 }
+
+// ---- A leader that died blind ---------------------------------------------------------------------
+// The leader watches its own stream. If it dies while blind, its watch dies with it and nobody else
+// knows that host is unseen: the follower would take over and say nothing. So the leader records its
+// stream in the pair's delivery record, and a new leader continues the former leader's outage from
+// there while the former leader's instance does not answer; once it answers, its own watch speaks for
+// its host again.
+
+/** How long the other instance's stream must have been up before the leader calls the outage over. */
+export const PEER_BACK_GRACE_MS = 5_000;
+
+/**
+ * A former leader's outage, continued by the new leader. The cause says that nobody watches that
+ * host now. If people were told about the outage, they are told that too (a reply in the host's
+ * incident); otherwise the warning comes when it is due, from `peerOutageStep`.
+ */
+export function outageTakenOver(
+  health: StreamHealth,
+  host: string,
+  at: number,
+  newLeader: string,
+): OutageStep {
+  if (health.up) return { health };
+  const cause = `${health.cause}; then the bot on ${host} stopped leading (${newLeader} leads now)`;
+  const taken: StreamHealth = { ...health, cause };
+  if (health.told === undefined) return { health: taken };
+  const downMs = Math.max(0, at - health.since);
+  return {
+    health: taken,
+    notification: {
+      kind: 'watcher-gap',
+      severity: health.told,
+      host,
+      resource: null,
+      text:
+        `Still blind on ${host}, and its bot stopped leading: the DRBD event stream there has been down ` +
+        `for ${formatDuration(downMs)} (${health.cause}). ${newLeader} leads now and reports when the bot ` +
+        `on ${host} answers again; until then nothing reports DRBD changes on ${host}.`,
+      details: {
+        stream: 'still-down',
+        downSince: new Date(health.since).toISOString(),
+        downMs,
+        cause,
+        leaderLost: true,
+      },
+      at: new Date(at).toISOString(),
+    },
+  };
+}
+
+/** What the other instance said about its event stream when the leader asked (undefined: no answer). */
+export interface PeerStream {
+  readonly up: boolean;
+  readonly since: number;
+}
+
+/**
+ * The leader's watch over the other host's outage, each time it asks that host's instance.
+ * - No answer: an outage taken over from a former leader goes on (warning, escalation, as
+ *   `assessOutage`).
+ * - An answer: that instance's own watch speaks for its host from now on, so this one stops; and if
+ *   it sees DRBD (for a moment already, so its own resolution had time to arrive) while the host's
+ *   incident is still open, the outage is over — said here, because a restarted instance never told
+ *   anyone about it.
+ */
+export function peerOutageStep(input: {
+  readonly health: StreamHealth | undefined;
+  readonly peer: PeerStream | undefined;
+  /** The host's open incident of its stream, with when it went down and why. */
+  readonly open: { readonly since: number; readonly cause: string } | undefined;
+  readonly now: number;
+  readonly settings: StreamDownSettings;
+  readonly host: string;
+  readonly primary: readonly string[];
+}): { readonly health: StreamHealth | undefined; readonly notification?: Notification } {
+  const { health, peer, open, now, host } = input;
+  if (peer === undefined) {
+    if (health === undefined) return { health };
+    return assessOutage(health, now, input.settings, host, input.primary);
+  }
+  if (!peer.up || open === undefined || now - peer.since < PEER_BACK_GRACE_MS) return { health: undefined };
+  const downMs = Math.max(0, peer.since - open.since);
+  return {
+    health: undefined,
+    notification: {
+      kind: 'watcher-gap',
+      severity: 'info',
+      host,
+      resource: null,
+      text:
+        `The bot sees DRBD on ${host} again: the bot there answers and its event stream is up, after ` +
+        `${formatDuration(downMs)} unseen (${open.cause}). What changed meanwhile shows in \`status\`.`,
+      details: {
+        stream: 'back',
+        downSince: new Date(open.since).toISOString(),
+        downMs,
+        cause: open.cause,
+        missed: null,
+      },
+      at: new Date(now).toISOString(),
+    },
+  };
+}

@@ -89,6 +89,46 @@ describe('the pair’s delivery record', () => {
     expect([...copy.seen]).toEqual(['n9', 'n10']);
   });
 
+  it('carries the on-call state and the leader’s own stream: latest wins, copied whole, handed over', () => {
+    const ledger = new DeliveryLedger();
+    const acked = {
+      pages: {},
+      silences: [
+        {
+          id: 's1',
+          matches: ['r0'],
+          from: 0,
+          until: 60_000,
+          by: 'alice',
+          reason: 'disk swap',
+          source: 'command',
+        },
+      ],
+      muted: {},
+    } as unknown as import('../../src/core/oncall-workflow.js').OnCallState;
+    const blind = {
+      host: 'alpha',
+      health: { up: false, since: 5, cause: 'drbdsetup exited with code 20' },
+      primary: ['r0'],
+    } as const;
+    ledger.apply(
+      [
+        { oncall: { pages: {}, silences: [], muted: {} } },
+        { oncall: acked },
+        { stream: { host: 'alpha', health: { up: true, since: 1 }, primary: [] } },
+        { stream: blind },
+      ],
+      0,
+    );
+    const copy = new DeliveryLedger();
+    copy.apply(ledger.snapshot('alpha'), 1);
+    expect(copy.takeover(false)).toMatchObject({ oncall: acked, stream: blind });
+    // The new leader records its own stream from then on; what it was handed stays in the takeover.
+    copy.rebase('beta', { entries: [], parents: {}, incidents: {}, pair: undefined });
+    expect(copy.stream).toBeUndefined();
+    expect(copy.oncall).toEqual(acked);
+  });
+
   it('forgets covered notifications after the retention time', () => {
     const ledger = new DeliveryLedger();
     const e = entry('post', ['old']);

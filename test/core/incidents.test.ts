@@ -173,4 +173,39 @@ describe('split-brain headline', () => {
       'r0: Replication link — resolved',
     );
   });
+
+  it("keeps a host's blindness in one incident of that host: warning, escalation, resolution", () => {
+    const gap = (stream: string, severity: Severity, atMs: number, host = 'alpha'): Notification => ({
+      ...n('watcher-gap', severity, atMs, null, host),
+      details: { stream },
+    });
+    const { ops, messages, incidents } = run([
+      gap('down', 'warning', T0),
+      // A resource named like the host must not pick up the host's thread, nor the host its.
+      n('role-changed', 'info', T0 + 1_000, 'alpha'),
+      gap('still-down', 'critical', T0 + 120_000),
+      gap('back', 'info', T0 + 130_000),
+    ]);
+    expect(ops).toEqual(['open', 'post', 'reply', 'update-parent', 'reply', 'update-parent']);
+    expect(messages[0]).toMatchObject({ tone: 'warning', incidentKey: 'host:alpha/stream' });
+    expect(messages[0]).not.toHaveProperty('resource');
+    expect(messages[0]?.title).toBe('alpha: DRBD event stream — not seen');
+    expect(messages[3]).toMatchObject({ tone: 'critical', title: 'alpha: DRBD event stream — not seen' });
+    expect(messages[5]).toMatchObject({ tone: 'resolved', title: 'alpha: DRBD event stream — resolved' });
+    expect(incidents['host:alpha/stream']).toMatchObject({
+      scope: 'host',
+      changes: 3,
+      resolvedAt: T0 + 130_000,
+    });
+  });
+
+  it("leaves the watcher's own gap reports (a restart that missed changes) on their own", () => {
+    const { ops, incidents } = run([
+      { ...n('watcher-gap', 'warning', T0, null), details: { blindMs: 4_000 } },
+      { ...n('watcher-gap', 'info', T0 + 1_000, null), details: { stream: 'back' } },
+    ]);
+    // A resolution nobody was told the problem of is said on its own, as for resources.
+    expect(ops).toEqual(['post', 'post']);
+    expect(incidents).toEqual({});
+  });
 });

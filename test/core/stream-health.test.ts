@@ -10,6 +10,9 @@ import {
   endingCause,
   missedChanges,
   outageCheckAt,
+  outageTakenOver,
+  PEER_BACK_GRACE_MS,
+  peerOutageStep,
   primaryOf,
   type StreamDownSettings,
   type StreamHealth,
@@ -178,5 +181,88 @@ describe('endingCause', () => {
     expect(endingCause('drbdsetup exited with code 10', 'a\nb')).toBe(
       'drbdsetup exited with code 10: "a / b"',
     );
+  });
+});
+
+describe('a leader that died blind', () => {
+  const down = (told?: 'warning' | 'critical'): StreamHealth => ({
+    up: false,
+    since: T0,
+    cause: CAUSE,
+    ...(told === undefined ? {} : { told }),
+  });
+  const step = (over: Partial<Parameters<typeof peerOutageStep>[0]>) =>
+    peerOutageStep({
+      health: undefined,
+      peer: undefined,
+      open: undefined,
+      now: T0,
+      settings: SETTINGS,
+      host: 'alpha',
+      primary: [],
+      ...over,
+    });
+
+  it('is continued by the new leader: a reply at once when people were told, saying nobody watches now', () => {
+    const taken = outageTakenOver(down('warning'), 'alpha', T0 + 30_000, 'beta');
+    expect(taken.notification).toMatchObject({
+      kind: 'watcher-gap',
+      severity: 'warning',
+      host: 'alpha',
+      details: { stream: 'still-down', downMs: 30_000, leaderLost: true },
+    });
+    expect(taken.notification?.text).toContain('its bot stopped leading');
+    expect(taken.health).toMatchObject({ up: false, since: T0, told: 'warning' });
+    expect(taken.health.up ? '' : taken.health.cause).toContain('beta leads now');
+  });
+
+  it('waits for the warning when nobody was told yet, then gives it with the new cause', () => {
+    const taken = outageTakenOver(down(), 'alpha', T0 + 3_000, 'beta');
+    expect(taken.notification).toBeUndefined();
+    expect(step({ health: taken.health, now: T0 + 9_000 }).notification).toBeUndefined();
+    const warned = step({ health: taken.health, now: T0 + 10_000 });
+    expect(warned.notification).toMatchObject({ severity: 'warning', details: { stream: 'down' } });
+    expect(warned.notification?.text).toContain('the bot on alpha stopped leading');
+    const escalated = step({ health: warned.health, now: T0 + 120_000 });
+    expect(escalated.notification).toMatchObject({ severity: 'critical', details: { stream: 'still-down' } });
+  });
+
+  it('says nothing about a stream that was up', () => {
+    expect(outageTakenOver(up(), 'alpha', T0, 'beta')).toEqual({ health: up() });
+    expect(step({})).toEqual({ health: undefined });
+  });
+
+  it('stops when the other instance answers: its own watch speaks for its host', () => {
+    const answeredDown = step({
+      health: down('warning'),
+      peer: { up: false, since: T0 + 20_000 },
+      now: T0 + 30_000,
+    });
+    expect(answeredDown).toEqual({ health: undefined });
+  });
+
+  it('resolves the open incident once the other instance has seen DRBD for a moment', () => {
+    const open = { since: T0, cause: CAUSE };
+    const peerUp = { up: true, since: T0 + 60_000 };
+    // Just up: its own resolution, if it has one, may still be on its way.
+    expect(
+      step({ peer: peerUp, open, now: T0 + 60_000 + PEER_BACK_GRACE_MS - 1 }).notification,
+    ).toBeUndefined();
+    const back = step({
+      health: down('critical'),
+      peer: peerUp,
+      open,
+      now: T0 + 60_000 + PEER_BACK_GRACE_MS,
+    });
+    expect(back.health).toBeUndefined();
+    expect(back.notification).toMatchObject({
+      kind: 'watcher-gap',
+      severity: 'info',
+      host: 'alpha',
+      resource: null,
+      details: { stream: 'back', downMs: 60_000 },
+    });
+    // No open incident: nothing to resolve.
+    expect(step({ peer: peerUp, now: T0 + 120_000 }).notification).toBeUndefined();
   });
 });

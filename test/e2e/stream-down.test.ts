@@ -43,24 +43,38 @@ const isStreamDown = (host: string) => (m: StoredMessage) =>
 const isStreamBack = (host: string) => (m: StoredMessage) =>
   shown(m).includes(`The bot sees DRBD on ${host} again`);
 
+/** A pair whose hosts run drbdsetup through the wrapper, each failing while its flag file exists. */
+async function blindablePair() {
+  const h = await PairHarness.create();
+  onCleanup(() => h.close());
+  const flags = { alpha: join(h.dir, 'fail-alpha'), beta: join(h.dir, 'fail-beta') };
+  // The harness runs the simulator as drbdsetup; here each host runs it through the wrapper.
+  for (const host of ['alpha', 'beta'] as const satisfies readonly Host[]) {
+    const config = JSON.parse(readFileSync(h.configPath(host), 'utf8')) as {
+      drbd: { drbdsetup: string; env: Record<string, string> };
+    };
+    config.drbd.drbdsetup = FAILING_DRBDSETUP;
+    config.drbd.env = {
+      ...config.drbd.env,
+      DRBDSETUP_REAL: SIMULATOR_BIN,
+      DRBDSETUP_FAIL_FLAG: flags[host],
+    };
+    writeFileSync(h.configPath(host), JSON.stringify(config, null, 2));
+  }
+  return { h, flags };
+}
+
+/** The top-level messages that ever spoke about a host's event stream (edits included). */
+const aboutStream = (h: PairHarness, host: string) =>
+  h
+    .messages()
+    .filter(
+      (m) => m.thread_ts === undefined && JSON.stringify([shown(m), m.history]).includes(`DRBD on ${host}`),
+    );
+
 describe('an event stream that goes down', () => {
   it("follower's stream down for 15 s: the leader warns within 11 s and resolves after, with what was missed", async () => {
-    const h = await PairHarness.create();
-    onCleanup(() => h.close());
-    const flags = { alpha: join(h.dir, 'fail-alpha'), beta: join(h.dir, 'fail-beta') };
-    // The harness runs the simulator as drbdsetup; here each host runs it through the wrapper.
-    for (const host of ['alpha', 'beta'] as const satisfies readonly Host[]) {
-      const config = JSON.parse(readFileSync(h.configPath(host), 'utf8')) as {
-        drbd: { drbdsetup: string; env: Record<string, string> };
-      };
-      config.drbd.drbdsetup = FAILING_DRBDSETUP;
-      config.drbd.env = {
-        ...config.drbd.env,
-        DRBDSETUP_REAL: SIMULATOR_BIN,
-        DRBDSETUP_FAIL_FLAG: flags[host],
-      };
-      writeFileSync(h.configPath(host), JSON.stringify(config, null, 2));
-    }
+    const { h, flags } = await blindablePair();
     await h.start('alpha');
     await h.waitForLeader('alpha');
     await h.start('beta');
@@ -92,15 +106,71 @@ describe('an event stream that goes down', () => {
     await sleep(Math.max(0, failedAt + 15_000 - Date.now()));
     rmSync(flags.beta);
     await h.slack.waitFor(() => h.messages().some(isStreamBack('beta')), 'the resolution about beta', 30_000);
-    const back = h.messages().find(isStreamBack('beta')) as StoredMessage;
+    // One incident of beta: the warning is its parent, the resolution a reply in its thread, and the
+    // parent turned green. Once: it replaces the usual "restarted; it was blind for N s".
+    const replies = h.messages().filter((m) => m.thread_ts === warning.ts);
+    const back = replies.find(isStreamBack('beta')) as StoredMessage;
     expect(shown(back)).toMatch(/event stream is back after 1[5-9]s/);
     expect(shown(back)).toMatch(/\d+ changes? (was|were) missed meanwhile: [^"]*r0/);
-    // Posted after the warning, and once: it replaces the usual "restarted; it was blind for N s".
-    expect(h.messages().indexOf(back)).toBeGreaterThan(h.messages().indexOf(warning));
-    expect(h.messages().filter(isStreamBack('beta'))).toHaveLength(1);
+    expect(replies.filter(isStreamBack('beta'))).toHaveLength(1);
+    await h.slack.waitFor(
+      () => shown(warning).includes('beta: DRBD event stream — resolved'),
+      'the incident of beta to turn green',
+      10_000,
+    );
+    expect(aboutStream(h, 'beta')).toEqual([warning]);
     expect(h.messages().filter((m) => shown(m).includes('it was blind for'))).toHaveLength(0);
-    expect(h.messages().filter(isStreamDown('beta'))).toHaveLength(1);
     expect(h.messages().every((m) => m.channel === PAIR_CHANNEL)).toBe(true);
+  }, 90_000);
+
+  it('the leader dies blind: the follower takes over, warns about it and resolves it when it is back', async () => {
+    const { h, flags } = await blindablePair();
+    await h.start('alpha');
+    await h.waitForLeader('alpha');
+    await h.start('beta');
+    await sleep(1_000);
+
+    const failedAt = Date.now();
+    writeFileSync(flags.alpha, '');
+    // Dead before its own warning was due (10 s): only the delivery record knows alpha is unseen.
+    await sleep(2_000);
+    await h.kill9('alpha');
+    await h.waitForLeader('beta', { timeoutMs: 30_000 });
+
+    await h.slack.waitFor(() => h.messages().some(isStreamDown('alpha')), 'the warning about alpha', 30_000);
+    const warning = h.messages().find(isStreamDown('alpha')) as StoredMessage;
+    const warningCall = h.slack
+      .callsTo('chat.postMessage')
+      .find(
+        (c) => c.fault === undefined && JSON.stringify(c.params).includes('The bot cannot see DRBD on alpha'),
+      );
+    expect(warningCall === undefined ? undefined : h.callerOf(warningCall)).toBe('beta');
+    // Due 10 s after alpha went blind, checked every retry period (0.5 s here).
+    expect((warningCall?.at ?? Number.POSITIVE_INFINITY) - failedAt).toBeLessThan(12_000);
+    // alpha was Primary of r0 when last seen: critical at once.
+    expect(shown(warning)).toContain('CRITICAL');
+    expect(shown(warning)).toContain('alpha was Primary of r0 when last seen.');
+    expect(shown(warning)).toContain('drbdsetup exited with code 20');
+    expect(shown(warning)).toContain('then the bot on alpha stopped leading (beta leads now)');
+
+    // alpha comes back with a working drbdsetup, as the follower: beta says the outage is over.
+    rmSync(flags.alpha);
+    await h.start('alpha');
+    await h.slack.waitFor(
+      () => h.messages().some(isStreamBack('alpha')),
+      'the resolution about alpha',
+      30_000,
+    );
+    const replies = h.messages().filter((m) => m.thread_ts === warning.ts);
+    const back = replies.find(isStreamBack('alpha')) as StoredMessage;
+    expect(shown(back)).toContain('the bot there answers and its event stream is up');
+    await h.slack.waitFor(
+      () => shown(warning).includes('alpha: DRBD event stream — resolved'),
+      'the incident of alpha to turn green',
+      10_000,
+    );
+    expect(aboutStream(h, 'alpha')).toEqual([warning]);
+    expect(replies.filter(isStreamBack('alpha'))).toHaveLength(1);
   }, 90_000);
 
   it("leader's own stream down on a Primary: critical at once, posted by itself; /metrics and /healthz say so", async () => {
