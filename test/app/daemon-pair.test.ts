@@ -206,6 +206,31 @@ describe('a pair of daemons', () => {
     expect(fields['Fence r1']).toBe('free');
   });
 
+  it('a silence set with the leader holds after the takeover: the new leader mutes what it matches', async () => {
+    const { env, alpha, beta } = await peeredPair();
+    const reply = await alpha.runCommand({
+      platform: 'console',
+      text: 'silence r0 10m disk swap',
+      userId: 'u',
+      userName: 'alice',
+      roles: [],
+      channelId: 'c',
+      source: 'slash-command',
+    });
+    expect(reply.message.title).toContain('Silenced');
+    // The on-call state is in the pair's delivery record: beta has it before it ever leads.
+    await until(() => beta.replica?.ledger.oncall?.silences.length === 1, 'the silence in beta’s copy');
+
+    await alpha.stop();
+    await until(() => beta.elector?.mayAct() === true, 'beta to take over');
+    await until(() => env.slack.posts.some((p) => p.message.title.startsWith('beta leads')), 'the takeover');
+    expect(beta.paging.state.silences.map((s) => s.by)).toEqual(['alice']);
+    env.pair.linkDown('r0');
+    const silence = beta.paging.state.silences[0]?.id ?? '';
+    await until(() => beta.paging.mutedCount(silence) > 0, 'beta to mute the alert');
+    expect(env.slack.posts.filter((p) => p.message.title.includes('Connection lost'))).toEqual([]);
+  });
+
   it('hands a former leader’s unsent alerts to the new leader, which posts them once', async () => {
     const { env, alpha } = await peeredPair();
     await until(
