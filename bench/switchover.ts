@@ -310,7 +310,7 @@ class Bot {
       for (const r of step.runs) {
         commandsSumMs += r.durationMs;
         const parallel = step.id === 'stop-containers' || step.id === 'start-containers';
-        const key = parallel ? (r.argv[2] ?? '') : '';
+        const key = parallel && 'argv' in r ? (r.argv[2] ?? '') : '';
         perContainer.set(key, (perContainer.get(key) ?? 0) + r.durationMs);
       }
       const wall = Math.max(0, ...perContainer.values());

@@ -5,7 +5,13 @@
 
 import { readFileSync } from 'node:fs';
 import type { Actor } from '../core/policy.js';
-import type { StepRun } from '../ports/containers.js';
+import { type CommandRun, describeRun, type LockRun } from '../ports/containers.js';
+
+/** A step's run as the audit log keeps it: the command without its output, or the lock call. */
+export type AuditedRun =
+  | Pick<CommandRun, 'argv' | 'exitCode' | 'durationMs' | 'timedOut'>
+  | Pick<LockRun, 'lock' | 'ok' | 'token' | 'heldBy' | 'durationMs'>;
+
 import { Journal, type JournalOptions } from './journal.js';
 
 export const AUDIT_EVENTS = [
@@ -44,7 +50,7 @@ export interface AuditRecord {
     readonly status: string;
     readonly durationMs?: number;
     readonly error?: string;
-    readonly runs: readonly Pick<StepRun, 'argv' | 'exitCode' | 'durationMs' | 'timedOut'>[];
+    readonly runs: readonly AuditedRun[];
   };
   readonly outcome?: string;
   readonly reason?: string;
@@ -130,7 +136,12 @@ export function formatAudit(record: AuditRecord): string {
   if (record.token !== undefined) parts.push(`token ${record.token}`);
   if (record.step !== undefined) {
     const s = record.step;
-    const runs = s.runs.map((r) => `[${r.argv.join(' ')} → ${r.exitCode}, ${r.durationMs} ms]`).join(' ');
+    const runs = s.runs
+      .map(
+        (r) =>
+          `[${describeRun(r)} → ${'argv' in r ? r.exitCode : r.ok ? 'ok' : 'refused'}, ${r.durationMs} ms]`,
+      )
+      .join(' ');
     parts.push(
       `${s.label} on ${s.host}: ${s.status}${s.durationMs === undefined ? '' : ` in ${s.durationMs} ms`}${s.error === undefined ? '' : ` (${s.error})`} ${runs}`.trim(),
     );

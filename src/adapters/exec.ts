@@ -1,8 +1,8 @@
 // Every external command the bot runs goes through here: execa with an argument array (never a
-// shell), a timeout, and a StepRun record of what happened for the audit log.
+// shell), a timeout, and a CommandRun record of what happened for the audit log.
 
 import { execa } from 'execa';
-import { ExternalCommandError, type StepRun } from '../ports/containers.js';
+import { type CommandRun, ExternalCommandError } from '../ports/containers.js';
 
 const TAIL = 4096;
 
@@ -16,20 +16,20 @@ export interface ExecOptions {
   readonly env?: Readonly<Record<string, string>>;
 }
 
-/** Run a command; resolves with its StepRun on exit 0, throws ExternalCommandError otherwise. */
-export async function run(file: string, args: readonly string[], options: ExecOptions): Promise<StepRun> {
+/** Run a command; resolves with its CommandRun on exit 0, throws ExternalCommandError otherwise. */
+export async function run(file: string, args: readonly string[], options: ExecOptions): Promise<CommandRun> {
   return (await runForOutput(file, args, options)).run;
 }
 
 /**
- * The same, also answering the whole of stdout: the StepRun keeps only its tail (for the audit log),
+ * The same, also answering the whole of stdout: the CommandRun keeps only its tail (for the audit log),
  * while a caller that parses the output (`lxc list --format json`) needs all of it.
  */
 export async function runForOutput(
   file: string,
   args: readonly string[],
   options: ExecOptions,
-): Promise<{ run: StepRun; stdout: string }> {
+): Promise<{ run: CommandRun; stdout: string }> {
   const started = performance.now();
   const result = await execa(file, args, {
     reject: false,
@@ -40,7 +40,7 @@ export async function runForOutput(
     ...(options.env === undefined ? {} : { env: options.env }),
   });
   const stdout = String(result.stdout ?? '');
-  const record: StepRun = {
+  const record: CommandRun = {
     argv: [file, ...args],
     exitCode: typeof result.exitCode === 'number' ? result.exitCode : -1,
     durationMs: Math.round((performance.now() - started) * 10) / 10,

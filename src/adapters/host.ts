@@ -1,9 +1,9 @@
 // The HostOps port on a real host: drbdadm for roles, mount/umount, systemctl for the resource's
 // LXD daemon (or the commands the configuration names), fuser for what holds the mount or the
-// device. Every command through exec.run: an argument array, a timeout, a StepRun for the audit.
+// device. Every command through exec.run: an argument array, a timeout, a CommandRun for the audit.
 
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { ExternalCommandError, type StepRun } from '../ports/containers.js';
+import { type CommandRun, ExternalCommandError } from '../ports/containers.js';
 import type { HostOps, PreflightCheck } from '../ports/host.js';
 import { run } from './exec.js';
 
@@ -73,7 +73,7 @@ export class CommandHost implements HostOps {
     argv: readonly string[],
     env?: Readonly<Record<string, string>>,
     timeoutMs = this.#options.serviceTimeoutMs ?? this.#options.timeoutMs,
-  ): Promise<StepRun[]> {
+  ): Promise<CommandRun[]> {
     const [file, ...args] = argv;
     if (file === undefined) throw new Error('empty command');
     return [await run(file, args, { timeoutMs, ...(env === undefined ? {} : { env }) })];
@@ -83,7 +83,7 @@ export class CommandHost implements HostOps {
    * drbdadm, with DRBD's own reason in the error: drbdadm prints "State change failed: (-12) …"
    * before several more lines, so the last lines alone would hide it.
    */
-  async #drbdadm(args: readonly string[]): Promise<StepRun[]> {
+  async #drbdadm(args: readonly string[]): Promise<CommandRun[]> {
     const argv = [this.#options.drbdadm, ...this.#options.drbdadmArgs, ...args];
     try {
       return await this.#run(argv, this.#options.env, this.#options.timeoutMs);
@@ -100,17 +100,17 @@ export class CommandHost implements HostOps {
     }
   }
 
-  drbdRole(resource: string, role: 'primary' | 'secondary'): Promise<StepRun[]> {
+  drbdRole(resource: string, role: 'primary' | 'secondary'): Promise<CommandRun[]> {
     this.#resource(resource);
     return this.#drbdadm([role, resource]);
   }
 
-  drbdDisconnect(resource: string): Promise<StepRun[]> {
+  drbdDisconnect(resource: string): Promise<CommandRun[]> {
     this.#resource(resource);
     return this.#drbdadm(['disconnect', resource]);
   }
 
-  drbdConnect(resource: string, options: { readonly discardMyData?: boolean } = {}): Promise<StepRun[]> {
+  drbdConnect(resource: string, options: { readonly discardMyData?: boolean } = {}): Promise<CommandRun[]> {
     this.#resource(resource);
     return this.#drbdadm([
       'connect',
@@ -119,24 +119,24 @@ export class CommandHost implements HostOps {
     ]);
   }
 
-  async mount(resource: string): Promise<StepRun[]> {
+  async mount(resource: string): Promise<CommandRun[]> {
     const r = this.#resource(resource);
     if (isMounted(r.mountPoint, this.#options.mountsFile)) return [];
     return this.#run(r.commands.mount ?? ['mount', r.device, r.mountPoint]);
   }
 
-  async umount(resource: string): Promise<StepRun[]> {
+  async umount(resource: string): Promise<CommandRun[]> {
     const r = this.#resource(resource);
     if (!isMounted(r.mountPoint, this.#options.mountsFile)) return [];
     return this.#run(r.commands.umount ?? ['umount', r.mountPoint]);
   }
 
-  lxdStart(resource: string): Promise<StepRun[]> {
+  lxdStart(resource: string): Promise<CommandRun[]> {
     const r = this.#resource(resource);
     return this.#run(r.commands.lxdStart ?? ['systemctl', 'start', r.lxdUnit]);
   }
 
-  lxdStop(resource: string): Promise<StepRun[]> {
+  lxdStop(resource: string): Promise<CommandRun[]> {
     const r = this.#resource(resource);
     return this.#run(r.commands.lxdStop ?? ['systemctl', 'stop', r.lxdUnit]);
   }
@@ -144,7 +144,7 @@ export class CommandHost implements HostOps {
   async holders(resource: string) {
     const r = this.#resource(resource);
     const holders: string[] = [];
-    const runs: StepRun[] = [];
+    const runs: CommandRun[] = [];
     for (const args of [
       ['-vm', r.mountPoint],
       ['-v', r.device],

@@ -1,6 +1,6 @@
 // The ContainerRuntime port on the `lxc` CLI: one LXD daemon per DRBD resource, chosen by LXD_DIR.
-// Every command has an argument array, a timeout and a StepRun record (exec.run, or exec.runForOutput
-// where the JSON is longer than a StepRun keeps); JSON output only, never the CLI's tables.
+// Every command has an argument array, a timeout and a CommandRun record (exec.run, or exec.runForOutput
+// where the JSON is longer than a CommandRun keeps); JSON output only, never the CLI's tables.
 //
 // What LXD 5.0.2 does that shapes this file (seen on a real daemon, see test/system/lxd-adapter):
 // - `lxc stop` / `lxc start` on a container already in that state exit 1 with "The instance is
@@ -13,11 +13,11 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
 import {
+  type CommandRun,
   type ContainerInfo,
   type ContainerRuntime,
   ExternalCommandError,
   type RoutedNic,
-  type StepRun,
 } from '../ports/containers.js';
 import { run, runForOutput } from './exec.js';
 
@@ -62,8 +62,8 @@ const DEVICE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export class LxcStepsError extends ExternalCommandError {
   constructor(
     message: string,
-    run: StepRun,
-    readonly runs: readonly StepRun[],
+    run: CommandRun,
+    readonly runs: readonly CommandRun[],
   ) {
     super(message, run);
     this.name = 'LxcStepsError';
@@ -78,7 +78,7 @@ export class ContainerNotStoppedError extends Error {
     readonly container: string,
     readonly status: string,
     /** The inspection that found the state. */
-    readonly runs: readonly StepRun[],
+    readonly runs: readonly CommandRun[],
   ) {
     super(
       `${container} on ${resource} is ${status}: stop it before changing its addresses ` +
@@ -221,14 +221,18 @@ export class LxcCli implements ContainerRuntime {
     }));
   }
 
-  async stop(resource: string, name: string, options?: { readonly timeoutS?: number }): Promise<StepRun[]> {
+  async stop(
+    resource: string,
+    name: string,
+    options?: { readonly timeoutS?: number },
+  ): Promise<CommandRun[]> {
     const env = this.#env(resource);
     checkName(name);
     const timeoutS = options?.timeoutS ?? DEFAULT_STOP_TIMEOUT_S;
     if (!Number.isInteger(timeoutS) || timeoutS < 1) {
       throw new Error(`stop timeout must be a whole number of seconds ≥ 1: ${timeoutS}`);
     }
-    const runs: StepRun[] = [];
+    const runs: CommandRun[] = [];
     try {
       runs.push(
         await run(this.#lxc, ['stop', name, '--timeout', String(timeoutS)], {
@@ -260,7 +264,7 @@ export class LxcCli implements ContainerRuntime {
     }
   }
 
-  async start(resource: string, name: string): Promise<StepRun[]> {
+  async start(resource: string, name: string): Promise<CommandRun[]> {
     const env = this.#env(resource);
     checkName(name);
     try {
@@ -276,7 +280,7 @@ export class LxcCli implements ContainerRuntime {
     name: string,
     device: string,
     addresses: { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] },
-  ): Promise<StepRun[]> {
+  ): Promise<CommandRun[]> {
     const env = this.#env(resource);
     checkName(name);
     if (!DEVICE_NAME.test(device)) throw new Error(`refusing device name ${JSON.stringify(device)}`);
@@ -287,7 +291,7 @@ export class LxcCli implements ContainerRuntime {
       if (!isIPv6(address)) throw new Error(`refusing IPv6 address ${JSON.stringify(address)}`);
     }
 
-    const runs: StepRun[] = [];
+    const runs: CommandRun[] = [];
     const step = async (args: string[], timeoutMs: number): Promise<string> => {
       try {
         const done = await runForOutput(this.#lxc, args, { timeoutMs, env });

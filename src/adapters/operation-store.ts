@@ -24,13 +24,20 @@ const signed = z.object({ actor, at: z.number() });
 // `args` just before anything runs.
 const action = z.looseObject({ kind: z.string(), resource: z.string() });
 const field = z.object({ label: z.string(), value: z.string(), short: z.boolean().optional() });
-const run = z.looseObject({
-  argv: z.array(z.string()),
-  exitCode: z.number(),
-  durationMs: z.number(),
-  stdout: z.string(),
-  stderr: z.string(),
-});
+const run = z.union([
+  z.looseObject({
+    argv: z.array(z.string()),
+    exitCode: z.number(),
+    durationMs: z.number(),
+    stdout: z.string(),
+    stderr: z.string(),
+  }),
+  z.looseObject({
+    lock: z.object({ key: z.string(), op: z.enum(['acquire', 'release']), holder: z.string() }),
+    ok: z.boolean(),
+    durationMs: z.number(),
+  }),
+]);
 const stepRecord = z.looseObject({
   id: z.string(),
   label: z.string(),

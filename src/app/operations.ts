@@ -567,11 +567,16 @@ function auditStep(record: StepRecord): NonNullable<AuditRecord['step']> {
     status: record.status,
     ...(record.durationMs === undefined ? {} : { durationMs: Math.round(record.durationMs) }),
     ...(record.error === undefined ? {} : { error: record.error }),
-    runs: record.runs.map((r) => ({
-      argv: r.argv,
-      exitCode: r.exitCode,
-      durationMs: r.durationMs,
-      ...(r.timedOut === true ? { timedOut: true } : {}),
-    })),
+    // Commands without their output (it is in the step's message); lock calls as they are.
+    runs: record.runs.map((r) =>
+      'argv' in r
+        ? {
+            argv: r.argv,
+            exitCode: r.exitCode,
+            durationMs: r.durationMs,
+            ...(r.timedOut === true ? { timedOut: true } : {}),
+          }
+        : r,
+    ),
   };
 }

@@ -9,9 +9,11 @@ import {
   type ContainerInfo,
   type ContainerRuntime,
   ExternalCommandError,
+  type LockRun,
   type StepRun,
 } from '../ports/containers.js';
 import type { HostOps } from '../ports/host.js';
+import type { LockStore } from '../ports/lock.js';
 
 /** "(-12) Device is held open by someone" and friends, explained for the person reading the plan. */
 export function explainFailure(message: string): string {
@@ -63,13 +65,38 @@ export interface StepPorts {
   readonly containers: ContainerRuntime;
   /** DRBD, mounts and the LXD daemon; absent where this instance does no failovers. */
   readonly host?: HostOps;
-  /** The resource's fence lock in the lock store (the leader's). */
-  readonly fence?: (resource: string, holder: string, take: boolean) => Promise<StepRun[]>;
+  /** The lock store that holds the resources' fence locks (the leader's). */
+  readonly fences?: LockStore;
   /** This host's DRBD view (for waiting on a resync). */
   readonly state?: () => HostState | undefined;
   /** For waiting in `container-verify`; tests pass a faster one. */
   readonly sleep?: (ms: number) => Promise<void>;
   readonly now?: () => number;
+}
+
+/** How long a forced failover holds the resource's fence lock. */
+export const FENCE_TTL_MS = 60 * 60_000;
+
+/**
+ * Take or give back a resource's fence lock (the recipe's: a disconnected node may only become
+ * Primary while holding it). Held for FENCE_TTL_MS; the recipe's own scripts take over from there.
+ * A lock held by someone else fails the step, with who holds it.
+ */
+async function fence(store: LockStore, resource: string, holder: string, take: boolean): Promise<LockRun> {
+  const started = performance.now();
+  const lock = { key: resource, op: take ? ('acquire' as const) : ('release' as const), holder };
+  if (!take) {
+    await store.release(resource, holder);
+    return { lock, ok: true, durationMs: performance.now() - started };
+  }
+  const lease = await store.acquireOrRenew(resource, holder, FENCE_TTL_MS);
+  const durationMs = performance.now() - started;
+  if (!lease.held) {
+    throw new StepFailed(`the fence lock of ${resource} is held by ${lease.holder ?? 'someone else'}`, [
+      { lock, ok: false, heldBy: lease.holder, durationMs },
+    ]);
+  }
+  return { lock, ok: true, token: lease.token, durationMs };
 }
 
 async function collect(work: () => Promise<StepRun[]>): Promise<StepRun[]> {
@@ -154,9 +181,9 @@ export async function runAction(action: StepAction, ports: StepPorts): Promise<S
       );
     case 'fence-acquire':
     case 'fence-release': {
-      if (ports.fence === undefined)
+      if (ports.fences === undefined)
         throw new StepFailed('no lock store: the fence lock cannot be taken', []);
-      return ports.fence(action.resource, action.holder, action.kind === 'fence-acquire');
+      return [await fence(ports.fences, action.resource, action.holder, action.kind === 'fence-acquire')];
     }
     case 'containers-list': {
       const list = await lxd.list(action.resource);

@@ -415,7 +415,12 @@ export function operationMessage(
   }
   const failed = op.steps.find((s) => s.status === 'failed');
   const output = failed?.runs.at(-1);
-  if (output !== undefined && (output.stderr.trim() !== '' || output.stdout.trim() !== '')) {
+  // A command's own words; a lock that could not be taken is explained by the step's error.
+  if (
+    output !== undefined &&
+    'argv' in output &&
+    (output.stderr.trim() !== '' || output.stdout.trim() !== '')
+  ) {
     fields.push({
       label: `Output of ${output.argv.join(' ')} (exit ${output.exitCode})`,
       value: `\`${(output.stderr.trim() || output.stdout.trim()).slice(-1_500)}\``,

@@ -1,9 +1,10 @@
 // The port to the LXD daemons of one host: one daemon per DRBD resource (LXD_DIR=/r0/lxd …), so
-// every call names the resource. Every call that runs an external command reports it as a StepRun
+// every call names the resource. Every call that runs an external command reports it as a CommandRun
 // (argv, exit code, duration, output) for the audit log; a failed command throws ExternalCommandError
 // carrying the same record, so chat can show the command's own error output.
 
-export interface StepRun {
+/** An external command a step ran, as the audit log and a failed step's message show it. */
+export interface CommandRun {
   /** The command as run, for the audit log: ["lxc", "stop", "web1", "--timeout", "30"]. */
   readonly argv: readonly string[];
   readonly exitCode: number;
@@ -15,11 +16,36 @@ export interface StepRun {
   readonly timedOut?: boolean;
 }
 
+/** A call to the lock store a step made (a resource's fence lock): no process, so a record of its own. */
+export interface LockRun {
+  readonly lock: {
+    readonly key: string;
+    readonly op: 'acquire' | 'release';
+    readonly holder: string;
+  };
+  /** Taken (acquire) or given back (release). */
+  readonly ok: boolean;
+  /** The fencing token of a lock taken. */
+  readonly token?: number;
+  /** Who holds the lock when it could not be taken (null: nobody could be read). */
+  readonly heldBy?: string | null;
+  readonly durationMs: number;
+}
+
+/** What a step did: the commands it ran and the locks it took, in order. */
+export type StepRun = CommandRun | LockRun;
+
+/** A step run as one line: the command, or the lock call. */
+export function describeRun(run: Pick<CommandRun, 'argv'> | Pick<LockRun, 'lock'>): string {
+  if ('argv' in run) return run.argv.join(' ');
+  return `${run.lock.op} the fence lock ${run.lock.key} for ${run.lock.holder}`;
+}
+
 export class ExternalCommandError extends Error {
   readonly code = 'EXTERNAL_COMMAND_FAILED';
   constructor(
     message: string,
-    readonly run: StepRun,
+    readonly run: CommandRun,
   ) {
     super(message);
     this.name = 'ExternalCommandError';
@@ -54,8 +80,8 @@ export interface ContainerRuntime {
   /** Every container on the resource's LXD daemon. Throws when the daemon does not answer. */
   list(resource: string): Promise<ContainerInfo[]>;
   /** Clean stop with a timeout, then forced if it is still running. */
-  stop(resource: string, name: string, options?: { readonly timeoutS?: number }): Promise<StepRun[]>;
-  start(resource: string, name: string): Promise<StepRun[]>;
+  stop(resource: string, name: string, options?: { readonly timeoutS?: number }): Promise<CommandRun[]>;
+  start(resource: string, name: string): Promise<CommandRun[]>;
   /**
    * Set the routed NIC's static addresses (an empty list removes the key). The container must be
    * stopped: LXD 5.0 accepts the change on a running container and leaves it without the NIC, so
@@ -66,5 +92,5 @@ export interface ContainerRuntime {
     name: string,
     device: string,
     addresses: { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] },
-  ): Promise<StepRun[]>;
+  ): Promise<CommandRun[]>;
 }

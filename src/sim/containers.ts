@@ -6,10 +6,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  type CommandRun,
   type ContainerInfo,
   type ContainerRuntime,
   ExternalCommandError,
-  type StepRun,
 } from '../ports/containers.js';
 import { writeFileAtomically } from './state.js';
 
@@ -148,10 +148,10 @@ export class SimulatedContainers implements ContainerRuntime {
       }));
   }
 
-  #run(argv: string[], fn: (file: SimFile) => string | undefined): StepRun {
+  #run(argv: string[], fn: (file: SimFile) => string | undefined): CommandRun {
     const file = this.#read();
     const error = fn(file);
-    const run: StepRun = {
+    const run: CommandRun = {
       argv: ['lxc', ...argv],
       exitCode: error === undefined ? 0 : 1,
       durationMs: 1,
@@ -172,8 +172,8 @@ export class SimulatedContainers implements ContainerRuntime {
     );
   }
 
-  async stop(resource: string, name: string, options: { timeoutS?: number } = {}): Promise<StepRun[]> {
-    const runs: StepRun[] = [];
+  async stop(resource: string, name: string, options: { timeoutS?: number } = {}): Promise<CommandRun[]> {
+    const runs: CommandRun[] = [];
     try {
       runs.push(
         this.#run(['stop', name, '--timeout', String(options.timeoutS ?? 30)], (file) => {
@@ -203,7 +203,7 @@ export class SimulatedContainers implements ContainerRuntime {
     return runs;
   }
 
-  async start(resource: string, name: string): Promise<StepRun[]> {
+  async start(resource: string, name: string): Promise<CommandRun[]> {
     return [
       this.#run(['start', name], (file) => {
         const c = this.#find(file, resource, name);
@@ -225,7 +225,7 @@ export class SimulatedContainers implements ContainerRuntime {
     name: string,
     device: string,
     addresses: { readonly ipv4: readonly string[]; readonly ipv6: readonly string[] },
-  ): Promise<StepRun[]> {
+  ): Promise<CommandRun[]> {
     return [
       this.#run(
         [

@@ -4,7 +4,7 @@
 // file, with the rules a real host enforces: only a Primary mounts, nothing unmounts under a
 // running LXD daemon, LXD never starts on an unmounted mount point.
 
-import type { StepRun } from '../ports/containers.js';
+import type { CommandRun } from '../ports/containers.js';
 import { ExternalCommandError } from '../ports/containers.js';
 import type { HostOps, PreflightCheck } from '../ports/host.js';
 import type { SimulatedContainers } from './containers.js';
@@ -17,8 +17,8 @@ export class SimulatedHost implements HostOps {
     readonly host: string,
   ) {}
 
-  #result(argv: string[], outcome: { exitCode: number; stdout?: string; stderr?: string }): StepRun[] {
-    const run: StepRun = {
+  #result(argv: string[], outcome: { exitCode: number; stdout?: string; stderr?: string }): CommandRun[] {
+    const run: CommandRun = {
       argv,
       exitCode: outcome.exitCode,
       durationMs: 1,
@@ -32,20 +32,20 @@ export class SimulatedHost implements HostOps {
     return [run];
   }
 
-  async drbdRole(resource: string, role: 'primary' | 'secondary'): Promise<StepRun[]> {
+  async drbdRole(resource: string, role: 'primary' | 'secondary'): Promise<CommandRun[]> {
     const result =
       role === 'primary' ? this.pair.primary(this.host, resource) : this.pair.secondary(this.host, resource);
     return this.#result(['drbdadm', role, resource], result);
   }
 
-  async drbdDisconnect(resource: string): Promise<StepRun[]> {
+  async drbdDisconnect(resource: string): Promise<CommandRun[]> {
     return this.#result(['drbdadm', 'disconnect', resource], this.pair.disconnect(this.host, resource));
   }
 
   async drbdConnect(
     resource: string,
     options: { readonly discardMyData?: boolean } = {},
-  ): Promise<StepRun[]> {
+  ): Promise<CommandRun[]> {
     const discard = options.discardMyData === true;
     return this.#result(
       ['drbdadm', 'connect', ...(discard ? ['--discard-my-data'] : []), resource],
@@ -53,7 +53,7 @@ export class SimulatedHost implements HostOps {
     );
   }
 
-  async mount(resource: string): Promise<StepRun[]> {
+  async mount(resource: string): Promise<CommandRun[]> {
     const argv = ['mount', `/dev/drbd/by-res/${resource}/0`, `/${resource}`];
     const mounts = this.containers.hostState();
     if (mounts.mounted[resource] === this.host) return this.#result(argv, { exitCode: 0 });
@@ -67,7 +67,7 @@ export class SimulatedHost implements HostOps {
     return this.#result(argv, { exitCode: 0 });
   }
 
-  async umount(resource: string): Promise<StepRun[]> {
+  async umount(resource: string): Promise<CommandRun[]> {
     const argv = ['umount', `/${resource}`];
     const state = this.containers.hostState();
     if (state.mounted[resource] !== this.host) return [];
@@ -78,7 +78,7 @@ export class SimulatedHost implements HostOps {
     return this.#result(argv, { exitCode: 0 });
   }
 
-  async lxdStart(resource: string): Promise<StepRun[]> {
+  async lxdStart(resource: string): Promise<CommandRun[]> {
     const argv = ['systemctl', 'start', `${resource}lxd`];
     const state = this.containers.hostState();
     if (state.mounted[resource] !== this.host) {
@@ -91,7 +91,7 @@ export class SimulatedHost implements HostOps {
     return this.#result(argv, { exitCode: 0 });
   }
 
-  async lxdStop(resource: string): Promise<StepRun[]> {
+  async lxdStop(resource: string): Promise<CommandRun[]> {
     const argv = ['systemctl', 'stop', `${resource}lxd`];
     if (this.containers.hostState().lxd[resource] !== this.host) return this.#result(argv, { exitCode: 0 });
     this.containers.setHostState({ lxd: { [resource]: null } });

@@ -138,21 +138,7 @@ async function setup(options: { self?: 'alpha' | 'beta'; peerDown?: boolean } = 
         host: hostOps(host),
         state: () => stateOf(host),
         sleep: (ms) => new Promise((r) => setTimeout(r, Math.min(ms, 50))),
-        fence: async (resource, holder, take) => {
-          if (take) {
-            const lease = await fences.acquireOrRenew(resource, holder, 60_000);
-            if (!lease.held) throw new Error(`held by ${lease.holder}`);
-          } else await fences.release(resource, holder);
-          return [
-            {
-              argv: ['lock-store', take ? 'acquire' : 'release', resource],
-              exitCode: 0,
-              durationMs: 0,
-              stdout: '',
-              stderr: '',
-            },
-          ];
-        },
+        fences,
       }),
     token: () => 1,
     roster: () => ({ team: TEAM, onCallNow: [TEAM[1] as Member] }),

@@ -151,7 +151,11 @@ describe('operations: plan, confirm, run', () => {
     expect(events).toEqual(['requested', 'confirmed', 'step', 'step', 'step', 'step', 'finished', 'refused']);
     const steps = readAudit(join(s.dir, 'audit.ndjson'), { event: 'step' }).records;
     expect(
-      steps.map((r) => r.step?.runs.map((run) => `${run.argv.slice(0, 2).join(' ')}=${run.exitCode}`)),
+      steps.map((r) =>
+        r.step?.runs.map((run) =>
+          'argv' in run ? `${run.argv.slice(0, 2).join(' ')}=${run.exitCode}` : run.lock.op,
+        ),
+      ),
     ).toEqual([['lxc stop=0'], ['lxc config=0'], ['lxc start=0'], []]);
     expect(steps.every((r) => r.token === 7)).toBe(true);
   });

@@ -214,7 +214,9 @@ describe('ip set through Discord (discord.js against the fake Discord)', () => {
     ]);
     expect(records[0]?.actor).toMatchObject({ platform: 'discord', userId: alice.discord, member: 'alice' });
     expect(
-      records.flatMap((r) => r.step?.runs ?? []).map((run) => [run.argv.join(' '), run.exitCode]),
+      records
+        .flatMap((r) => r.step?.runs ?? [])
+        .map((run) => ('argv' in run ? [run.argv.join(' '), run.exitCode] : [run.lock.op, run.ok])),
     ).toEqual([
       ['lxc stop web1 --timeout 5', 0],
       [`lxc config device set web1 eth0 ipv4.address=${NEW_ADDRESS} ipv6.address=`, 0],

@@ -167,7 +167,7 @@ export async function waitForFinished(env: PairEnv, id: string): Promise<AuditRe
 export function lxcRuns(records: readonly AuditRecord[], verb: string): number {
   return records
     .flatMap((r) => r.step?.runs ?? [])
-    .filter((run) => run.argv[0] === 'lxc' && run.argv[1] === verb).length;
+    .filter((run) => 'argv' in run && run.argv[0] === 'lxc' && run.argv[1] === verb).length;
 }
 
 /** The simulated LXD's state file, as it is on disk. */

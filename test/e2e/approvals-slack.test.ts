@@ -20,6 +20,7 @@ import {
   slackConfig,
 } from '../fakes/slack/index.js';
 import { onCleanup } from '../helpers/cleanup.js';
+import { commandRuns } from '../helpers/command-runs.js';
 import { MemoryLockStore } from '../helpers/memory-lock.js';
 import { until } from '../helpers/wait.js';
 import {
@@ -279,7 +280,11 @@ describe('ip set through Slack (Bolt Socket Mode against the fake Slack)', () =>
       ['start', 'done'],
       ['verify', 'done'],
     ]);
-    expect(records.flatMap((r) => r.step?.runs ?? []).map((run) => [run.argv, run.exitCode])).toEqual([
+    expect(
+      records
+        .flatMap((r) => r.step?.runs ?? [])
+        .map((run) => ('argv' in run ? [run.argv, run.exitCode] : run.lock)),
+    ).toEqual([
       [['lxc', 'stop', 'web1', '--timeout', '5'], 0],
       [['lxc', 'config', 'device', 'set', 'web1', 'eth0', `ipv4.address=${NEW_ADDRESS}`, 'ipv6.address='], 0],
       [['lxc', 'start', 'web1'], 0],
@@ -523,13 +528,13 @@ describe('ip set through Slack (Bolt Socket Mode against the fake Slack)', () =>
       ['start', 'failed'],
     ]);
     const failed = records.find((r) => r.step?.id === 'start');
-    expect(failed?.step?.runs.map((run) => [run.argv.join(' '), run.exitCode])).toEqual([
+    expect(commandRuns(failed?.step?.runs).map((run) => [run.argv.join(' '), run.exitCode])).toEqual([
       ['lxc start web1', 1],
     ]);
     expect(
       records
         .filter((r) => r.event === 'rollback-step')
-        .map((r) => [r.step?.runs[0]?.argv[1], r.step?.status]),
+        .map((r) => [commandRuns(r.step?.runs)[0]?.argv[1], r.step?.status]),
     ).toEqual([
       ['config', 'done'],
       ['start', 'done'],

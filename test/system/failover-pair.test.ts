@@ -21,6 +21,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readAudit } from '../../src/adapters/audit-log.js';
 import { FileLockStore } from '../../src/adapters/lock/file-lock.js';
 import type { StoredMessage } from '../fakes/slack/index.js';
+import { commandRuns } from '../helpers/command-runs.js';
 import { CHANNEL, type Host } from '../helpers/pair-harness.js';
 import { FailoverPair, LXD_CTL, PEOPLE, processAlive, RESOURCE, textOf } from './helpers/failover-harness.js';
 import { lxcQuery, suiteCleanup } from './helpers/lxd-harness.js';
@@ -157,8 +158,8 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
     await expectOnAlpha();
     const steps = readAudit(join(fo.h.stateDir('alpha'), 'audit.ndjson'), { operation: id }).records;
     const demote = steps.find((r) => r.event === 'step' && r.step?.id === 'demote')?.step;
-    expect(demote?.runs.at(-1)?.exitCode).toBe(11);
-    expect(demote?.runs.at(-1)?.argv).toEqual([
+    expect(commandRuns(demote?.runs).at(-1)?.exitCode).toBe(11);
+    expect(commandRuns(demote?.runs).at(-1)?.argv).toEqual([
       expect.stringMatching(/drbdadm$/),
       '-s',
       expect.stringMatching(/drbdsetup-sim$/),
@@ -273,7 +274,7 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
       ['connect', 'alpha', 'done'],
       ['resync', 'beta', 'done'],
     ]);
-    const runs = (step: string) => steps.find((r) => r.step?.id === step)?.step?.runs ?? [];
+    const runs = (step: string) => commandRuns(steps.find((r) => r.step?.id === step)?.step?.runs);
     expect(runs('discard').map((r) => r.argv.slice(-3))).toEqual([
       ['connect', '--discard-my-data', RESOURCE],
     ]);
@@ -340,7 +341,8 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
       ['start-containers', 'beta', 'done'],
       ['verify', 'beta', 'done'],
     ]);
-    const argv = (id: string) => steps.find((r) => r.step?.id === id)?.step?.runs.map((r) => r.argv);
+    const argv = (id: string) =>
+      commandRuns(steps.find((r) => r.step?.id === id)?.step?.runs).map((r) => r.argv);
     expect(argv('umount')).toEqual([fo.hostCommand('alpha', 'umount', ['umount', fo.mountPoint])]);
     expect(argv('mount')).toEqual([fo.hostCommand('beta', 'mount', ['mount', fo.loopDevice, fo.mountPoint])]);
     expect(argv('start-lxd')).toEqual([
@@ -444,6 +446,15 @@ describe('/failover r0 between two bot processes, on real LXD, btrfs and drbdadm
       ['mount', 'beta', 'done'],
       ['start-lxd', 'beta', 'done'],
       ['list', 'beta', 'done'],
+    ]);
+    // The fence lock is a call to the lock store, audited as such (not as a command).
+    expect(auditedSteps(id, 'beta').find((r) => r.step?.id === 'fence')?.step?.runs).toEqual([
+      {
+        lock: { key: RESOURCE, op: 'acquire', holder: 'beta' },
+        ok: true,
+        token: expect.any(Number),
+        durationMs: expect.any(Number),
+      },
     ]);
     expect(finishedOutcomes('beta').at(-1)).toBe('succeeded');
     expect(fo.h.pair.role('beta', RESOURCE)).toBe('Primary');

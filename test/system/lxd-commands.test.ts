@@ -21,6 +21,7 @@ import type { ChatPlatform, PlatformName } from '../../src/ports/chat.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
 import { FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, slackConfig } from '../fakes/slack/index.js';
 import { onCleanup, tempDir } from '../helpers/cleanup.js';
+import { commandRuns } from '../helpers/command-runs.js';
 import { until } from '../helpers/wait.js';
 import {
   buildBusyboxImage,
@@ -172,7 +173,9 @@ describe('containers and ip on a real LXD', () => {
       'succeeded',
       'rolled-back',
     ]);
-    const startRun = records.find((r) => r.operation === id2 && r.step?.id === 'start')?.step?.runs.at(-1);
+    const startRun = commandRuns(
+      records.find((r) => r.operation === id2 && r.step?.id === 'start')?.step?.runs,
+    ).at(-1);
     expect(startRun?.argv).toEqual(['lxc', 'start', c2]);
     expect(startRun?.exitCode).toBe(1);
   }, 240_000);

@@ -32,7 +32,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { run } from '../../../src/adapters/exec.js';
-import { ExternalCommandError, type StepRun } from '../../../src/ports/containers.js';
+import { type CommandRun, ExternalCommandError } from '../../../src/ports/containers.js';
 import { onCleanup } from '../../helpers/cleanup.js';
 
 export const LXD_INSTALL_HINT =
@@ -136,12 +136,12 @@ export function requireLxd(): void {
 }
 
 /** `lxc ARGS…` on the daemon of `lxdDir`; throws ExternalCommandError when it fails. */
-export function lxc(lxdDir: string, ...args: string[]): Promise<StepRun> {
+export function lxc(lxdDir: string, ...args: string[]): Promise<CommandRun> {
   return run('lxc', args, { timeoutMs: 60_000, env: { LXD_DIR: lxdDir } });
 }
 
 /**
- * The whole stdout of a command (a StepRun keeps only the last 4 KiB): for JSON and long lists.
+ * The whole stdout of a command (a CommandRun keeps only the last 4 KiB): for JSON and long lists.
  * Throws with the command's stderr when it fails.
  */
 export async function capture(
