@@ -13,7 +13,7 @@ import { CommandLockStore } from '../src/adapters/lock/command-lock.js';
 import { FileLockStore } from '../src/adapters/lock/file-lock.js';
 import { PACKAGE_ROOT } from '../src/app/paths.js';
 import { LEADER_DEFAULTS } from '../src/core/leader.js';
-import type { LockStore } from '../src/ports/lock.js';
+import type { LockStore } from '../src/ports/leases.js';
 import { EtcdCluster } from '../test/fakes/etcd/cluster.js';
 import { FakeGcs } from '../test/fakes/gcs/fake-gcs.js';
 import type { BenchRow } from './report.js';

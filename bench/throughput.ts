@@ -1,7 +1,7 @@
 // Parser + state + rules throughput, in events per second, against a baseline that only splits
 // each line into words (the least any parser must do), run in the same process on the same input.
 
-import { feedLine, startWatch } from '../src/core/watcher.js';
+import { feedLine, initialWatch } from '../src/core/watcher.js';
 import { parseEvents2Line } from '../src/drbd/events2.js';
 import type { BenchRow } from './report.js';
 import { formatCount, formatRate, formatRatio, median } from './stats.js';
@@ -65,7 +65,7 @@ const parseOnly = (lines: readonly string[]): number => {
 };
 
 const fullPipeline = (lines: readonly string[]): number => {
-  let watch = startWatch('alpha');
+  let watch = initialWatch('alpha');
   let notifications = 0;
   const now = Date.parse('2026-11-29T10:00:00Z');
   for (const line of lines) {

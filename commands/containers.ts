@@ -2,9 +2,9 @@
 // resource on whichever host is Primary for it (the peer's over the peer link).
 import { z } from 'zod';
 import { ARGS, CommandError, type ContainersView, defineQuery } from '../src/app/command-registry.js';
-import type { MessageField } from '../src/core/message.js';
+import type { MessageField } from '../src/core/message-tones.js';
 import { formatDuration } from '../src/core/rules.js';
-import type { ContainerInfo } from '../src/ports/containers.js';
+import type { ContainerInfo } from '../src/ports/container-runtime.js';
 
 export function describeContainer(c: ContainerInfo, now: number): string {
   const addresses = [...c.addresses.ipv4, ...c.addresses.ipv6];

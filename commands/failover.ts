@@ -21,8 +21,8 @@ import type { HostState, ResourceState } from '../src/core/host-state.js';
 import { own } from '../src/core/lookup.js';
 import type { Plan, PlanStep, StepAction } from '../src/core/operation.js';
 import { formatKiB } from '../src/core/rules.js';
-import { blockedText, type CheckResult, checkLine, clipLine, plural } from '../src/core/text.js';
-import type { PreflightCheck } from '../src/ports/host.js';
+import { blockedText, type CheckResult, checkLine, clipLine, plural } from '../src/core/text-format.js';
+import type { PreflightCheck } from '../src/ports/host-ops.js';
 import { containersOrWhy } from './containers.js';
 
 export interface FailoverWorld {

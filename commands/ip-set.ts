@@ -7,7 +7,7 @@ import { ARGS, CommandError, type ContainersView, defineChange } from '../src/ap
 import { checkRequestedAddresses, parseSubnet } from '../src/core/addresses.js';
 import { own } from '../src/core/lookup.js';
 import type { PlanStep, StepAction } from '../src/core/operation.js';
-import type { ContainerInfo } from '../src/ports/containers.js';
+import type { ContainerInfo } from '../src/ports/container-runtime.js';
 import { containersView } from './containers.js';
 import { findContainer } from './ip-show.js';
 

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { ARGS, CommandError, type ContainersView, defineQuery } from '../src/app/command-registry.js';
 import { own } from '../src/core/lookup.js';
-import type { ContainerInfo } from '../src/ports/containers.js';
+import type { ContainerInfo } from '../src/ports/container-runtime.js';
 import { containersView } from './containers.js';
 
 export function findContainer(view: ContainersView, name: string): ContainerInfo {

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { defineQuery } from '../src/app/command-registry.js';
 import type { Member } from '../src/core/policy.js';
-import { formatTime, MESSAGE_TIME_ZONE } from '../src/core/text.js';
+import { formatTime, MESSAGE_TIME_ZONE } from '../src/core/text-format.js';
 
 const names = (people: readonly Member[]) => people.map((m) => m.name).join(', ') || 'nobody';
 

@@ -16,7 +16,7 @@ import type { HostState } from '../src/core/host-state.js';
 import { own } from '../src/core/lookup.js';
 import type { PlanStep, StepAction } from '../src/core/operation.js';
 import { formatDuration } from '../src/core/rules.js';
-import { blockedText, type CheckResult } from '../src/core/text.js';
+import { blockedText, type CheckResult } from '../src/core/text-format.js';
 import { containersOrWhy } from './containers.js';
 
 export interface SplitBrainWorld {

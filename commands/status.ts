@@ -4,10 +4,10 @@ import { z } from 'zod';
 import { ARGS, CommandError, defineQuery } from '../src/app/command-registry.js';
 import type { ResourceState } from '../src/core/host-state.js';
 import { INCIDENT_TITLES } from '../src/core/incidents.js';
-import type { MessageField, Tone } from '../src/core/message.js';
+import type { MessageField, Tone } from '../src/core/message-tones.js';
 import { describeSilence, type Page } from '../src/core/oncall-workflow.js';
 import { formatDuration, formatKiB } from '../src/core/rules.js';
-import { formatTime, MESSAGE_TIME_ZONE, plural } from '../src/core/text.js';
+import { formatTime, MESSAGE_TIME_ZONE, plural } from '../src/core/text-format.js';
 
 /** Who has an open critical incident, or who is being called for it. */
 function paged(page: Page | undefined, openedAt: number, now: number): string {

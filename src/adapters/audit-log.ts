@@ -5,14 +5,14 @@
 
 import { readFileSync } from 'node:fs';
 import type { Actor } from '../core/policy.js';
-import { type CommandRun, describeRun, type LockRun } from '../ports/containers.js';
+import { type CommandRun, describeRun, type LockRun } from '../ports/step-run.js';
 
 /** A step's run as the audit log keeps it: the command without its output, or the lock call. */
 export type AuditedRun =
   | Pick<CommandRun, 'argv' | 'exitCode' | 'durationMs' | 'timedOut'>
   | Pick<LockRun, 'lock' | 'ok' | 'token' | 'heldBy' | 'durationMs'>;
 
-import { Journal, type JournalOptions } from './journal.js';
+import { Journal, type JournalOptions } from './durable-journal.js';
 
 export const AUDIT_EVENTS = [
   'requested',

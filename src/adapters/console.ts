@@ -2,9 +2,9 @@
 // development and the demo, so everything can be tried without Slack or Discord.
 
 import { createInterface, type Interface } from 'node:readline';
-import type { Message } from '../core/message.js';
+import type { Message } from '../core/message-tones.js';
 import type { ChatPlatform, CommandHandler, Posted, PostOptions } from '../ports/chat.js';
-import { renderText } from '../render/text.js';
+import { renderText } from '../render/plain-text.js';
 
 const COLOURS = {
   info: '\x1b[36m',

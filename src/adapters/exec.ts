@@ -2,7 +2,7 @@
 // shell), a timeout, and a CommandRun record of what happened for the audit log.
 
 import { execa } from 'execa';
-import { type CommandRun, ExternalCommandError } from '../ports/containers.js';
+import { type CommandRun, ExternalCommandError } from '../ports/step-run.js';
 
 const TAIL = 4096;
 

@@ -12,13 +12,8 @@
 
 import { isIPv4, isIPv6 } from 'node:net';
 import { z } from 'zod';
-import {
-  type CommandRun,
-  type ContainerInfo,
-  type ContainerRuntime,
-  ExternalCommandError,
-  type RoutedNic,
-} from '../ports/containers.js';
+import type { ContainerInfo, ContainerRuntime, RoutedNic } from '../ports/container-runtime.js';
+import { type CommandRun, ExternalCommandError } from '../ports/step-run.js';
 import { run, runForOutput } from './exec.js';
 
 export interface LxcTimeouts {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import type { Notification } from '../core/notification.js';
 import { EMPTY_ONCALL, type OnCallState } from '../core/oncall-workflow.js';
-import { Journal, type JournalOptions, writeFileDurably } from './journal.js';
+import { Journal, type JournalOptions, writeFileDurably } from './durable-journal.js';
 
 const acknowledgement = z.looseObject({ by: z.string(), account: z.string(), at: z.number() });
 const page = z.looseObject({

@@ -7,7 +7,7 @@
 import { z } from 'zod';
 import { isOpen, OPERATION_STATES, type Operation } from '../core/operation.js';
 import { PLATFORM_NAMES } from '../ports/chat.js';
-import { Journal, type JournalOptions, readJournal } from './journal.js';
+import { Journal, type JournalOptions, readJournal } from './durable-journal.js';
 
 /** Finished operations kept so a late click gets "already ran" rather than "unknown". */
 const KEEP_FINISHED = 200;

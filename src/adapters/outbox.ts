@@ -19,8 +19,8 @@ import type { DeliveryRecord, Takeover } from '../core/delivery-record.js';
 import { SEVERITIES } from '../core/notification.js';
 import { type ChatPlatform, DeliveryError, PLATFORM_NAMES, type PlatformName } from '../ports/chat.js';
 import type { Logger } from '../ports/logger.js';
+import { Journal, readJournal, writeFileDurably } from './durable-journal.js';
 import { backoffDelay } from './events2-source.js';
-import { Journal, readJournal, writeFileDurably } from './journal.js';
 
 type Record_ = { readonly put: OutboxEntry } | { readonly del: string };
 
@@ -466,7 +466,7 @@ export class Outbox {
         this.#options.onFailed?.(entry, error);
         if (!error.retryable) {
           log.error(
-            { entry: entry.id, op: entry.op, err: error.message, status: error.status },
+            { entry: entry.id, op: entry.op, err: error, status: error.status },
             'delivery refused; dropped',
           );
           writeFileDurably(
@@ -491,7 +491,7 @@ export class Outbox {
         );
         failures += 1;
         log.warn(
-          { entry: entry.id, attempts: retried.attempts, retryInMs: delay, err: error.message },
+          { entry: entry.id, attempts: retried.attempts, retryInMs: delay, err: error },
           'delivery failed; will retry',
         );
         await this.#sleep(delay);

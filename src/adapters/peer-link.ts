@@ -25,7 +25,7 @@ import {
   verifyPeerResponse,
 } from '../core/peer-auth.js';
 import type { Logger } from '../ports/logger.js';
-import { Journal, readJournal, writeFileDurably } from './journal.js';
+import { Journal, readJournal, writeFileDurably } from './durable-journal.js';
 
 export interface PeerRoute {
   readonly method: 'GET' | 'POST';

@@ -4,7 +4,7 @@
 // is not posted again.
 
 import type { Outbox } from '../adapters/outbox.js';
-import type { Message } from '../core/message.js';
+import type { Message } from '../core/message-tones.js';
 import type { Severity } from '../core/notification.js';
 import type { Config } from './config.js';
 

@@ -8,14 +8,14 @@ import { z } from 'zod';
 import type { HostState } from '../core/host-state.js';
 import type { Incidents } from '../core/incidents.js';
 import { own, ownKeys } from '../core/lookup.js';
-import { type Message, textMessage } from '../core/message.js';
+import { type Message, textMessage } from '../core/message-tones.js';
 import type { Page, Silence } from '../core/oncall-workflow.js';
 import type { Decision, Operation, Plan } from '../core/operation.js';
 import type { CommandPolicy, Member, OnCall } from '../core/policy.js';
 import type { SlashNaming, SlashPlatform } from '../core/slash-commands.js';
 import type { CommandHandler, CommandReply, IncomingCommand } from '../ports/chat.js';
-import type { ContainerInfo } from '../ports/containers.js';
-import type { PreflightCheck } from '../ports/host.js';
+import type { ContainerInfo } from '../ports/container-runtime.js';
+import type { PreflightCheck } from '../ports/host-ops.js';
 import type { Logger } from './log.js';
 
 export interface CommandOption {

@@ -6,9 +6,9 @@
 
 import { join } from 'node:path';
 import { AuditLog } from '../adapters/audit-log.js';
+import { CommandHost } from '../adapters/command-host.js';
 import { handoverClock } from '../adapters/cron.js';
-import { CommandHost } from '../adapters/host.js';
-import type { TornTail } from '../adapters/journal.js';
+import type { TornTail } from '../adapters/durable-journal.js';
 import { LxcCli } from '../adapters/lxd.js';
 import { Metrics } from '../adapters/metrics.js';
 import { OnCallStore } from '../adapters/oncall-store.js';
@@ -20,9 +20,9 @@ import type { Notification } from '../core/notification.js';
 import { escalationLevels } from '../core/oncall-workflow.js';
 import { type HandoverClock, onCall, type Roster } from '../core/policy.js';
 import type { ChatPlatform, PlatformName } from '../ports/chat.js';
-import type { ContainerRuntime } from '../ports/containers.js';
-import type { HostOps } from '../ports/host.js';
-import type { LockStore } from '../ports/lock.js';
+import type { ContainerRuntime } from '../ports/container-runtime.js';
+import type { HostOps } from '../ports/host-ops.js';
+import type { LockStore } from '../ports/leases.js';
 import { Announcer } from './announcements.js';
 import type {
   CommandContext,

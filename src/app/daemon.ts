@@ -11,7 +11,7 @@ import type { OnCallStore } from '../adapters/oncall-store.js';
 import type { OperationStore } from '../adapters/operation-store.js';
 import type { Outbox } from '../adapters/outbox.js';
 import type { StatusServer } from '../adapters/status-server.js';
-import { type ConsoleStatus, hostStatus } from '../adapters/web-console/status.js';
+import { type ConsoleStatus, hostStatus } from '../adapters/web-console/console-status.js';
 import type { ElectionEvent } from '../core/leader.js';
 import type { Notification } from '../core/notification.js';
 import type {

@@ -176,7 +176,7 @@ export class DeliveryReplica {
       this.#queue = [];
       this.#release();
       this.#o.logger.debug(
-        { err: (err as Error).message },
+        { err },
         'the follower did not take the delivery record; it gets a full copy when it answers',
       );
     }

@@ -18,11 +18,11 @@ import {
   signInLink,
   WebConsolePlatform,
 } from '../adapters/web-console/web-console.js';
-import type { Message } from '../core/message.js';
+import type { Message } from '../core/message-tones.js';
 import type { ChatPlatform, CommandHandler, Posted, PostOptions } from '../ports/chat.js';
-import { SimulatedContainers } from '../sim/containers.js';
-import { SimulatedHost } from '../sim/host.js';
 import { SimulatedPair } from '../sim/pair.js';
+import { SimulatedContainers } from '../sim/simulated-containers.js';
+import { SimulatedHost } from '../sim/simulated-host.js';
 import { parseConfig } from './config.js';
 import { Daemon } from './daemon.js';
 import type { Logger } from './log.js';

@@ -13,7 +13,7 @@ import {
   mayAct,
   onTick,
 } from '../core/leader.js';
-import { type LockStore, LockStoreError } from '../ports/lock.js';
+import { type LockStore, LockStoreError } from '../ports/leases.js';
 import type { Logger } from './log.js';
 
 export interface LeaderElectorOptions {
@@ -99,7 +99,7 @@ export class LeaderElector {
     if (this.#state.role === 'leader') {
       // Hand over at once instead of letting the peer wait for the lease to expire.
       await this.#options.store.release(this.#options.key, this.#options.self).catch((err: Error) => {
-        this.#options.logger.warn({ err: err.message }, 'could not release the leader lease; it will expire');
+        this.#options.logger.warn({ err }, 'could not release the leader lease; it will expire');
       });
       this.#apply({
         state: { role: 'follower', leader: null, token: this.#state.token },
@@ -132,7 +132,7 @@ export class LeaderElector {
     this.#inflight = Promise.race([
       store.acquireOrRenew(key, self, settings.leaseMs).catch((err: unknown) => {
         if (!(err instanceof LockStoreError)) this.#options.logger.error({ err }, 'lock store call failed');
-        else this.#options.logger.warn({ err: err.message }, 'lock store unavailable');
+        else this.#options.logger.warn({ err }, 'lock store unavailable');
         return 'error' as const;
       }),
       timeout,

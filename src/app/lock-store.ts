@@ -4,7 +4,7 @@
 
 import { CommandLockStore } from '../adapters/lock/command-lock.js';
 import { FileLockStore } from '../adapters/lock/file-lock.js';
-import type { LeaseState, LockStore } from '../ports/lock.js';
+import type { LeaseState, LockStore } from '../ports/leases.js';
 import type { Config } from './config.js';
 
 type EtcdSettings = Extract<NonNullable<Config['lock']>, { backend: 'etcd' }>;

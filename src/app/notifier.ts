@@ -7,7 +7,7 @@
 
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { readJournal, writeFileDurably } from '../adapters/journal.js';
+import { readJournal, writeFileDurably } from '../adapters/durable-journal.js';
 import type { NewEntry, Outbox } from '../adapters/outbox.js';
 import { type DeliveryOp, isUrgent, type OutboxEntry } from '../core/delivery.js';
 import type { DeliveryRecord } from '../core/delivery-record.js';
@@ -19,7 +19,7 @@ import {
   notificationMessage,
   pruneIncidents,
 } from '../core/incidents.js';
-import type { Message } from '../core/message.js';
+import type { Message } from '../core/message-tones.js';
 import { type Notification, SEVERITY_RANK } from '../core/notification.js';
 import {
   causedBy,

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { AuditLog, AuditRecord } from '../adapters/audit-log.js';
 import type { OperationStore } from '../adapters/operation-store.js';
 import { sleep } from '../adapters/sleep.js';
-import type { Message } from '../core/message.js';
+import type { Message } from '../core/message-tones.js';
 import {
   changedFacts,
   type Decision,
@@ -30,7 +30,7 @@ import {
   memberOf,
 } from '../core/policy.js';
 import type { ChatPlatform, CommandReply, IncomingCommand, PlatformName } from '../ports/chat.js';
-import type { StepRun } from '../ports/containers.js';
+import type { StepRun } from '../ports/step-run.js';
 import {
   type ChangeCommand,
   type CommandContext,

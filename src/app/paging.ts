@@ -11,7 +11,7 @@ import { handoverClock } from '../adapters/cron.js';
 import type { OnCallStore } from '../adapters/oncall-store.js';
 import type { NewEntry } from '../adapters/outbox.js';
 import { type Incident, type Incidents, incidentMessage, incidentResource } from '../core/incidents.js';
-import type { Message } from '../core/message.js';
+import type { Message } from '../core/message-tones.js';
 import type { Notification } from '../core/notification.js';
 import {
   acknowledge,
@@ -49,7 +49,7 @@ import {
   withPage,
 } from '../core/oncall-workflow.js';
 import { type Member, memberOf } from '../core/policy.js';
-import { formatTime, MESSAGE_TIME_ZONE } from '../core/text.js';
+import { formatTime, MESSAGE_TIME_ZONE } from '../core/text-format.js';
 import type { IncomingCommand, PlatformName } from '../ports/chat.js';
 import { CommandError, type PagingPort } from './command-registry.js';
 import type { Config, Route } from './config.js';

@@ -7,7 +7,7 @@
 
 import { join } from 'node:path';
 import { z } from 'zod';
-import { Journal, readJournal } from '../adapters/journal.js';
+import { Journal, readJournal } from '../adapters/durable-journal.js';
 import { OPERATION_RECORD } from '../adapters/operation-store.js';
 import { PeerClient, PeerError, PeerServer, TokenFloor } from '../adapters/peer-link.js';
 import type { OutboxEntry } from '../core/delivery.js';
@@ -18,8 +18,8 @@ import type { Operation, StepAction } from '../core/operation.js';
 import type { PeerRefusal } from '../core/peer-auth.js';
 import type { PeerStream } from '../core/stream-health.js';
 import { PLATFORM_NAMES } from '../ports/chat.js';
-import type { StepRun } from '../ports/containers.js';
-import type { PreflightCheck } from '../ports/host.js';
+import type { PreflightCheck } from '../ports/host-ops.js';
+import type { StepRun } from '../ports/step-run.js';
 import type { ContainersView } from './command-registry.js';
 import type { Config } from './config.js';
 import type { LedgerAnswer, LedgerPush } from './delivery-replica.js';
@@ -410,7 +410,7 @@ export class PeerLink {
       await this.#client.request('POST', '/v1/released', {}, { timeoutMs: LEDGER_TIMEOUT_MS });
     } catch (err) {
       this.#options.logger.debug(
-        { err: (err as Error).message },
+        { err },
         'could not tell the peer the lease is free',
       );
     }
@@ -433,7 +433,7 @@ export class PeerLink {
       const answer = await this.#client.request<{ state: HostState | null }>('GET', '/v1/state');
       return answer.state ?? undefined;
     } catch (err) {
-      this.#options.logger.debug({ err: (err as Error).message }, 'peer state unavailable');
+      this.#options.logger.debug({ err }, 'peer state unavailable');
       return undefined;
     }
   }
@@ -477,7 +477,7 @@ export class PeerLink {
     try {
       await this.#client.request('POST', '/v1/reconcile', {}, { token, timeoutMs: 60_000 });
     } catch (err) {
-      this.#options.logger.warn({ err: (err as Error).message }, 'the peer could not reconcile');
+      this.#options.logger.warn({ err }, 'the peer could not reconcile');
     }
   }
 
@@ -531,7 +531,7 @@ export class PeerLink {
       this.#failures += 1;
       const delay = Math.min(10_000, 250 * 2 ** Math.min(this.#failures, 6));
       this.#options.logger.warn(
-        { err: (err as Error).message, pending: this.#queue.size, retryInMs: delay },
+        { err, pending: this.#queue.size, retryInMs: delay },
         'forwarding to the leader failed',
       );
       this.#schedule(delay);

@@ -5,8 +5,8 @@
 
 import { ConsolePlatform } from '../adapters/console.js';
 import type { SlackSecrets } from '../adapters/slack/slack-platform.js';
-import type { ConsoleStatus } from '../adapters/web-console/status.js';
-import type { Message } from '../core/message.js';
+import type { ConsoleStatus } from '../adapters/web-console/console-status.js';
+import type { Message } from '../core/message-tones.js';
 import type {
   ChatPlatform,
   CommandHandler,

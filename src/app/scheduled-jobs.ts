@@ -4,8 +4,8 @@
 
 import { digestMessage } from '../core/digest.js';
 import type { OnCall } from '../core/policy.js';
-import { formatTime, MESSAGE_TIME_ZONE } from '../core/text.js';
-import type { LockStore } from '../ports/lock.js';
+import { formatTime, MESSAGE_TIME_ZONE } from '../core/text-format.js';
+import type { LockStore } from '../ports/leases.js';
 import type { Announcer } from './announcements.js';
 import type { LeadershipView } from './command-registry.js';
 import type { Config } from './config.js';

@@ -7,7 +7,7 @@
 
 import { join } from 'node:path';
 import { every, handoverClock } from '../adapters/cron.js';
-import { readJournal, writeFileDurably } from '../adapters/journal.js';
+import { readJournal, writeFileDurably } from '../adapters/durable-journal.js';
 import type { Logger } from './log.js';
 
 export interface ScheduledJob {

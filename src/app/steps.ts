@@ -5,15 +5,10 @@
 import { sleep as pause } from '../adapters/sleep.js';
 import type { HostState } from '../core/host-state.js';
 import type { StepAction } from '../core/operation.js';
-import {
-  type ContainerInfo,
-  type ContainerRuntime,
-  ExternalCommandError,
-  type LockRun,
-  type StepRun,
-} from '../ports/containers.js';
-import type { HostOps } from '../ports/host.js';
-import type { LockStore } from '../ports/lock.js';
+import type { ContainerInfo, ContainerRuntime } from '../ports/container-runtime.js';
+import type { HostOps } from '../ports/host-ops.js';
+import type { LockStore } from '../ports/leases.js';
+import { ExternalCommandError, type LockRun, type StepRun } from '../ports/step-run.js';
 
 /** "(-12) Device is held open by someone" and friends, explained for the person reading the plan. */
 export function explainFailure(message: string): string {

@@ -17,7 +17,7 @@ import {
   SystemdNotifier,
   systemdNotifyEnvironment,
 } from '../adapters/systemd-notify.js';
-import type { ConsoleStatus } from '../adapters/web-console/status.js';
+import type { ConsoleStatus } from '../adapters/web-console/console-status.js';
 import { type Config, ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../app/config.js';
 import { Daemon } from '../app/daemon.js';
 import { createLogger, type Logger } from '../app/log.js';
@@ -27,7 +27,7 @@ import { readSecret } from '../app/secrets.js';
 import { waitForStopSignal } from '../app/signals.js';
 import { SlackManifestError, slackManifest } from '../app/slack-manifest.js';
 import { startWatch } from '../app/watch.js';
-import { formatNotificationLine } from '../core/text.js';
+import { formatNotificationLine } from '../core/text-format.js';
 import { HostWatcher } from '../core/watcher.js';
 
 export interface Io {
@@ -619,7 +619,7 @@ async function tour(
   const logger = createLogger({ level: 'error', format: 'auto', destination: io.stderr });
   const stop = new AbortController();
   void waitForStopSignal().then(() => stop.abort());
-  const { runDemo } = await import('../app/demo.js');
+  const { runDemo } = await import('../app/demo-tour.js');
   await runDemo({
     dialect,
     speed,

@@ -3,7 +3,7 @@
 // whole team sees it, not in a DM or a quiet side channel. `*` covers every command without an
 // entry of its own. Pure: the adapters say which command and channel, this says yes or no.
 
-import type { Message } from './message.js';
+import type { Message } from './message-tones.js';
 
 /** Command name (or `*`) → the channel ids it may be used in. */
 export type CommandChannels = Readonly<Record<string, readonly string[]>>;

@@ -17,9 +17,9 @@
 //   counts and carries the incident's state at the time it is posted.
 
 import type { PlatformName } from '../ports/chat.js';
-import type { Message, Tone } from './message.js';
+import type { Message, Tone } from './message-tones.js';
 import { type AlertKind, type Severity, worseSeverity } from './notification.js';
-import { plural } from './text.js';
+import { plural } from './text-format.js';
 
 /**
  * `amend`: another host's view of a change an earlier message (named by `ref`) reported: that message

@@ -4,7 +4,7 @@
 
 import type { HostState, ResourceState } from './host-state.js';
 import { INCIDENT_TITLES, type Incidents } from './incidents.js';
-import type { Message, MessageField } from './message.js';
+import type { Message, MessageField } from './message-tones.js';
 import { isOpen, type Operation } from './operation.js';
 import { formatDuration } from './rules.js';
 

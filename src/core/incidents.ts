@@ -6,7 +6,7 @@
 // (its DRBD event stream down, core/stream-health.ts) is an incident of that host, threaded the same
 // way. Pure: state in, state and deliveries out.
 
-import type { Message, MessageField, Tone } from './message.js';
+import type { Message, MessageField, Tone } from './message-tones.js';
 import { type AlertKind, type Notification, type Severity, worseSeverity } from './notification.js';
 import { formatDuration, splitBrainRecovery } from './rules.js';
 

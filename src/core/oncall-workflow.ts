@@ -16,7 +16,7 @@ import {
   incidentResource,
   KIND_TITLES,
 } from './incidents.js';
-import type { Mention, MentionTarget, Message, MessageAction, MessageLink } from './message.js';
+import type { Mention, MentionTarget, Message, MessageAction, MessageLink } from './message-tones.js';
 import {
   ALERT_KINDS,
   type AlertKind,
@@ -25,7 +25,7 @@ import {
   worseSeverity,
 } from './notification.js';
 import type { HandoverClock, Member, Roster } from './policy.js';
-import { formatTime, MESSAGE_TIME_ZONE, plural } from './text.js';
+import { formatTime, MESSAGE_TIME_ZONE, plural } from './text-format.js';
 
 // ---- Durations ---------------------------------------------------------------------------------
 

@@ -3,8 +3,8 @@
 // takes a click and answers the new operation and whether it may run now; the app layer persists
 // every transition before acting on it, which is what makes a double click run nothing twice.
 
-import type { StepRun } from '../ports/containers.js';
-import type { Message, MessageAction, MessageField, Tone } from './message.js';
+import type { StepRun } from '../ports/step-run.js';
+import type { Message, MessageAction, MessageField, Tone } from './message-tones.js';
 import {
   type Actor,
   type CommandPolicy,
@@ -15,7 +15,7 @@ import {
   samePerson,
 } from './policy.js';
 import { formatDuration } from './rules.js';
-import { formatTime, MESSAGE_TIME_ZONE } from './text.js';
+import { formatTime, MESSAGE_TIME_ZONE } from './text-format.js';
 
 /** One thing a step does, as data. Run by the app's step runner on the step's host. */
 export type StepAction =

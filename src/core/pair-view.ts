@@ -6,7 +6,7 @@
 // a split-brain recovery) is reported in that operation's thread. Pure: the notifier keeps the state
 // (and the leader replicates it with the delivery record).
 
-import type { Message, MessageField } from './message.js';
+import type { Message, MessageField } from './message-tones.js';
 import { type AlertKind, type Notification, type Severity, worseSeverity } from './notification.js';
 
 /** What one pair-level change is about; two views of the same class and resource may be one change. */

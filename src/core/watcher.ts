@@ -41,7 +41,7 @@ export interface StepResult {
   readonly resyncRequested?: boolean;
 }
 
-export function startWatch(host: string): WatchState {
+export function initialWatch(host: string): WatchState {
   return { host, phase: 'initial-dump', state: emptyHostState(host), problems: {} };
 }
 
@@ -50,7 +50,7 @@ export function startWatch(host: string): WatchState {
  * completed there is nothing to compare with, so the watch simply starts over.
  */
 export function streamRestarted(watch: WatchState, at: number, reason: string): WatchState {
-  if (watch.phase === 'initial-dump') return startWatch(watch.host);
+  if (watch.phase === 'initial-dump') return initialWatch(watch.host);
   const baseline = watch.phase === 'resync-dump' ? (watch.baseline ?? watch.state) : watch.state;
   const restart =
     watch.phase === 'resync-dump' && watch.restart !== undefined ? watch.restart : { at, reason };
@@ -230,7 +230,7 @@ export class HostWatcher {
   #watch: WatchState;
 
   constructor(host: string) {
-    this.#watch = startWatch(host);
+    this.#watch = initialWatch(host);
   }
 
   get watch(): WatchState {

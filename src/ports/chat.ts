@@ -3,7 +3,7 @@
 // library, and map the platform's errors onto DeliveryError so the outbox can decide whether and
 // when to retry.
 
-import type { Message } from './message.js';
+import type { Message } from './chat-message.js';
 
 export const PLATFORM_NAMES = ['slack', 'discord', 'console', 'web'] as const;
 export type PlatformName = (typeof PLATFORM_NAMES)[number];

@@ -8,8 +8,8 @@ import {
   TONE_COLOURS,
   TONE_EMOJI,
   TONE_LABELS,
-} from '../core/message.js';
-import { clipLine, essentialLength, fitText, formatTime, lineWeight } from '../core/text.js';
+} from '../core/message-tones.js';
+import { clipLine, essentialLength, fitText, formatTime, lineWeight } from '../core/text-format.js';
 import { type RenderOptions, zoneOf } from './options.js';
 
 export interface DiscordEmbed {

@@ -1,6 +1,6 @@
 // What every renderer is told besides the message itself.
 
-import { MESSAGE_TIME_ZONE } from '../core/text.js';
+import { MESSAGE_TIME_ZONE } from '../core/text-format.js';
 
 export interface RenderOptions {
   /** The zone the message's time is shown in, named beside it (default: MESSAGE_TIME_ZONE). */

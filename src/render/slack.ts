@@ -9,8 +9,8 @@ import {
   oneLineTitle,
   TONE_EMOJI,
   TONE_LABELS,
-} from '../core/message.js';
-import { clipLine, fitText, formatTime } from '../core/text.js';
+} from '../core/message-tones.js';
+import { clipLine, fitText, formatTime } from '../core/text-format.js';
 import { type RenderOptions, zoneOf } from './options.js';
 
 export interface SlackRendered {

@@ -5,9 +5,9 @@
 import { hostname } from 'node:os';
 import type { LinkSelection, SplitBrainOptions } from './actions.js';
 import { hostDownResult } from './actions.js';
+import * as statusCmds from './drbdsetup-status.js';
 import { type EventsOptions, SimulatedPair } from './pair.js';
 import { type InitOptions, loadState, type ResourceOptions } from './state.js';
-import * as statusCmds from './status.js';
 import { streamEvents } from './stream.js';
 import {
   CONNECTION_CAUSES,

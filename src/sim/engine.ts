@@ -4,7 +4,7 @@
 // the order DRBD prints them. Sources are named next to each mechanism (LINBIT/drbd, drbd-9.2
 // and drbd-8.4 branches; drbd_receiver.c, drbd_state.c, drbd_sender.c/drbd_worker.c, drbd_nl.c).
 
-import { appendJournal } from './journal.js';
+import { appendJournal } from './event-journal.js';
 import type { Clock } from './state.js';
 import {
   type ConnectionCause,

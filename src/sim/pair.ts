@@ -4,8 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import * as actions from './actions.js';
 import { Transaction } from './actions.js';
-import { journalPath, journalSize, readJournal } from './journal.js';
-import { withLock } from './lock.js';
+import * as statusCmds from './drbdsetup-status.js';
+import { journalPath, journalSize, readJournal } from './event-journal.js';
 import { defaultRenderOptions, endOfDump, type RenderOptions, renderRecords, skippedLine } from './render.js';
 import {
   type Clock,
@@ -16,7 +16,7 @@ import {
   saveState,
   systemClock,
 } from './state.js';
-import * as statusCmds from './status.js';
+import { withLock } from './state-lock.js';
 import {
   type CommandResult,
   type ConnectionCause,

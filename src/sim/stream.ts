@@ -4,7 +4,7 @@
 // resyncs progress and finish while somebody is watching, as they would in a kernel.
 
 import { appendFileSync, type FSWatcher, readFileSync, watch } from 'node:fs';
-import { journalPath, journalSize, readJournal } from './journal.js';
+import { journalPath, journalSize, readJournal } from './event-journal.js';
 import { type EventsOptions, SimulatedPair } from './pair.js';
 import { defaultRenderOptions, endOfDump, type RenderOptions, renderRecords, skippedLine } from './render.js';
 import { statePath, systemClock } from './state.js';

@@ -13,8 +13,8 @@ import {
   DISCORD_COMMAND_LIMITS,
   type TopLevelNaming,
 } from '../../src/adapters/discord/commands.js';
+import { toDeliveryError } from '../../src/adapters/discord/discord-errors.js';
 import { nonceFor } from '../../src/adapters/discord/discord-platform.js';
-import { toDeliveryError } from '../../src/adapters/discord/errors.js';
 import { parseConfig } from '../../src/app/config.js';
 import { DeliveryError } from '../../src/ports/chat.js';
 import { validateCommands } from '../fakes/discord/validate.js';

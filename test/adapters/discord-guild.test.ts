@@ -12,7 +12,7 @@ import { commandNamer } from '../../src/app/platforms.js';
 
 const commandNameOf = commandNamer(CHAT_COMMANDS);
 
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import type { IncomingCommand } from '../../src/ports/chat.js';
 import { FakeDiscord, type FakeInteraction } from '../fakes/discord/index.js';
 

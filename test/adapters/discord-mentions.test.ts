@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { DiscordPlatform } from '../../src/adapters/discord/discord-platform.js';
 import { createLogger } from '../../src/app/log.js';
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import { ackAction } from '../../src/core/oncall-workflow.js';
 import { FakeDiscord } from '../fakes/discord/index.js';
 import { onCleanup } from '../helpers/cleanup.js';

@@ -10,7 +10,7 @@ import {
   nonceFor,
 } from '../../src/adapters/discord/discord-platform.js';
 import { createLogger, type Logger } from '../../src/app/log.js';
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import {
   type CommandContext,
   type CommandHandler,

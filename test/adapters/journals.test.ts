@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { AuditLog, readAudit } from '../../src/adapters/audit-log.js';
-import { Journal, quarantinePath, readJournal, repairTornTail } from '../../src/adapters/journal.js';
+import { Journal, quarantinePath, readJournal, repairTornTail } from '../../src/adapters/durable-journal.js';
 import { OperationStore } from '../../src/adapters/operation-store.js';
 import { tempDir } from '../helpers/cleanup.js';
 

@@ -6,10 +6,10 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { quarantinePath } from '../../src/adapters/journal.js';
+import { quarantinePath } from '../../src/adapters/durable-journal.js';
 import { REPLAY_JOURNAL_FILE } from '../../src/adapters/slack/replay-guard.js';
 import { SlackPlatform } from '../../src/adapters/slack/slack-platform.js';
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import type { IncomingCommand } from '../../src/ports/chat.js';
 import { renderSlack } from '../../src/render/slack.js';
 import {

@@ -5,7 +5,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SlackPlatform } from '../../src/adapters/slack/slack-platform.js';
 import { disconnectReason } from '../../src/adapters/slack/socket-connections.js';
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import type { CommandContext, CommandHandler, IncomingCommand } from '../../src/ports/chat.js';
 import { renderSlack } from '../../src/render/slack.js';
 import {

@@ -16,7 +16,7 @@ import { commandNamer, createPlatforms } from '../../src/app/platforms.js';
 
 const commandNameOf = commandNamer(COMMANDS);
 
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import type { IncomingCommand } from '../../src/ports/chat.js';
 import {
   type CapturedLog,

@@ -3,7 +3,7 @@
 
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { SlackPlatform } from '../../src/adapters/slack/slack-platform.js';
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import { DeliveryError } from '../../src/ports/chat.js';
 import { renderSlack } from '../../src/render/slack.js';
 import { captureLog, FAKE_APP_TOKEN, FAKE_BOT_TOKEN, FakeSlack, slackConfig } from '../fakes/slack/index.js';

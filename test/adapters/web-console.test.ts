@@ -32,7 +32,7 @@ import {
 } from '../../src/adapters/web-console/web-console.js';
 import { createLogger } from '../../src/app/log.js';
 import { emptyHostState } from '../../src/core/host-state.js';
-import { hexColour, type Message, TONE_EMOJI, TONE_LABELS } from '../../src/core/message.js';
+import { hexColour, type Message, TONE_EMOJI, TONE_LABELS } from '../../src/core/message-tones.js';
 import type { CommandHandler, IncomingCommand } from '../../src/ports/chat.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { until } from '../helpers/wait.js';

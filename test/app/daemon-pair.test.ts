@@ -12,7 +12,7 @@ import { FileLockStore } from '../../src/adapters/lock/file-lock.js';
 import { parseConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
 import { createLogger } from '../../src/app/log.js';
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import { MemoryLockStore } from '../helpers/memory-lock.js';

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Outbox } from '../../src/adapters/outbox.js';
 import { createLogger } from '../../src/app/log.js';
 import { Notifier, notificationKey, type OperationThread } from '../../src/app/notifier.js';
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import type { AlertKind, Notification, Severity } from '../../src/core/notification.js';
 import type { Posted, PostOptions, UpdateOptions } from '../../src/ports/chat.js';
 import { onCleanup } from '../helpers/cleanup.js';

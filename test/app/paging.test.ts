@@ -14,7 +14,7 @@ import { parseConfig } from '../../src/app/config.js';
 import { createLogger } from '../../src/app/log.js';
 import { Notifier } from '../../src/app/notifier.js';
 import { Paging, pagingConfigOf } from '../../src/app/paging.js';
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import type { AlertKind, Notification, Severity } from '../../src/core/notification.js';
 import { escalationLevels } from '../../src/core/oncall-workflow.js';
 import type { IncomingCommand } from '../../src/ports/chat.js';

@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/app/config.js';
 import { createLogger } from '../../src/app/log.js';
 import { createPlatforms } from '../../src/app/platforms.js';
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import { FakeDiscord } from '../fakes/discord/index.js';
 import { onCleanup, tempDir } from '../helpers/cleanup.js';
 

@@ -2,7 +2,7 @@
 // with its fencing token, given back, or refused with who holds it.
 import { describe, expect, it } from 'vitest';
 import { runAction, StepFailed } from '../../src/app/steps.js';
-import { SimulatedContainers } from '../../src/sim/containers.js';
+import { SimulatedContainers } from '../../src/sim/simulated-containers.js';
 import { tempDir } from '../helpers/cleanup.js';
 import { MemoryLockStore } from '../helpers/memory-lock.js';
 

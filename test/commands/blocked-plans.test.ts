@@ -15,11 +15,11 @@ import {
 import { createLogger } from '../../src/app/log.js';
 import type { HostState, ResyncProgress } from '../../src/core/host-state.js';
 import { applyNotification, type Incidents } from '../../src/core/incidents.js';
-import { type Message, oneLineTitle } from '../../src/core/message.js';
-import type { PreflightCheck } from '../../src/ports/host.js';
+import { type Message, oneLineTitle } from '../../src/core/message-tones.js';
+import type { PreflightCheck } from '../../src/ports/host-ops.js';
 import { renderDiscord } from '../../src/render/discord.js';
+import { renderText } from '../../src/render/plain-text.js';
 import { escapeMrkdwn, renderSlack } from '../../src/render/slack.js';
-import { renderText } from '../../src/render/text.js';
 import { discordProblems, placeholders, slackProblems, visibleText } from '../render/limits.js';
 import { commandContext, container, NOW } from './context.js';
 

@@ -2,7 +2,7 @@
 import { COMMANDS } from '../../commands/index.js';
 import type { CommandContext, ContainersView } from '../../src/app/command-registry.js';
 import type { Member } from '../../src/core/policy.js';
-import type { ContainerInfo } from '../../src/ports/containers.js';
+import type { ContainerInfo } from '../../src/ports/container-runtime.js';
 
 export const NOW = Date.parse('2026-11-29T03:00:00Z');
 

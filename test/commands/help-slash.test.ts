@@ -6,7 +6,7 @@ import type { HelpContext } from '../../commands/help.js';
 import { commandHandler } from '../../src/app/command-registry.js';
 import { parseConfig, slashNamings } from '../../src/app/config.js';
 import { createLogger } from '../../src/app/log.js';
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import { DEFAULT_SLASH_NAMING } from '../../src/core/slash-commands.js';
 import type { PlatformName } from '../../src/ports/chat.js';
 import { commandContext } from './context.js';

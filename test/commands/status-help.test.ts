@@ -11,9 +11,9 @@ import {
 import { createLogger } from '../../src/app/log.js';
 import type { HostState } from '../../src/core/host-state.js';
 import { applyNotification } from '../../src/core/incidents.js';
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
+import { renderText } from '../../src/render/plain-text.js';
 import { renderSlack } from '../../src/render/slack.js';
-import { renderText } from '../../src/render/text.js';
 import { placeholders, visibleText } from '../render/limits.js';
 import { commandContext, NOW } from './context.js';
 

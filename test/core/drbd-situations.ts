@@ -14,7 +14,7 @@ import {
   SEVERITIES,
   type Severity,
 } from '../../src/core/notification.js';
-import { feedLine, startWatch } from '../../src/core/watcher.js';
+import { feedLine, initialWatch } from '../../src/core/watcher.js';
 
 export const SITUATIONS_DIR = join(import.meta.dirname, '../fixtures/events2/situations');
 
@@ -686,7 +686,7 @@ export function streamName(file: string): { dialect: '9' | '8.4'; host: string }
 
 /** Feed lines through the real watcher as the daemon would, one second apart when unstamped. */
 export function replayLines(host: string, lines: readonly string[]): Omit<Replayed, 'dialect'> {
-  let watch = startWatch(host);
+  let watch = initialWatch(host);
   let at = Date.parse('2026-11-29T00:00:00Z');
   const notifications: Notification[] = [];
   const errors: string[] = [];

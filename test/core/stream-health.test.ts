@@ -20,7 +20,7 @@ import {
   streamLost,
   watchingStarted,
 } from '../../src/core/stream-health.js';
-import { feedLine, startWatch, streamRestarted } from '../../src/core/watcher.js';
+import { feedLine, initialWatch, streamRestarted } from '../../src/core/watcher.js';
 import { parseEvents2Line } from '../../src/drbd/events2.js';
 
 const T0 = Date.parse('2026-03-01T03:00:00Z');
@@ -151,7 +151,7 @@ describe('the stream coming back', () => {
   });
 
   it('lists the changes the watcher found between the state before and the fresh dump', () => {
-    let watch = startWatch('beta');
+    let watch = initialWatch('beta');
     for (const line of [
       'exists resource name:r0 role:Secondary suspended:no',
       'exists connection name:r0 peer-node-id:0 conn-name:alpha connection:Connected role:Primary',

@@ -6,7 +6,7 @@ import { formatDuration } from '../../src/core/rules.js';
 import {
   feedLine,
   HostWatcher,
-  startWatch,
+  initialWatch,
   streamRestarted,
   type WatchState,
 } from '../../src/core/watcher.js';
@@ -15,7 +15,7 @@ const FIXTURES = join(import.meta.dirname, '../fixtures/events2');
 const T0 = Date.parse('2026-11-29T12:00:00Z');
 
 /** Feed lines as the daemon would, one second apart when they carry no timestamp. */
-function run(lines: readonly string[], watch: WatchState = startWatch('alpha'), start = T0) {
+function run(lines: readonly string[], watch: WatchState = initialWatch('alpha'), start = T0) {
   const notifications: Notification[] = [];
   let at = start;
   let resyncRequested = false;
@@ -67,7 +67,7 @@ describe('watcher: DRBD 9 streams', () => {
 
   it('points at a likely split-brain, with the recipe, when StandAlone follows a handshake without helper events', () => {
     // The fixture is beta's stream (its peer is alpha).
-    const { notifications, kinds } = run(fixture('drbd9-standalone-no-helper.events2'), startWatch('beta'));
+    const { notifications, kinds } = run(fixture('drbd9-standalone-no-helper.events2'), initialWatch('beta'));
     // At start-up beta was not connected: that is reported once, then the StandAlone.
     expect(kinds).toEqual(['connection-lost', 'standalone']);
     expect(notifications[0]?.details.atStartup).toBe(true);

@@ -11,9 +11,9 @@ import { type Config, type PolicyConfig, parseConfig } from '../../src/app/confi
 import { Daemon } from '../../src/app/daemon.js';
 import { createLogger } from '../../src/app/log.js';
 import type { ChatPlatform, PlatformName } from '../../src/ports/chat.js';
-import type { LockStore } from '../../src/ports/lock.js';
-import { type SimContainer, SimulatedContainers } from '../../src/sim/containers.js';
+import type { LockStore } from '../../src/ports/leases.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
+import { type SimContainer, SimulatedContainers } from '../../src/sim/simulated-containers.js';
 import { onCleanup, tempDir } from '../helpers/cleanup.js';
 import { until } from '../helpers/wait.js';
 

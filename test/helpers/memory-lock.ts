@@ -1,6 +1,6 @@
 // A LockStore in memory with the port's semantics and a switch to make it unreachable, for the
 // leader elector's own tests. (The real backends pass the contract suite in test/adapters/lock/.)
-import { type LeaseState, type LockStore, LockStoreError } from '../../src/ports/lock.js';
+import { type LeaseState, type LockStore, LockStoreError } from '../../src/ports/leases.js';
 
 export class MemoryLockStore implements LockStore {
   readonly backend = 'file' as const;

@@ -1,7 +1,7 @@
 // A ChatPlatform implementation that records what it is asked to do and can be told to fail, for
 // the outbox's own tests. (The real Slack and Discord clients are tested against the fake servers
 // under test/fakes/.)
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import {
   type ChatPlatform,
   type CommandHandler,

@@ -1,7 +1,7 @@
 // What each platform refuses, checked on a rendered message (the numbers are the platforms'
 // documented limits, /work/shared/design/chat-platform-facts.md), and the placeholders that must
 // never reach a reader.
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import type { DiscordRendered } from '../../src/render/discord.js';
 import type { SlackRendered } from '../../src/render/slack.js';
 

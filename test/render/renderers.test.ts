@@ -5,12 +5,12 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyNotification, incidentMessage } from '../../src/core/incidents.js';
-import type { Message } from '../../src/core/message.js';
+import type { Message } from '../../src/core/message-tones.js';
 import type { Notification } from '../../src/core/notification.js';
 import { runbookLink, startPage, withLink, withPage } from '../../src/core/oncall-workflow.js';
 import { renderDiscord } from '../../src/render/discord.js';
+import { renderText } from '../../src/render/plain-text.js';
 import { escapeMrkdwn, renderSlack } from '../../src/render/slack.js';
-import { renderText } from '../../src/render/text.js';
 import { discordProblems, slackProblems } from './limits.js';
 
 const GOLDEN = join(import.meta.dirname, '../fixtures/golden');

@@ -1,7 +1,7 @@
 // The text helpers every message uses: counts with their noun, one time format with its zone, and
 // shortening that keeps what decides.
 import { describe, expect, it } from 'vitest';
-import { oneLineTitle, textMessage } from '../../src/core/message.js';
+import { oneLineTitle, textMessage } from '../../src/core/message-tones.js';
 import {
   blockedText,
   type CheckResult,
@@ -10,7 +10,7 @@ import {
   formatTime,
   lineWeight,
   plural,
-} from '../../src/core/text.js';
+} from '../../src/core/text-format.js';
 
 describe('plural', () => {
   it('says "1 change" and "2 changes", with irregular plurals given', () => {

@@ -5,7 +5,7 @@
 import { Etcd3 } from 'etcd3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EtcdLockStore, etcdTtlSeconds } from '../../src/adapters/lock/etcd-lock.js';
-import { type LeaseState, LockStoreError } from '../../src/ports/lock.js';
+import { type LeaseState, LockStoreError } from '../../src/ports/leases.js';
 import { describeLockContract } from '../adapters/lock/contract.js';
 import { EtcdCluster, freePorts } from '../fakes/etcd/index.js';
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CommandLockStore } from '../../src/adapters/lock/command-lock.js';
-import { LockStoreError } from '../../src/ports/lock.js';
+import { LockStoreError } from '../../src/ports/leases.js';
 import { describeLockContract } from '../adapters/lock/contract.js';
 import { FakeGcs } from '../fakes/gcs/fake-gcs.js';
 

@@ -8,7 +8,8 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ContainerNotStoppedError, LxcCli, LxcStepsError } from '../../src/adapters/lxd.js';
-import { type ContainerInfo, ExternalCommandError } from '../../src/ports/containers.js';
+import type { ContainerInfo } from '../../src/ports/container-runtime.js';
+import { ExternalCommandError } from '../../src/ports/step-run.js';
 import { onCleanup } from '../helpers/cleanup.js';
 import {
   buildBusyboxImage,

@@ -27,7 +27,7 @@ import { parseConfig } from '../../src/app/config.js';
 import type { Daemon } from '../../src/app/daemon.js';
 import { startDemoPair } from '../../src/app/demo-pair.js';
 import type { HostState } from '../../src/core/host-state.js';
-import { hexColour } from '../../src/core/message.js';
+import { hexColour } from '../../src/core/message-tones.js';
 import { HostWatcher } from '../../src/core/watcher.js';
 import type { SimulatedPair } from '../../src/sim/pair.js';
 import {

@@ -31,7 +31,7 @@ import {
   Routes,
 } from 'discord.js';
 import { type CommandChannels, channelRefusal, checkCommandChannel } from '../../core/command-channels.js';
-import type { Message } from '../../core/message.js';
+import type { Message } from '../../core/message-tones.js';
 import { type SlashNaming, slashCommandSet } from '../../core/slash-commands.js';
 import {
   type ChatPlatform,
@@ -53,7 +53,7 @@ import {
   type GivenOption,
   type TopLevelNaming,
 } from './commands.js';
-import { DiscordErrorCode, describeError, isDiscordApiError, toDeliveryError } from './errors.js';
+import { DiscordErrorCode, describeError, isDiscordApiError, toDeliveryError } from './discord-errors.js';
 
 /** What this adapter needs from the configuration's `discord` section (src/app/config.ts). */
 export interface DiscordConfig {

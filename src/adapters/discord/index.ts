@@ -5,10 +5,10 @@ export {
   type CommandOptionDefinition,
   commandText,
 } from './commands.js';
+export { DiscordErrorCode, toDeliveryError } from './discord-errors.js';
 export {
   type DiscordConfig,
   DiscordPlatform,
   type DiscordPlatformOptions,
   nonceFor,
 } from './discord-platform.js';
-export { DiscordErrorCode, toDeliveryError } from './errors.js';

@@ -12,7 +12,7 @@
 // knows nothing, which is not the same as "someone else holds it".
 
 import { execa } from 'execa';
-import { type LeaseState, type LockStore, LockStoreError } from '../../ports/lock.js';
+import { type LeaseState, type LockStore, LockStoreError } from '../../ports/leases.js';
 
 export interface CommandLockStoreOptions {
   /** The executable (a path, or a name looked up in PATH). Run directly, never through a shell. */

@@ -48,7 +48,7 @@
 // not answer (hung) at the deadline. Measured here: 0.1–7 ms and requestTimeoutMs + 1 ms.
 
 import { Etcd3, type IKeyValue, type IResponseOp, type ITxnRequest, isRecoverableError } from 'etcd3';
-import { type LeaseState, type LockStore, LockStoreError } from '../../ports/lock.js';
+import { type LeaseState, type LockStore, LockStoreError } from '../../ports/leases.js';
 import { sleep } from '../sleep.js';
 
 export interface EtcdLockStoreOptions {

@@ -15,7 +15,7 @@ import { randomBytes } from 'node:crypto';
 import { constants, type FileHandle, mkdir, open, readFile, rename, stat, unlink } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { type LeaseState, type LockStore, LockStoreError } from '../../ports/lock.js';
+import { type LeaseState, type LockStore, LockStoreError } from '../../ports/leases.js';
 import { sleep } from '../sleep.js';
 
 export interface FileLockStoreOptions {

@@ -1,7 +1,7 @@
 // The rendered message as the Web API and response URLs take it: empty block lists are left out
 // (Slack refuses `blocks: []`), `text` stays as the notification fallback.
 
-import type { Message } from '../../core/message.js';
+import type { Message } from '../../core/message-tones.js';
 import { renderSlack, type SlackRendered } from '../../render/slack.js';
 
 export interface SlackContent {

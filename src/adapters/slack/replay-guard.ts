@@ -13,7 +13,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
 import type { Logger } from '../../ports/logger.js';
-import { Journal, readJournal, repairTornTail } from '../journal.js';
+import { Journal, readJournal, repairTornTail } from '../durable-journal.js';
 
 /** Slack's window: a request whose timestamp is further than this from now is refused anyway. */
 export const SIGNATURE_WINDOW_SEC = 5 * 60;

@@ -4,7 +4,7 @@
 // private replies go through the response_url as ephemeral messages, which only it can replace.
 
 import type { RespondArguments, RespondFn } from '@slack/bolt';
-import type { Message } from '../../core/message.js';
+import type { Message } from '../../core/message-tones.js';
 import type { Logger } from '../../ports/logger.js';
 import type { SlackContent } from './content.js';
 

@@ -18,7 +18,7 @@ import {
   webApi,
 } from '@slack/bolt';
 import { channelRefusal, checkCommandChannel } from '../../core/command-channels.js';
-import type { Message } from '../../core/message.js';
+import type { Message } from '../../core/message-tones.js';
 import { commandLineOf, type SlashNaming, slashNamingOf } from '../../core/slash-commands.js';
 import type {
   ChatPlatform,
@@ -34,10 +34,10 @@ import { sleep } from '../sleep.js';
 import { withTimeout } from '../with-timeout.js';
 import { createBoltLogger } from './bolt-logger.js';
 import { defaultRenderer, type SlackContent, type SlackRenderer, toContent } from './content.js';
-import { toDeliveryError } from './errors.js';
 import { HTTP_EVENTS_PATH } from './http-path.js';
 import { ReplayGuard, SIGNATURE_WINDOW_SEC } from './replay-guard.js';
 import { type ReplyOrigin, SlackReply } from './reply.js';
+import { toDeliveryError } from './slack-errors.js';
 import { type DisconnectReason, SocketModeConnections } from './socket-connections.js';
 import {
   actionOrigin,

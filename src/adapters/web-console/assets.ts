@@ -8,12 +8,12 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { hexColour, TONE_COLOURS, type Tone } from '../../core/message.js';
+import { hexColour, TONE_COLOURS, type Tone } from '../../core/message-tones.js';
 
 export interface ConsoleAssets {
   readonly appJs: string;
   readonly loginJs: string;
-  /** The tone colours (from core/message.ts), then browser/app.css. */
+  /** The tone colours (from core/message-tones.ts), then browser/app.css. */
   readonly appCss: string;
 }
 

@@ -2,7 +2,7 @@
 // sheet are real files in ./browser/, served by the console (assets.ts). The Content-Security-Policy
 // allows only those, from the console's own origin: no inline script or style here.
 
-import { TONE_EMOJI, TONE_LABELS } from '../../core/message.js';
+import { TONE_EMOJI, TONE_LABELS } from '../../core/message-tones.js';
 
 export function escapeHtml(text: string): string {
   return text.replace(

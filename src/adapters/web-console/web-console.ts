@@ -20,7 +20,7 @@ import type { ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import fastifyCookie from '@fastify/cookie';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Message } from '../../core/message.js';
+import type { Message } from '../../core/message-tones.js';
 import type {
   ChatPlatform,
   CommandHandler,
@@ -38,7 +38,7 @@ import { SignInThrottle } from './sign-in-throttle.js';
 import { webUserProblems } from './users.js';
 import type { CommandAnswer, ConsoleEntry, ConsoleSnapshot, ConsoleStatus, StatusPayload } from './wire.js';
 
-export { hostStatus } from './status.js';
+export { hostStatus } from './console-status.js';
 export { parseWebUsers, WebUsersError } from './users.js';
 export type {
   CommandAnswer,

@@ -3,7 +3,7 @@
 // file: the server's (tsconfig.json) and the page's (browser/tsconfig.json, DOM library, no Node),
 // whose JSDoc imports it so that tsc checks the page's script against what the server sends.
 
-import type { Message } from '../../core/message.js';
+import type { Message } from '../../core/message-tones.js';
 
 export interface ConsoleResourceStatus {
   readonly name: string;

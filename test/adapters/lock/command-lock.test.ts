@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { CommandLockStore, parseLeaseLine } from '../../../src/adapters/lock/command-lock.js';
-import { LockStoreError } from '../../../src/ports/lock.js';
+import { LockStoreError } from '../../../src/ports/leases.js';
 import { tempDir } from '../../helpers/cleanup.js';
 import { describeLockContract } from './contract.js';
 

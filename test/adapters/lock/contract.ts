@@ -9,7 +9,7 @@
 
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { LeaseState, LockStore } from '../../../src/ports/lock.js';
+import type { LeaseState, LockStore } from '../../../src/ports/leases.js';
 
 export interface LockContractOptions {
   /** The lease length the tests use (default 500 ms). Backends with whole-second TTLs pass 1000. */

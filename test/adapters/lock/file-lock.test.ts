@@ -7,7 +7,7 @@ import { execa } from 'execa';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import { FileLockStore } from '../../../src/adapters/lock/file-lock.js';
-import { LockStoreError } from '../../../src/ports/lock.js';
+import { LockStoreError } from '../../../src/ports/leases.js';
 import { tempDir } from '../../helpers/cleanup.js';
 import { describeLockContract } from './contract.js';
 
@@ -133,7 +133,7 @@ describe('FileLockStore', () => {
  * processes run exactly what is under test without a build step.
  */
 function compileForChildren(dir: string): string {
-  for (const file of ['src/ports/lock.ts', 'src/adapters/sleep.ts', 'src/adapters/lock/file-lock.ts']) {
+  for (const file of ['src/ports/leases.ts', 'src/adapters/sleep.ts', 'src/adapters/lock/file-lock.ts']) {
     const out = ts.transpileModule(readFileSync(join(ROOT, file), 'utf8'), {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
     }).outputText;

@@ -32,7 +32,7 @@ import { tmpdir } from 'node:os';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { run } from '../../../src/adapters/exec.js';
-import { type CommandRun, ExternalCommandError } from '../../../src/ports/containers.js';
+import { type CommandRun, ExternalCommandError } from '../../../src/ports/step-run.js';
 import { onCleanup } from '../../helpers/cleanup.js';
 
 export const LXD_INSTALL_HINT =

@@ -17,8 +17,8 @@
 /** @typedef {import('../wire.js').CommandRequest} CommandRequest */
 /** @typedef {import('../wire.js').ConsoleCommandSource} ConsoleCommandSource */
 /** @typedef {import('../wire.js').ConsoleRemoval} ConsoleRemoval */
-/** @typedef {import('../../../core/message.js').Message} Message */
-/** @typedef {import('../../../core/message.js').Tone} Tone */
+/** @typedef {import('../../../core/message-tones.js').Message} Message */
+/** @typedef {import('../../../core/message-tones.js').Tone} Tone */
 /** @typedef {{ emoji: Record<Tone, string>, labels: Record<Tone, string> }} Tones */
 
 /**
@@ -85,7 +85,7 @@ function clock(iso) {
 }
 
 /**
- * The message with a one-line title, as every other renderer shows it (core/message.ts
+ * The message with a one-line title, as every other renderer shows it (core/message-tones.ts
  * oneLineTitle): a title of several lines keeps its first; the rest starts the body.
  * @param {Message} message
  * @returns {Message}

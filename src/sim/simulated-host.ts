@@ -4,11 +4,10 @@
 // file, with the rules a real host enforces: only a Primary mounts, nothing unmounts under a
 // running LXD daemon, LXD never starts on an unmounted mount point.
 
-import type { CommandRun } from '../ports/containers.js';
-import { ExternalCommandError } from '../ports/containers.js';
-import type { HostOps, PreflightCheck } from '../ports/host.js';
-import type { SimulatedContainers } from './containers.js';
+import type { HostOps, PreflightCheck } from '../ports/host-ops.js';
+import { type CommandRun, ExternalCommandError } from '../ports/step-run.js';
 import type { SimulatedPair } from './pair.js';
+import type { SimulatedContainers } from './simulated-containers.js';
 
 export class SimulatedHost implements HostOps {
   constructor(

@@ -5,12 +5,8 @@
 
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  type CommandRun,
-  type ContainerInfo,
-  type ContainerRuntime,
-  ExternalCommandError,
-} from '../ports/containers.js';
+import type { ContainerInfo, ContainerRuntime } from '../ports/container-runtime.js';
+import { type CommandRun, ExternalCommandError } from '../ports/step-run.js';
 import { writeFileAtomically } from './state.js';
 
 export interface SimContainer {
@@ -36,7 +32,7 @@ interface SimFile {
   lxd?: Record<string, string | null>;
 }
 
-/** Mounts and LXD daemons per resource, for the simulated host (src/sim/host.ts). */
+/** Mounts and LXD daemons per resource, for the simulated host (src/sim/simulated-host.ts). */
 export interface SimHostState {
   readonly mounted: Readonly<Record<string, string | null>>;
   readonly lxd: Readonly<Record<string, string | null>>;

@@ -1,6 +1,6 @@
 // Message → plain text, for logs, the terminal console and the daily digest's fallback.
 
-import { type Message, oneLineTitle, TONE_LABELS } from '../core/message.js';
+import { type Message, oneLineTitle, TONE_LABELS } from '../core/message-tones.js';
 
 /** No time: the console shows a message as it arrives, and log lines carry their own. */
 export function renderText(input: Message): string {

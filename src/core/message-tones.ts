@@ -1,10 +1,10 @@
 // Building chat messages: the tone colours and emoji, and the helpers that make a Message.
 // Everything the bot says is built as a Message and rendered by a pure renderer per platform
 // (src/render/): Slack Block Kit, Discord embeds + components, text. The Message type itself lives
-// in src/ports/message.ts (the chat port shares it without depending on the core) and is
+// in src/ports/chat-message.ts (the chat port shares it without depending on the core) and is
 // re-exported here, so the core and the commands import messages from one place.
 
-import type { Message, Tone } from '../ports/message.js';
+import type { Message, Tone } from '../ports/chat-message.js';
 import type { Severity } from './notification.js';
 
 export type {
@@ -15,7 +15,7 @@ export type {
   MessageField,
   MessageLink,
   Tone,
-} from '../ports/message.js';
+} from '../ports/chat-message.js';
 
 /** Every severity is a tone (a notification's message takes its severity's colour). */
 export type SeverityIsTone = Severity extends Tone ? true : never;

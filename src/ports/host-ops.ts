@@ -4,7 +4,7 @@
 // Every call reports the commands it ran (CommandRun) for the audit log; a refusal throws
 // ExternalCommandError with DRBD's or the tool's own message.
 
-import type { CommandRun } from './containers.js';
+import type { CommandRun } from './step-run.js';
 
 export interface PreflightCheck {
   readonly name: string;

@@ -1,4 +1,4 @@
-// The chat message both sides of the chat port share: the core builds it (src/core/message.ts has
+// The chat message both sides of the chat port share: the core builds it (src/core/message-tones.ts has
 // the helpers and the tone table), the platform adapters render and send it. It lives in ports so
 // that the port does not depend on the core.
 

@@ -3,8 +3,8 @@
 // device. Every command through exec.run: an argument array, a timeout, a CommandRun for the audit.
 
 import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
-import { type CommandRun, ExternalCommandError } from '../ports/containers.js';
-import type { HostOps, PreflightCheck } from '../ports/host.js';
+import type { HostOps, PreflightCheck } from '../ports/host-ops.js';
+import { type CommandRun, ExternalCommandError } from '../ports/step-run.js';
 import { run } from './exec.js';
 
 export interface HostResource {

@@ -4,7 +4,7 @@
 
 import type { HostState } from '../core/host-state.js';
 import { own } from '../core/lookup.js';
-import type { ContainerRuntime } from '../ports/containers.js';
+import type { ContainerRuntime } from '../ports/container-runtime.js';
 import type { ContainersView } from './command-registry.js';
 
 export async function localContainers(
