@@ -5,6 +5,7 @@
 
 import { afterEach, describe, expect, it } from 'vitest';
 import { notificationKey } from '../../src/app/notifier.js';
+import { LEADER_DEFAULTS } from '../../src/core/leader.js';
 import type { Notification } from '../../src/core/notification.js';
 import { escapeMrkdwn } from '../../src/render/slack.js';
 import { EtcdCluster } from '../fakes/etcd/index.js';
@@ -21,7 +22,14 @@ afterEach(async () => {
 });
 
 async function harness(lock?: LockChoice): Promise<PairHarness> {
-  const h = await PairHarness.create(lock === undefined ? {} : { lock });
+  // A lock command is a process per call (a shell script here): it gets the command backend's own
+  // timings, whose retry period leaves room for a slow fork on a busy machine (an answer slower than
+  // the retry period counts as a failed renewal).
+  const h = await PairHarness.create(
+    lock === undefined
+      ? {}
+      : { lock, ...(lock.backend === 'command' ? { leader: LEADER_DEFAULTS.command } : {}) },
+  );
   cleanup.push(() => h.close());
   return h;
 }
