@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { CommandLockStore } from '../src/adapters/lock/command-lock.js';
 import { FileLockStore } from '../src/adapters/lock/file-lock.js';
-import { PACKAGE_ROOT } from '../src/app/paths.js';
+import { PACKAGE_ROOT } from '../src/adapters/package-paths.js';
 import { LEADER_DEFAULTS } from '../src/core/leader.js';
 import type { LockStore } from '../src/ports/leases.js';
 import { EtcdCluster } from '../test/fakes/etcd/cluster.js';

@@ -18,7 +18,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { PACKAGE_ROOT } from '../src/app/paths.js';
+import { PACKAGE_ROOT } from '../src/adapters/package-paths.js';
 import { LEADER_DEFAULTS } from '../src/core/leader.js';
 import { FAST_LEADER } from '../test/helpers/pair-harness.js';
 import {

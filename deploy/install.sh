@@ -110,7 +110,7 @@ AS_ROOT=0
 if [ "$(id -u)" = 0 ]; then AS_ROOT=1; fi
 
 SRC=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)
-for f in package.json bin/drbd-chatops dist/src/cli/main.js deploy/drbd-chatops.service \
+for f in package.json bin/drbd-chatops dist/cli/drbd-chatops.mjs deploy/drbd-chatops.service \
   deploy/config.example.yaml deploy/secrets.env.example; do
   [ -e "$SRC/$f" ] || die "$SRC/$f is missing: run \`npm ci && npm run build\` first, or unpack a complete release"
 done

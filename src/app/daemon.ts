@@ -39,6 +39,9 @@ import { type RunningWatch, startWatch } from './watch.js';
 export type { DaemonOptions } from './compose.js';
 export { resourceSettings } from './compose.js';
 
+/** How long connecting chat waits at start-up for the first DRBD state to be read. */
+const FIRST_STATE_WAIT_MS = 2_000;
+
 /** Sections a reload cannot change while running: they take effect after a restart. */
 const RESTART_SECTIONS = [
   'host',
@@ -228,6 +231,9 @@ export class Daemon {
   async #startPlatforms(): Promise<void> {
     if (this.#platformsStarted || this.#handler === undefined) return;
     this.#platformsStarted = true;
+    // Loading a platform's library holds the event loop for a few hundred milliseconds: at start-up
+    // the first DRBD state is read (and /healthz can say so) before that, unless it takes long.
+    await this.#watch?.firstState(FIRST_STATE_WAIT_MS);
     for (const platform of this.#platforms.values()) {
       await platform.start(this.#handler);
       this.#logger.info({ platform: platform.name }, 'chat platform started');

@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DemoFault, demoCommand } from '../../commands/demo.js';
 import { COMMANDS } from '../../commands/index.js';
+import { SIMULATOR_BIN } from '../adapters/package-paths.js';
 import {
   type ConsoleStatus,
   hostStatus,
@@ -26,7 +27,6 @@ import { SimulatedHost } from '../sim/simulated-host.js';
 import { parseConfig } from './config.js';
 import { Daemon } from './daemon.js';
 import type { Logger } from './log.js';
-import { SIMULATOR_BIN } from './paths.js';
 
 export const DEMO_PAIR_HOSTS = ['alpha', 'beta'] as const;
 type Host = (typeof DEMO_PAIR_HOSTS)[number];

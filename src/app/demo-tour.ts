@@ -5,13 +5,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { SIMULATOR_BIN } from '../adapters/package-paths.js';
 import { sleep as pause, until } from '../adapters/sleep.js';
 import type { Notification } from '../core/notification.js';
 import { SimulatedPair } from '../sim/pair.js';
 import type { Dialect } from '../sim/types.js';
 import { parseConfig } from './config.js';
 import type { Logger } from './log.js';
-import { SIMULATOR_BIN } from './paths.js';
 import { type RunningWatch, startWatch } from './watch.js';
 
 export const DEMO_HOSTS = ['alpha', 'beta'] as const;

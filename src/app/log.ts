@@ -1,8 +1,9 @@
 // Logging with pino: JSON lines in production (journald keeps them), readable on a terminal.
 // Secrets never reach a log line: known secret-bearing keys are redacted wherever they appear.
 
+import { createRequire } from 'node:module';
 import { pino } from 'pino';
-import pretty from 'pino-pretty';
+import type PinoPretty from 'pino-pretty';
 import type { Logger } from '../ports/logger.js';
 
 export type { Logger } from '../ports/logger.js';
@@ -31,6 +32,8 @@ export function createLogger(options: LogOptions): Logger {
   const redact = { paths: [...REDACTED_KEYS, ...REDACTED_KEYS.map((k) => `*.${k}`)], censor: '[redacted]' };
   const base = { level: options.level, redact, base: { pid: process.pid } };
   if (usePretty) {
+    // Loaded only for a terminal: a daemon logging JSON to journald does not pay for it at start-up.
+    const pretty = createRequire(import.meta.url)('pino-pretty') as typeof PinoPretty;
     return pino(base, pretty({ destination, colorize: destination.isTTY === true, sync: true }));
   }
   return pino(base, destination);

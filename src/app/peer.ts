@@ -409,10 +409,7 @@ export class PeerLink {
     try {
       await this.#client.request('POST', '/v1/released', {}, { timeoutMs: LEDGER_TIMEOUT_MS });
     } catch (err) {
-      this.#options.logger.debug(
-        { err },
-        'could not tell the peer the lease is free',
-      );
+      this.#options.logger.debug({ err }, 'could not tell the peer the lease is free');
     }
   }
 

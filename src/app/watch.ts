@@ -45,6 +45,11 @@ export interface RunningWatch {
    * (the watcher's own state is being rebuilt from the fresh dump); undefined before the first dump.
    */
   lastKnownState(): HostState | undefined;
+  /**
+   * Resolves true once the first DRBD state has been read, or false after `timeoutMs` (a stream that
+   * does not start is reported by the outage rules, not by waiting here).
+   */
+  firstState(timeoutMs: number): Promise<boolean>;
   /** Seconds since `lastKnownState()` was last known to be current: 0 while live. */
   stateAgeSeconds(now?: number): number | undefined;
   stop(): Promise<void>;
@@ -79,6 +84,8 @@ export function startWatch(
   };
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
+  let seen = false;
+  const waiting: (() => void)[] = [];
 
   const lastKnownState = (): HostState | undefined => {
     const watch = watcher.watch;
@@ -137,6 +144,10 @@ export function startWatch(
       }
       let notifications = result.notifications;
       if (before.phase !== 'live' && result.watch.phase === 'live') {
+        if (!seen) {
+          seen = true;
+          for (const resolve of waiting.splice(0)) resolve();
+        }
         // Seen again. If people were told the host was unseen, the resolution replaces the watcher's
         // own "it was blind for N s" report: one message that says it all.
         const step = streamBack(
@@ -167,6 +178,21 @@ export function startWatch(
     stream: () =>
       health.up ? { up: true, since: health.since } : { up: false, since: health.since, cause: health.cause },
     health: () => health,
+    firstState: (timeoutMs) =>
+      seen
+        ? Promise.resolve(true)
+        : new Promise<boolean>((resolve) => {
+            const done = () => {
+              clearTimeout(giveUp);
+              resolve(true);
+            };
+            const giveUp = setTimeout(() => {
+              const at = waiting.indexOf(done);
+              if (at >= 0) waiting.splice(at, 1);
+              resolve(false);
+            }, timeoutMs);
+            waiting.push(done);
+          }),
     lastKnownState,
     stateAgeSeconds: (at = now()) =>
       lastKnownState() === undefined ? undefined : blindMs(health, at) / 1_000,

@@ -11,6 +11,7 @@ import { stringify as stringifyYaml } from 'yaml';
 import { DEMO_FAULTS, type DemoFault } from '../../commands/demo.js';
 import { COMMANDS as CHAT_COMMANDS } from '../../commands/index.js';
 import { AUDIT_EVENTS, formatAudit, readAudit } from '../adapters/audit-log.js';
+import { PACKAGE_ROOT } from '../adapters/package-paths.js';
 import { sleep, until } from '../adapters/sleep.js';
 import {
   SYSTEMD_NOTIFY_VARIABLES,
@@ -21,7 +22,6 @@ import type { ConsoleStatus } from '../adapters/web-console/console-status.js';
 import { type Config, ConfigError, DEFAULT_CONFIG_PATH, loadConfig, maskSecrets } from '../app/config.js';
 import { Daemon } from '../app/daemon.js';
 import { createLogger, type Logger } from '../app/log.js';
-import { PACKAGE_ROOT } from '../app/paths.js';
 import { createPlatforms } from '../app/platforms.js';
 import { readSecret } from '../app/secrets.js';
 import { waitForStopSignal } from '../app/signals.js';

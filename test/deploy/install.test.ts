@@ -53,8 +53,8 @@ function makeSource(build = 'one'): string {
   for (const file of ['package.json', 'package-lock.json']) copyFileSync(join(REPO, file), join(src, file));
   cpSync(join(REPO, 'bin'), join(src, 'bin'), { recursive: true });
   cpSync(join(REPO, 'deploy'), join(src, 'deploy'), { recursive: true });
-  mkdirSync(join(src, 'dist/src/cli'), { recursive: true });
-  writeFileSync(join(src, 'dist/src/cli/main.js'), STUB_CLI.replace('BUILD', build));
+  mkdirSync(join(src, 'dist/cli'), { recursive: true });
+  writeFileSync(join(src, 'dist/cli/drbd-chatops.mjs'), STUB_CLI.replace('BUILD', build));
   // Compiled tests are no part of a release.
   mkdirSync(join(src, 'dist/test'), { recursive: true });
   writeFileSync(join(src, 'dist/test/helper.js'), '');
@@ -65,7 +65,7 @@ function makeSource(build = 'one'): string {
 }
 
 function setBuild(src: string, build: string): void {
-  writeFileSync(join(src, 'dist/src/cli/main.js'), STUB_CLI.replace('BUILD', build));
+  writeFileSync(join(src, 'dist/cli/drbd-chatops.mjs'), STUB_CLI.replace('BUILD', build));
 }
 
 const OFFLINE = ['--no-start', '--skip-checks', '--skip-npm'];
@@ -138,7 +138,7 @@ describe('deploy/install.sh', () => {
       'package.json',
       'package-lock.json',
       'bin/drbd-chatops',
-      'dist/src/cli/main.js',
+      'dist/cli/drbd-chatops.mjs',
       'deploy/drbd-chatops.service',
       'deploy/rollback.sh',
       'node_modules/stub-dep/package.json',
@@ -214,14 +214,14 @@ describe('deploy/install.sh', () => {
     expect(upgrade.stdout).toContain('-> releases/1.1.0 (previous: releases/1.0.0)');
     expect(link(join(prefix, 'current'))).toBe('releases/1.1.0');
     expect(link(join(prefix, 'previous'))).toBe('releases/1.0.0');
-    expect(readFileSync(join(prefix, 'current/dist/src/cli/main.js'), 'utf8')).toContain('// two');
+    expect(readFileSync(join(prefix, 'current/dist/cli/drbd-chatops.mjs'), 'utf8')).toContain('// two');
 
     const back = await rollback(root);
     expect(back.exitCode, back.stderr).toBe(0);
     expect(back.stdout).toContain('rolled back to 1.0.0');
     expect(link(join(prefix, 'current'))).toBe('releases/1.0.0');
     expect(link(join(prefix, 'previous'))).toBe('releases/1.1.0');
-    expect(readFileSync(join(prefix, 'current/dist/src/cli/main.js'), 'utf8')).toContain('// one');
+    expect(readFileSync(join(prefix, 'current/dist/cli/drbd-chatops.mjs'), 'utf8')).toContain('// one');
 
     const forward = await rollback(root);
     expect(forward.exitCode, forward.stderr).toBe(0);

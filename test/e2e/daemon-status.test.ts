@@ -4,10 +4,10 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../commands/index.js';
+import { SIMULATOR_BIN } from '../../src/adapters/package-paths.js';
 import { parseConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
 import { createLogger } from '../../src/app/log.js';
-import { SIMULATOR_BIN } from '../../src/app/paths.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
 import { onCleanup, tempDir } from '../helpers/cleanup.js';
 import { parsePromText, sampleValue } from '../helpers/prom-text.js';

@@ -12,11 +12,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { COMMANDS } from '../../commands/index.js';
+import { SIMULATOR_BIN } from '../../src/adapters/package-paths.js';
 import { SlackPlatform } from '../../src/adapters/slack/slack-platform.js';
 import { parseConfig } from '../../src/app/config.js';
 import { Daemon } from '../../src/app/daemon.js';
 import { createLogger } from '../../src/app/log.js';
-import { SIMULATOR_BIN } from '../../src/app/paths.js';
 import { SimulatedPair } from '../../src/sim/pair.js';
 import {
   FAKE_APP_TOKEN,

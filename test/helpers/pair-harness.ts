@@ -13,7 +13,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execa } from 'execa';
-import { PACKAGE_ROOT, SIMULATOR_BIN } from '../../src/app/paths.js';
+import { PACKAGE_ROOT, SIMULATOR_BIN } from '../../src/adapters/package-paths.js';
 import { DEFAULT_LEADER_SETTINGS, type LeaderSettings } from '../../src/core/leader.js';
 import type { Notification } from '../../src/core/notification.js';
 import { HostWatcher } from '../../src/core/watcher.js';

@@ -1,14 +1,17 @@
 // The page's files (./browser/: app.js, login.js, app.css), read once and kept in memory: they are
 // small, and a console that starts without them should say so at start, not on a later request.
 //
-// Where they are: beside this module. Run from src/ (the tests, tsx) that is the source folder.
-// Run from dist/, the scripts are there because tsc emits them (allowJs) and the style sheet because
-// `npm run build` copies it; a dist/ built by `tsc` alone in a checkout has no style sheet, so the
-// source tree's is used then (the same file the copy would have been).
+// Where they are: beside this module when it runs from src/ (the tests, tsx) or from tsc's dist/src/.
+// In the bundled CLI (dist/cli/, see rolldown.config.mjs) this code is elsewhere, so the package's
+// dist/src/ copy is looked up: the scripts are there because tsc emits them (allowJs), the style sheet
+// because `npm run build` copies it. A dist/ built by `tsc` alone in a checkout has no style sheet,
+// so the source tree's is used then (the same file the copy would have been).
 
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { hexColour, TONE_COLOURS, type Tone } from '../../core/message-tones.js';
+import { PACKAGE_ROOT } from '../package-paths.js';
 
 export interface ConsoleAssets {
   readonly appJs: string;
@@ -17,13 +20,20 @@ export interface ConsoleAssets {
   readonly appCss: string;
 }
 
+/** The page's source folder, from the package root. */
+const BROWSER_DIR = join('src', 'adapters', 'web-console', 'browser');
+
 const FILES = { appJs: 'app.js', loginJs: 'login.js', appCss: 'app.css' } as const;
 
 let loaded: ConsoleAssets | undefined;
 
 function locate(name: string): string {
   const beside = fileURLToPath(new URL(`./browser/${name}`, import.meta.url));
-  const candidates = [beside, beside.replace(/([/\\])dist[/\\]src[/\\]/, '$1src$1')];
+  const candidates = [
+    beside,
+    join(PACKAGE_ROOT, 'dist', BROWSER_DIR, name),
+    join(PACKAGE_ROOT, BROWSER_DIR, name),
+  ];
   const found = candidates.find((path) => existsSync(path));
   if (found === undefined)
     throw new Error(

@@ -24,7 +24,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, rmSync, wr
 import { delimiter, join, resolve } from 'node:path';
 import { execa } from 'execa';
 import { run } from '../../../src/adapters/exec.js';
-import { SIMULATOR_BIN } from '../../../src/app/paths.js';
+import { SIMULATOR_BIN } from '../../../src/adapters/package-paths.js';
 import type { ResponseUrlPost, StoredMessage } from '../../fakes/slack/index.js';
 import { CHANNEL, type Host, PairHarness } from '../../helpers/pair-harness.js';
 import {
@@ -184,7 +184,7 @@ export class FailoverPair {
         `the failover system test needs ${missing.join(', ')}: apt-get install -y drbd-utils psmisc btrfs-progs util-linux`,
       );
     }
-    if (!existsSync(resolve(import.meta.dirname, '../../../dist/src/cli/main.js'))) {
+    if (!existsSync(resolve(import.meta.dirname, '../../../dist/cli/drbd-chatops.mjs'))) {
       throw new Error('the bot is not built: run `npm run build` first');
     }
     const add = options.cleanup;
