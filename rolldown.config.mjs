@@ -23,6 +23,11 @@ export default defineConfig({
     'node-cron',
     'pino-pretty',
   ],
-  output: { dir: 'dist/cli', format: 'esm', entryFileNames: '[name].mjs', chunkFileNames: '[name]-[hash].mjs' },
+  output: {
+    dir: 'dist/cli',
+    format: 'esm',
+    entryFileNames: '[name].mjs',
+    chunkFileNames: '[name]-[hash].mjs',
+  },
   logLevel: 'warn',
 });
