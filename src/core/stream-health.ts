@@ -99,21 +99,13 @@ export function assessOutage(
         `Cause: ${health.cause}.${wasPrimary}`;
   return {
     health: { ...health, told: severity },
-    notification: {
-      kind: 'watcher-gap',
-      severity,
-      host,
-      resource: null,
-      text,
-      details: {
-        stream: health.told === undefined ? 'down' : 'still-down',
-        downSince: new Date(health.since).toISOString(),
-        downMs,
-        cause: health.cause,
-        primary: primary.length === 0 ? null : primary.join(','),
-      },
-      at: new Date(now).toISOString(),
-    },
+    notification: aboutStream(host, severity, now, text, {
+      stream: health.told === undefined ? 'down' : 'still-down',
+      downSince: new Date(health.since).toISOString(),
+      downMs,
+      cause: health.cause,
+      primary: primary.length === 0 ? null : primary.join(','),
+    }),
   };
 }
 
@@ -141,23 +133,39 @@ export function streamBack(
         : `${missed.length} change${missed.length === 1 ? ' was' : 's were'} missed meanwhile: ${missed.join('; ')}.`;
   return {
     health: back,
-    notification: {
-      kind: 'watcher-gap',
-      severity: 'info',
+    notification: aboutStream(
       host,
-      resource: null,
-      text:
-        `The bot sees DRBD on ${host} again: its event stream is back after ${formatDuration(downMs)} ` +
+      'info',
+      at,
+      `The bot sees DRBD on ${host} again: its event stream is back after ${formatDuration(downMs)} ` +
         `(it was down: ${health.cause}). ${meanwhile}`,
-      details: {
+      {
         stream: 'back',
         downSince: new Date(health.since).toISOString(),
         downMs,
         cause: health.cause,
         missed: missed?.length ?? null,
       },
-      at: new Date(at).toISOString(),
-    },
+    ),
+  };
+}
+
+/** A notification about a host's event stream: a `watcher-gap` of the whole host (no resource). */
+function aboutStream(
+  host: string,
+  severity: Severity,
+  at: number,
+  text: string,
+  details: Notification['details'],
+): Notification {
+  return {
+    kind: 'watcher-gap',
+    severity,
+    host,
+    resource: null,
+    text,
+    details,
+    at: new Date(at).toISOString(),
   };
 }
 
@@ -200,24 +208,21 @@ export function outageTakenOver(
   const downMs = Math.max(0, at - health.since);
   return {
     health: taken,
-    notification: {
-      kind: 'watcher-gap',
-      severity: health.told,
+    notification: aboutStream(
       host,
-      resource: null,
-      text:
-        `Still blind on ${host}, and its bot stopped leading: the DRBD event stream there has been down ` +
+      health.told,
+      at,
+      `Still blind on ${host}, and its bot stopped leading: the DRBD event stream there has been down ` +
         `for ${formatDuration(downMs)} (${health.cause}). ${newLeader} leads now and reports when the bot ` +
         `on ${host} answers again; until then nothing reports DRBD changes on ${host}.`,
-      details: {
+      {
         stream: 'still-down',
         downSince: new Date(health.since).toISOString(),
         downMs,
         cause,
         leaderLost: true,
       },
-      at: new Date(at).toISOString(),
-    },
+    ),
   };
 }
 
@@ -255,22 +260,19 @@ export function peerOutageStep(input: {
   const downMs = Math.max(0, peer.since - open.since);
   return {
     health: undefined,
-    notification: {
-      kind: 'watcher-gap',
-      severity: 'info',
+    notification: aboutStream(
       host,
-      resource: null,
-      text:
-        `The bot sees DRBD on ${host} again: the bot there answers and its event stream is up, after ` +
+      'info',
+      now,
+      `The bot sees DRBD on ${host} again: the bot there answers and its event stream is up, after ` +
         `${formatDuration(downMs)} unseen (${open.cause}). What changed meanwhile shows in \`status\`.`,
-      details: {
+      {
         stream: 'back',
         downSince: new Date(open.since).toISOString(),
         downMs,
         cause: open.cause,
         missed: null,
       },
-      at: new Date(now).toISOString(),
-    },
+    ),
   };
 }
