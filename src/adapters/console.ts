@@ -2,7 +2,7 @@
 // development and the demo, so everything can be tried without Slack or Discord.
 
 import { createInterface, type Interface } from 'node:readline';
-import type { Message } from '../core/message-tones.js';
+import type { Message, Tone } from '../core/message-tones.js';
 import type { ChatPlatform, CommandHandler, Posted, PostOptions } from '../ports/chat.js';
 import { renderText } from '../render/plain-text.js';
 
@@ -11,7 +11,8 @@ const COLOURS = {
   warning: '\x1b[33m',
   critical: '\x1b[1;31m',
   resolved: '\x1b[32m',
-} as const;
+  ok: '\x1b[32m',
+} as const satisfies Record<Tone, string>;
 const RESET = '\x1b[0m';
 
 export interface ConsoleOptions {

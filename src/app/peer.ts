@@ -52,7 +52,7 @@ const handedOverSchema = z.strictObject({
         severity: z.enum(SEVERITIES),
         message: z.looseObject({
           title: z.string().max(4_000),
-          tone: z.enum(['info', 'warning', 'critical', 'resolved']),
+          tone: z.enum(['info', 'warning', 'critical', 'resolved', 'ok']),
         }),
         changes: z.int().min(0),
       }),

@@ -358,7 +358,7 @@ export function summarise(entries: readonly OutboxEntry[]): OutboxEntry {
     key: `${first.key}+${entries.length}`,
     message,
     // What the summary's colour says is what counts for it (a resolved thread's summary is not urgent).
-    severity: tone === 'resolved' ? 'info' : tone,
+    severity: tone === 'resolved' || tone === 'ok' ? 'info' : tone,
     kinds,
     changes,
     attempts: 0,

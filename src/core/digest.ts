@@ -106,7 +106,7 @@ export function digestMessage(input: DigestInput): Message {
       problems === 0
         ? 'Daily digest: all healthy'
         : `Daily digest: ${problems} thing${problems === 1 ? '' : 's'} to look at`,
-    tone: problems === 0 ? 'resolved' : open.some((i) => i.severity === 'critical') ? 'critical' : 'warning',
+    tone: problems === 0 ? 'ok' : open.some((i) => i.severity === 'critical') ? 'critical' : 'warning',
     at: new Date(input.now).toISOString(),
     fields,
   };

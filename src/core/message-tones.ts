@@ -26,6 +26,7 @@ export const TONE_COLOURS = {
   warning: 0xd29922,
   critical: 0xcf222e,
   resolved: 0x2da44e,
+  ok: 0x2da44e,
 } as const satisfies Record<Tone, number>;
 
 /** Emoji per tone so severity is visible at a glance even without colour. */
@@ -34,6 +35,7 @@ export const TONE_EMOJI = {
   warning: '⚠️',
   critical: '🚨',
   resolved: '✅',
+  ok: '✅',
 } as const satisfies Record<Tone, string>;
 
 export const TONE_LABELS = {
@@ -41,6 +43,8 @@ export const TONE_LABELS = {
   warning: 'WARNING',
   critical: 'CRITICAL',
   resolved: 'RESOLVED',
+  // Green without a problem behind it (a change done, a healthy digest): not "resolved".
+  ok: 'OK',
 } as const satisfies Record<Tone, string>;
 
 export function hexColour(tone: Tone): string {

@@ -376,7 +376,7 @@ const STATE_TONES: Record<OperationState, Tone> = {
   'awaiting-confirmation': 'info',
   'awaiting-approval': 'info',
   running: 'info',
-  succeeded: 'resolved',
+  succeeded: 'ok',
   'rolled-back': 'warning',
   failed: 'critical',
   cancelled: 'info',

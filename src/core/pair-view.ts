@@ -252,7 +252,10 @@ export function pairMessage(change: PairChange, base: Message): Message {
       : hosts.length > 1
         ? `${base.title} (seen from ${and(hosts)})`
         : base.title;
-  const tone = base.tone === 'resolved' ? 'resolved' : worseSeverity(base.tone, pairSeverity(change));
+  const tone =
+    base.tone === 'resolved' || base.tone === 'ok'
+      ? base.tone
+      : worseSeverity(base.tone, pairSeverity(change));
   const fields = [
     ...(base.fields ?? []).filter((f) => !f.label.startsWith('Seen from ')),
     ...evidenceFields(change),

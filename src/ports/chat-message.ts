@@ -3,7 +3,7 @@
 // that the port does not depend on the core.
 
 /** `resolved` is how an incident's parent message looks once the resource is healthy again. */
-export type Tone = 'info' | 'warning' | 'critical' | 'resolved';
+export type Tone = 'info' | 'warning' | 'critical' | 'resolved' | 'ok';
 
 export interface MessageField {
   readonly label: string;

@@ -750,7 +750,7 @@ describe('WebConsolePlatform: the API', () => {
     const css = await fetch(`${base}app.css`);
     expect(css.headers.get('content-type')).toBe('text/css; charset=utf-8');
     const sheet = await css.text();
-    for (const tone of ['info', 'warning', 'critical', 'resolved'] as const)
+    for (const tone of ['info', 'warning', 'critical', 'resolved', 'ok'] as const)
       expect(sheet).toContain(`.tone-${tone} { --tone: ${hexColour(tone)}; }`);
     expect(sheet.endsWith(browserFile('app.css'))).toBe(true);
     const icon = await fetch(`${base}favicon.svg`);

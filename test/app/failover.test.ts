@@ -315,6 +315,8 @@ describe('failover r0 --force on the simulator', () => {
     expect((await s.say(`approve ${id}`, 'UCAROL')).title).toBe(`Approved by carol; running request ${id}.`);
     await s.operations.idle();
     expect(s.final()?.title).toMatch(/^FORCED failover r0 → beta: done in /);
+    // Green, but no problem was "resolved": a change done is OK.
+    expect(s.final()?.tone).toBe('ok');
     expect(s.pair.role('beta', 'r0')).toBe('Primary');
     expect((await s.fences.read('r0')).holder).toBe('beta');
     const running = (await s.containers('beta').list('r0'))
@@ -347,6 +349,8 @@ describe('failover r0 --force on the simulator', () => {
     expect((await s.say(`approve ${id}`, 'UCAROL')).title).toBe(`Approved by carol; running request ${id}.`);
     await s.operations.idle();
     expect(s.final()?.title).toMatch(/^FORCED failover r0 → beta: done in /);
+    // Green, but no problem was "resolved": a change done is OK.
+    expect(s.final()?.tone).toBe('ok');
     const approvals = readAudit(join(s.dir, 'audit.ndjson'), { event: 'approved' }).records.map(
       (r) => `${r.actor?.member} ${r.actor?.platform}:${r.actor?.userId}`,
     );

@@ -50,7 +50,7 @@ describe('daily digest', () => {
   it('a healthy day is one green message with every resource on both hosts', () => {
     const m = digestMessage({ ...base, hosts: states() });
     expect(m.title).toBe('Daily digest: all healthy');
-    expect(m.tone).toBe('resolved');
+    expect(m.tone).toBe('ok');
     expect(m.fields?.slice(0, 2)).toEqual([
       { label: 'r0 on alpha', value: '✅ Primary, disk UpToDate, beta Connected/Established', short: true },
       { label: 'r0 on beta', value: '✅ Secondary, disk UpToDate, alpha Connected/Established', short: true },

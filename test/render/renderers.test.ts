@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { applyNotification, incidentMessage } from '../../src/core/incidents.js';
-import type { Message } from '../../src/core/message-tones.js';
+import { type Message, TONE_COLOURS } from '../../src/core/message-tones.js';
 import type { Notification } from '../../src/core/notification.js';
 import { runbookLink, startPage, withLink, withPage } from '../../src/core/oncall-workflow.js';
 import { renderDiscord } from '../../src/render/discord.js';
@@ -267,6 +267,13 @@ describe('titles, labels and times', () => {
     expect(renderText(message).split('\n')[0]).toBe(
       '[WARNING] Failover r0 blocked: split-brain not recovered',
     );
+  });
+
+  it('a change done is OK, not RESOLVED (green, nothing was broken)', () => {
+    const message: Message = { title: 'failover r0 → beta: done in 14s', tone: 'ok', resource: 'r0' };
+    expect(renderSlack(message).text).toBe('✅ OK: failover r0 → beta: done in 14s (r0)');
+    expect(renderText(message)).toContain('[OK] failover r0 → beta: done in 14s');
+    expect(renderDiscord(message).embeds[0]?.color).toBe(TONE_COLOURS.resolved);
   });
 
   it('a healthy status is INFO, not RESOLVED', () => {
