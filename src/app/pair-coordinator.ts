@@ -83,7 +83,7 @@ export class PairCoordinator {
   }
 
   /**
-   * A notification of this host: to the notifier (the leader, or a criticial failing open), to the
+   * A notification of this host: to the notifier (the leader, or a critical failing open), to the
    * leader over the peer link, held, or dropped. Notifications of one burst of lines are written to
    * the outbox together: one fsync for the batch instead of one per notification.
    */
