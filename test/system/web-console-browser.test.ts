@@ -345,7 +345,7 @@ describe('the web console in Debian’s chromium', () => {
     await expect
       .poll(() => samePlan.locator('.title').textContent(), { timeout: 30_000 })
       .toMatch(/^ip set web1 198\.51\.100\.20: done in /);
-    expect(await samePlan.getAttribute('class')).toContain('tone-resolved');
+    expect(await samePlan.getAttribute('class')).toContain('tone-ok');
     expect(await samePlan.locator('.edited').count()).toBe(1);
     expect(await samePlan.locator('.actions').count()).toBe(0);
     expect(await page.locator(`article.msg[data-id="${planId}"]`).count()).toBe(1);
