@@ -36,6 +36,21 @@ export interface FailoverWorld {
   readonly splitBrainOpen: boolean;
 }
 
+/** The pre-flight checks of a plan, in order, and how each is added. */
+function checklist() {
+  const checks: CheckResult[] = [];
+  const check = (name: string, ok: boolean, detail: string, reason?: string, impliedBy?: string[]) => {
+    checks.push({
+      name,
+      ok,
+      detail,
+      ...(reason === undefined ? {} : { reason }),
+      ...(impliedBy === undefined ? {} : { impliedBy }),
+    });
+  };
+  return { checks, check };
+}
+
 /** `failover r0 --force`: the other host is gone; this one takes the fence and the services. */
 function forcedPlan(
   resource: string,
@@ -45,15 +60,7 @@ function forcedPlan(
 ): Plan {
   const target = world.target ?? context.host;
   const other = [context.host, world.peerName].find((h) => h !== undefined && h !== target) ?? 'the peer';
-  const checks: CheckResult[] = [];
-  const check = (name: string, ok: boolean, detail: string, reason?: string, impliedBy?: string[]) =>
-    checks.push({
-      name,
-      ok,
-      detail,
-      ...(reason === undefined ? {} : { reason }),
-      ...(impliedBy === undefined ? {} : { impliedBy }),
-    });
+  const { checks, check } = checklist();
   const mine = own(world.hosts.find((h) => h.host === target)?.resources ?? {}, resource);
   const theirs = world.hosts.find((h) => h.host === other);
   check(
@@ -287,15 +294,7 @@ export const failover = defineChange({
       );
     }
     if (args.force) return forcedPlan(resource, settings, world, context);
-    const checks: CheckResult[] = [];
-    const check = (name: string, ok: boolean, detail: string, reason?: string, impliedBy?: string[]) =>
-      checks.push({
-        name,
-        ok,
-        detail,
-        ...(reason === undefined ? {} : { reason }),
-        ...(impliedBy === undefined ? {} : { impliedBy }),
-      });
+    const { checks, check } = checklist();
     const { source, target } = world;
     const primaries = primaryOf(world.hosts, resource);
     // The side the services would leave: the Primary, or, when there is no single one, the host

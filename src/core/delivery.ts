@@ -122,6 +122,12 @@ function addKinds(
   return out;
 }
 
+/** One message in its latest form: `target` posted as the last of `later` shows it, carrying what they report. */
+function inLatestForm(target: OutboxEntry, later: readonly OutboxEntry[]): Choice {
+  const latest = later.at(-1) ?? target;
+  return { type: 'fold', merged: [target, ...later], summary: absorb(target, later, latest.message) };
+}
+
 /** `target` carrying what `others` reported too, shown as `message`. */
 function absorb(target: OutboxEntry, others: readonly OutboxEntry[], message: Message): OutboxEntry {
   const covers = union(target.covers, ...others.map((o) => o.covers));
@@ -181,14 +187,7 @@ export function chooseNext(
   // A named message with amendments waiting: post it once, showing every view.
   if (candidate.ref !== undefined && candidate.sending !== true) {
     const amends = entries.filter((e) => e.op === 'amend' && e.ref === candidate.ref);
-    const latest = amends.at(-1);
-    if (latest !== undefined) {
-      return {
-        type: 'fold',
-        merged: [candidate, ...amends],
-        summary: absorb(candidate, amends, latest.message),
-      };
-    }
+    if (amends.length > 0) return inLatestForm(candidate, amends);
   }
 
   // A parent not posted yet is posted in its latest form: one message instead of a post and edits.
@@ -201,14 +200,7 @@ export function chooseNext(
       (e) =>
         e.op === 'update-parent' && e.incidentKey === key && (firstReply === undefined || e.id < firstReply),
     );
-    const latest = edits.at(-1);
-    if (latest !== undefined) {
-      return {
-        type: 'fold',
-        merged: [candidate, ...edits],
-        summary: absorb(candidate, edits, latest.message),
-      };
-    }
+    if (edits.length > 0) return inLatestForm(candidate, edits);
   }
 
   if (
@@ -260,9 +252,8 @@ function amendment(
   const target = entries.find((e) => e.op !== 'amend' && (e.ref === ref || e.refs?.includes(ref) === true));
   if (target !== undefined && target.ref === ref && target.sending !== true) {
     // Still waiting here (behind an urgent one, or its parent): merged when the message goes.
-    const amends = entries.filter((e) => e.op === 'amend' && e.ref === ref);
-    const latest = amends.at(-1) ?? amend;
-    return { type: 'fold', merged: [target, ...amends], summary: absorb(target, amends, latest.message) };
+    // `amend` is among them: it names this ref.
+    return inLatestForm(target, entries.filter((e) => e.op === 'amend' && e.ref === ref));
   }
   const fallback = asFallback(amend);
   const group = foldGroup(fallback);

@@ -43,7 +43,10 @@ const isStreamDown = (host: string) => (m: StoredMessage) =>
 const isStreamBack = (host: string) => (m: StoredMessage) =>
   shown(m).includes(`The bot sees DRBD on ${host} again`);
 
-/** A pair whose hosts run drbdsetup through the wrapper, each failing while its flag file exists. */
+/**
+ * A pair whose hosts run drbdsetup through the wrapper, each failing while its flag file exists:
+ * alpha leads, beta follows.
+ */
 async function blindablePair() {
   const h = await PairHarness.create();
   onCleanup(() => h.close());
@@ -61,6 +64,10 @@ async function blindablePair() {
     };
     writeFileSync(h.configPath(host), JSON.stringify(config, null, 2));
   }
+  await h.start('alpha');
+  await h.waitForLeader('alpha');
+  await h.start('beta');
+  await sleep(1_000);
   return { h, flags };
 }
 
@@ -85,10 +92,6 @@ const aboutStream = (h: PairHarness, host: string) =>
 describe('an event stream that goes down', () => {
   it("follower's stream down for 15 s: the leader warns within 11 s and resolves after, with what was missed", async () => {
     const { h, flags } = await blindablePair();
-    await h.start('alpha');
-    await h.waitForLeader('alpha');
-    await h.start('beta');
-    await sleep(1_000);
 
     const failedAt = Date.now();
     writeFileSync(flags.beta, '');
@@ -131,10 +134,6 @@ describe('an event stream that goes down', () => {
 
   it('the leader dies blind: the follower takes over, warns about it and resolves it when it is back', async () => {
     const { h, flags } = await blindablePair();
-    await h.start('alpha');
-    await h.waitForLeader('alpha');
-    await h.start('beta');
-    await sleep(1_000);
 
     const failedAt = Date.now();
     writeFileSync(flags.alpha, '');
