@@ -80,6 +80,8 @@ export function assessOutage(
   settings: StreamDownSettings,
   host: string,
   primary: readonly string[],
+  /** The bot on that host does not answer (a leader that died blind): nothing restarts its stream. */
+  botGone = false,
 ): OutageStep {
   if (health.up || health.told === 'critical') return { health };
   const downMs = now - health.since;
@@ -92,9 +94,13 @@ export function assessOutage(
   const text =
     health.told === undefined
       ? `The bot cannot see DRBD on ${host}: its event stream (drbdsetup events2) has been down for ` +
-        `${formatDuration(downMs)}. Cause: ${health.cause}.${wasPrimary} Changes on ${host} are not ` +
-        `reported until the stream is back; the bot keeps restarting it. Check drbdsetup on ${host} ` +
-        '(`drbdsetup events2 --now`).'
+        `${formatDuration(downMs)}. Cause: ${health.cause}.${wasPrimary} ` +
+        (botGone
+          ? `The bot on ${host} does not answer, so nothing restarts the stream: changes on ${host} are ` +
+            `seen only from the other side of the replication link. Check the bot on ${host} ` +
+            '(`systemctl status drbd-chatops`) and drbdsetup (`drbdsetup events2 --now`).'
+          : `Changes on ${host} are not reported until the stream is back; the bot keeps restarting it. ` +
+            `Check drbdsetup on ${host} (\`drbdsetup events2 --now\`).`)
       : `Still blind on ${host}: the DRBD event stream has been down for ${formatDuration(downMs)}. ` +
         `Cause: ${health.cause}.${wasPrimary}`;
   return {
@@ -214,7 +220,8 @@ export function outageTakenOver(
       at,
       `Still blind on ${host}, and its bot stopped leading: the DRBD event stream there has been down ` +
         `for ${formatDuration(downMs)} (${health.cause}). ${newLeader} leads now and reports when the bot ` +
-        `on ${host} answers again; until then nothing reports DRBD changes on ${host}.`,
+        `on ${host} answers again; until then changes on ${host} are seen only from ${newLeader}'s side ` +
+        'of the replication link.',
       {
         stream: 'still-down',
         downSince: new Date(health.since).toISOString(),
@@ -254,7 +261,7 @@ export function peerOutageStep(input: {
   const { health, peer, open, now, host } = input;
   if (peer === undefined) {
     if (health === undefined) return { health };
-    return assessOutage(health, now, input.settings, host, input.primary);
+    return assessOutage(health, now, input.settings, host, input.primary, true);
   }
   if (!peer.up || open === undefined || now - peer.since < PEER_BACK_GRACE_MS) return { health: undefined };
   const downMs = Math.max(0, peer.since - open.since);

@@ -223,6 +223,11 @@ describe('a leader that died blind', () => {
     const warned = step({ health: taken.health, now: T0 + 10_000 });
     expect(warned.notification).toMatchObject({ severity: 'warning', details: { stream: 'down' } });
     expect(warned.notification?.text).toContain('the bot on alpha stopped leading');
+    // Nobody restarts a dead bot's stream: the message says so, and what to check.
+    expect(warned.notification?.text).toContain(
+      'The bot on alpha does not answer, so nothing restarts the stream',
+    );
+    expect(warned.notification?.text).not.toContain('the bot keeps restarting it');
     const escalated = step({ health: warned.health, now: T0 + 120_000 });
     expect(escalated.notification).toMatchObject({ severity: 'critical', details: { stream: 'still-down' } });
   });
