@@ -253,7 +253,10 @@ function amendment(
   if (target !== undefined && target.ref === ref && target.sending !== true) {
     // Still waiting here (behind an urgent one, or its parent): merged when the message goes.
     // `amend` is among them: it names this ref.
-    return inLatestForm(target, entries.filter((e) => e.op === 'amend' && e.ref === ref));
+    return inLatestForm(
+      target,
+      entries.filter((e) => e.op === 'amend' && e.ref === ref),
+    );
   }
   const fallback = asFallback(amend);
   const group = foldGroup(fallback);
